@@ -1,0 +1,63 @@
+#ifndef SHOAL_STATS_H
+#define SHOAL_STATS_H
+/* Per-worker-thread counters, under memcached's stat names.
+ *
+ * Each worker owns one struct thread_stats and is its only writer, so an increment is a plain
+ * load and store (relaxed atomics keep ThreadSanitizer and readers honest without a locked
+ * instruction). `stats` sums all workers' structs. The list below is the one place a per-thread
+ * counter is declared: the struct, the summing and the `stats` output all follow it. */
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct outbuf;
+struct session;
+
+/* X(name): a counter printed as STAT name <sum over threads>. Order is memcached's order. */
+#define THREAD_STATS(X) \
+    X(cmd_get)          \
+    X(cmd_set)          \
+    X(cmd_flush)        \
+    X(cmd_touch)        \
+    X(cmd_meta)         \
+    X(get_hits)         \
+    X(get_misses)       \
+    X(get_expired)      \
+    X(get_flushed)      \
+    X(delete_misses)    \
+    X(delete_hits)      \
+    X(incr_misses)      \
+    X(incr_hits)        \
+    X(decr_misses)      \
+    X(decr_hits)        \
+    X(cas_misses)       \
+    X(cas_hits)         \
+    X(cas_badval)       \
+    X(touch_hits)       \
+    X(touch_misses)     \
+    X(store_too_large)  \
+    X(store_no_memory)  \
+    X(auth_cmds)        \
+    X(auth_errors)      \
+    X(bytes_read)       \
+    X(bytes_written)
+
+struct thread_stats {
+#define STATS_FIELD(name) _Atomic uint64_t name;
+    THREAD_STATS(STATS_FIELD)
+#undef STATS_FIELD
+};
+
+/* Single-writer increment: no locked instruction on the hot path. */
+#define STAT_ADD(ts, field, n)                                                                  \
+    atomic_store_explicit(&(ts)->field,                                                         \
+                          atomic_load_explicit(&(ts)->field, memory_order_relaxed) + (n),       \
+                          memory_order_relaxed)
+#define STAT_INC(ts, field) STAT_ADD(ts, field, 1)
+
+/* The `stats [group]` command. `args` is what follows "stats" on the line (may be empty), without
+ * the line end. Appends the whole reply (ending in END\r\n, or an error line) to out.
+ * Implemented by server/stats.c, which knows the workers, connections and settings. */
+void stats_command(struct session *s, const char *args, size_t nargs, struct outbuf *out);
+
+#endif

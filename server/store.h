@@ -1,0 +1,139 @@
+#ifndef SHOAL_STORE_H
+#define SHOAL_STORE_H
+/* The storage engine: items (key, value, client flags, expiry, CAS) in a hash table, in memory
+ * bounded by -m, evicting the least recently used when full.
+ *
+ * Concurrency: keys are hashed to lock stripes. Every lookup and change of an item happens
+ * between store_lock_key() and store_unlock() for that key's hash; an item pointer is valid only
+ * while its stripe is locked (or, for an unlinked item from store_alloc, until it is linked or
+ * freed). Values are copied out under the lock, so no reference counts are needed.
+ * store_alloc() may be called with or without one stripe lock held.
+ *
+ * Ownership: the store owns all item memory. store_destroy() frees everything. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/clock.h"
+
+#define KEY_MAX_LENGTH 250
+
+struct store;
+struct item;
+
+struct store_config {
+    size_t mem_limit;      /* -m, bytes of item memory */
+    size_t item_size_max;  /* -I, bytes */
+    double growth_factor;  /* -f, slab chunk size growth factor */
+    size_t chunk_min;      /* -n, minimum space for key + value + flags */
+    unsigned hashpower;    /* initial hash table size is 2^hashpower buckets */
+    bool evict;            /* false with -M: refuse stores when full instead of evicting */
+    bool use_cas;          /* false with -C */
+};
+
+/* Item bits (item_bits / item_set_bits). */
+enum {
+    ITEM_FETCHED = 1 << 0,  /* read at least once since stored (memcached's ITEM_FETCHED) */
+    ITEM_STALE = 1 << 1,    /* marked stale by meta invalidation (md/ms with I) */
+    ITEM_WIN_SENT = 1 << 2, /* a meta client was handed the recache/win token (W) */
+};
+
+/* Why store_find returned NULL. */
+enum store_miss {
+    STORE_HIT = 0,
+    STORE_MISS_ABSENT,
+    STORE_MISS_EXPIRED,
+    STORE_MISS_FLUSHED,
+};
+
+/* Why store_alloc returned NULL. */
+enum store_alloc_err {
+    STORE_ALLOC_OK = 0,
+    STORE_ALLOC_TOO_LARGE, /* larger than -I allows: "SERVER_ERROR object too large for cache" */
+    STORE_ALLOC_NO_MEMORY, /* nothing could be evicted, or -M: "SERVER_ERROR out of memory storing object" */
+};
+
+struct store_lock {
+    uint32_t hv;
+    void *mutex; /* private to the store */
+};
+
+/* Creates a store. On error returns NULL and writes a message into err. */
+struct store *store_create(const struct store_config *cfg, char *err, size_t errlen);
+void store_destroy(struct store *st);
+
+uint32_t store_hash(const char *key, size_t nkey);
+
+void store_lock_key(struct store *st, uint32_t hv, struct store_lock *lk);
+void store_unlock(struct store *st, struct store_lock *lk);
+
+/* Under the key's lock: the live item with this key, or NULL with *why saying why (an expired or
+ * flushed item found on the way is unlinked and freed, and counted as reclaimed). Does not mark
+ * the item as accessed; call store_touch_access for that. */
+struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t nkey,
+                        enum store_miss *why);
+/* Under the key's lock: records an access now (for LRU, last-access time and ITEM_FETCHED). */
+void store_touch_access(struct store *st, struct item *it);
+
+/* Allocates an unlinked item with room for nkey key bytes and nbytes value bytes, with the key
+ * copied in, flags 0, exptime 0. Returns NULL with *err set when it cannot. */
+struct item *store_alloc(struct store *st, const char *key, size_t nkey, size_t nbytes,
+                         enum store_alloc_err *err);
+/* Frees an item that was never linked. */
+void store_free(struct store *st, struct item *it);
+/* Under the key's lock: links `it` into the table, replacing `old` (unlinked and freed) when old
+ * is not NULL, and gives it a fresh CAS unique. */
+void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old);
+/* Under the key's lock: unlinks and frees a linked item. */
+void store_unlink(struct store *st, uint32_t hv, struct item *it);
+/* Under the key's lock: gives a linked item a fresh CAS unique (after an in-place change). */
+void store_new_cas(struct store *st, struct item *it);
+
+/* flush_all: every item stored or accessed at or before `when` (a rel_time_t) becomes invalid
+ * once clock_now() >= when. `when` = clock_now() flushes now. */
+void store_flush(struct store *st, rel_time_t when);
+
+/* Background upkeep, called about once a second from a maintenance thread: reclaims expired and
+ * flushed items (a bounded slice of the table per call) and grows the hash table when needed. */
+void store_maintain(struct store *st);
+
+/* Item fields. Reads under the key's lock (or on an unlinked item the caller owns). */
+const char *item_key(const struct item *it);
+size_t item_nkey(const struct item *it);
+char *item_data(struct item *it);
+size_t item_nbytes(const struct item *it);
+uint32_t item_flags(const struct item *it);
+void item_set_flags(struct item *it, uint32_t flags);
+rel_time_t item_exptime(const struct item *it);
+void item_set_exptime(struct item *it, rel_time_t exptime);
+rel_time_t item_atime(const struct item *it); /* last access */
+uint64_t item_cas(const struct item *it);     /* 0 with -C */
+void item_set_cas(struct item *it, uint64_t cas); /* meta commands' explicit CAS (E flag) */
+unsigned item_bits(const struct item *it);
+void item_set_bits(struct item *it, unsigned bits); /* replaces the ITEM_* bits */
+
+/* Engine-wide counters, memcached's names. */
+struct store_stats {
+    uint64_t curr_items, total_items, bytes;
+    uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched, evicted_active;
+    uint64_t crawler_reclaimed, total_malloced, limit_maxbytes;
+    uint64_t hash_power_level, hash_bytes, hash_is_expanding;
+    uint64_t slabs_moved, slab_global_page_pool, curr_slab_classes;
+};
+void store_get_stats(struct store *st, struct store_stats *out);
+/* Counts stats reset clears (evictions, reclaimed, total_items, ...). */
+void store_reset_stats(struct store *st);
+
+/* One slab class, for `stats slabs` and `stats items`. */
+struct store_class_stats {
+    unsigned id;
+    uint64_t chunk_size, chunks_per_page, total_pages, total_chunks, used_chunks, free_chunks;
+    uint64_t mem_requested, number, age, evicted, evicted_nonzero, evicted_time, outofmemory;
+    uint64_t reclaimed, expired_unfetched, evicted_unfetched, evicted_active;
+    uint64_t get_hits, cmd_set, delete_hits, incr_hits, decr_hits, cas_hits, cas_badval, touch_hits;
+};
+/* Calls fn once for each class that has ever held a page, in class order. */
+void store_foreach_class(struct store *st, void (*fn)(void *ctx, const struct store_class_stats *),
+                         void *ctx);
+
+#endif
