@@ -21,6 +21,8 @@
 #define STORE_ALLOC_ATTEMPTS 16
 /* Pages looked at, per attempt, for one that can be emptied. */
 #define STORE_EVACUATE_TRIES 64
+/* store_maintain calls without an eviction before a class gives pages to one that evicts. */
+#define STORE_QUIET_CALLS 3
 /* Buckets the background crawl visits per store_maintain call, at least. */
 #define STORE_CRAWL_MIN_BUCKETS 16384
 
@@ -84,7 +86,10 @@ struct store {
     _Atomic uint64_t crawler_reclaimed;
 
     pthread_mutex_t maintain_lock;
-    uint32_t crawl_cursor; /* under maintain_lock */
+    /* Under maintain_lock: */
+    uint32_t crawl_cursor;
+    uint64_t seen_evictions[SLAB_MAX_CLASSES + 1]; /* class eviction counts at the last call */
+    unsigned quiet_calls[SLAB_MAX_CLASSES + 1];     /* calls since the class last evicted */
 };
 
 #define RELAXED memory_order_relaxed
@@ -862,11 +867,57 @@ static void crawl(struct store *st)
     }
 }
 
+/* Moves one page a call from a class that has not evicted for a while (and keeps another page)
+ * to the pool, when some class is evicting: pages follow the value sizes in use, as memcached's
+ * slab automover does. The evicting class takes the page on its next allocation. */
+static void rebalance(struct store *st)
+{
+    struct slabs *s = &st->slabs;
+    uint64_t most = 0;
+    unsigned needy = 0;
+    for (unsigned id = 1; id <= s->nclasses; id++) {
+        uint64_t ev = atomic_load_explicit(&s->classes[id].counters.evicted, RELAXED);
+        uint64_t delta = ev >= st->seen_evictions[id] ? ev - st->seen_evictions[id] : ev;
+        st->seen_evictions[id] = ev;
+        st->quiet_calls[id] = delta ? 0 : st->quiet_calls[id] + 1;
+        if (delta > most) {
+            most = delta;
+            needy = id;
+        }
+    }
+    if (!needy)
+        return;
+    unsigned donor = 0;
+    uint32_t donor_pages = 1;
+    for (unsigned id = 1; id <= s->nclasses; id++) {
+        if (id == needy || st->quiet_calls[id] < STORE_QUIET_CALLS)
+            continue;
+        pthread_mutex_lock(&s->classes[id].lock);
+        uint32_t npages = s->classes[id].npages;
+        pthread_mutex_unlock(&s->classes[id].lock);
+        if (npages > donor_pages) {
+            donor = id;
+            donor_pages = npages;
+        }
+    }
+    if (!donor)
+        return;
+    struct slab_class *c = &s->classes[donor];
+    pthread_mutex_lock(&c->lock);
+    if (c->npages > 1)
+        evacuate_page(st, c, c->hand_slot < c->npages ? c->hand_slot : 0);
+    pthread_mutex_unlock(&c->lock);
+    /* The move's own evictions do not make the donor busy. */
+    st->seen_evictions[donor] = atomic_load_explicit(&c->counters.evicted, RELAXED);
+}
+
 void store_maintain(struct store *st)
 {
     pthread_mutex_lock(&st->maintain_lock);
     maybe_grow_table(st);
     crawl(st);
+    if (st->cfg.evict)
+        rebalance(st);
     pthread_mutex_unlock(&st->maintain_lock);
 }
 

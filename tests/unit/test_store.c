@@ -443,6 +443,46 @@ START_TEST(pages_move_between_classes)
 }
 END_TEST
 
+struct class_pages {
+    uint64_t chunk_min, chunk_max, pages;
+};
+
+static void pages_in_range(void *ctx, const struct store_class_stats *cs)
+{
+    struct class_pages *cp = ctx;
+    if (cs->chunk_size >= cp->chunk_min && cs->chunk_size <= cp->chunk_max)
+        cp->pages += cs->total_pages;
+}
+
+START_TEST(pages_follow_value_sizes)
+{
+    clock_set_for_test(1000);
+    struct store *st = make_store(8 * MB, MB, true, true);
+    char key[32];
+    static char val[2000];
+    memset(val, 'w', sizeof val);
+    for (int i = 0; i < 200000; i++) {
+        snprintf(key, sizeof key, "small%d", i);
+        ck_assert_int_eq(put(st, key, "0123456789", 0), STORE_ALLOC_OK);
+    }
+    ck_assert_uint_gt(stats_of(st).evictions, 0);
+    /* The workload moves to 2000-byte values: the idle small class gives its pages up. */
+    for (int round = 0; round < 12; round++) {
+        for (int i = 0; i < 2000; i++) {
+            snprintf(key, sizeof key, "large%d", round * 2000 + i);
+            ck_assert_int_eq(put_flags(st, key, val, sizeof val, 0, 0), STORE_ALLOC_OK);
+        }
+        clock_set_for_test(1001 + (rel_time_t)round);
+        store_maintain(st);
+    }
+    struct class_pages large = {.chunk_min = 2000, .chunk_max = 4000};
+    store_foreach_class(st, pages_in_range, &large);
+    ck_assert_uint_ge(large.pages, 5);
+    ck_assert_uint_le(stats_of(st).total_malloced, 8 * MB);
+    store_destroy(st);
+}
+END_TEST
+
 START_TEST(max_value_matches_memcached)
 {
     /* Measured against memcached 1.6.18: largest value `set` accepts. */
@@ -707,6 +747,7 @@ int main(void)
     tcase_add_test(tc, memory_never_above_limit);
     tcase_add_test(tc, cas_unique);
     tcase_add_test(tc, pages_move_between_classes);
+    tcase_add_test(tc, pages_follow_value_sizes);
     tcase_add_test(tc, max_value_matches_memcached);
     tcase_add_test(tc, large_items_evict_each_other);
     tcase_add_test(tc, table_grows);
