@@ -115,7 +115,10 @@ int main(int argc, char **argv)
     raise_fd_limit((uint64_t)run.total_active + opt.idle_conns + 64);
 
     struct value_pool pool;
-    if (valuegen_pool_init(&pool, opt.value_max)) {
+    /* Items left by earlier runs may be longer than this run's; 1 MiB covers memcached's
+     * default item size limit so they still verify. */
+    size_t pool_len = opt.value_max > (1u << 20) ? opt.value_max : (1u << 20);
+    if (valuegen_pool_init(&pool, pool_len)) {
         fprintf(stderr, "shoal-bench: out of memory\n");
         return EXIT_USAGE;
     }

@@ -8,7 +8,8 @@
  * without remembering anything: given the key, the returned flags and length, there is exactly
  * one right value. Versions are never 0, so an item the benchmark did not write (flags 0) fails.
  * The pool does not depend on any option or seed, so values written by one run (a fill) verify
- * in the next.
+ * in the next (so long as the pool is large enough for the longest value: shoal-bench makes it
+ * at least 1 MiB, memcached's default item size limit).
  *
  * struct value_pool owns its bytes: valuegen_pool_init allocates, valuegen_pool_free frees. */
 #include <stdbool.h>
