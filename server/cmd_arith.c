@@ -60,7 +60,6 @@ enum delta_result session_add_delta(struct session *s, uint32_t hv, const char *
             return DELTA_EOM;
         item_set_flags(n, item_flags(it));
         item_set_exptime(n, item_exptime(it));
-        item_set_bits(n, item_bits(it) & SESSION_ITEM_KEY_BINARY);
         memcpy(item_data(n), buf, len);
         store_link(st, hv, n, it);
         it = n;

@@ -130,8 +130,6 @@ void cmd_mg(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
         enum store_alloc_err aerr;
         it = store_alloc(st, key, nkey, 0, &aerr);
         if (it != NULL) {
-            if (f.key_binary)
-                item_set_bits(it, item_bits(it) | SESSION_ITEM_KEY_BINARY);
             store_link(st, hv, it, NULL);
             created = true;
         }
@@ -495,8 +493,6 @@ void cmd_ma(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
                 goto error;
             }
             memcpy(item_data(it), num, len);
-            if (f.key_binary)
-                item_set_bits(it, item_bits(it) | SESSION_ITEM_KEY_BINARY);
             store_link(st, hv, it, NULL);
             created = true;
         } else {

@@ -123,7 +123,6 @@ static struct item *joined_item(struct session *s, struct item *old, struct item
         memcpy(d, item_data(it), n_new);
         memcpy(d + n_new, item_data(old), n_old);
     }
-    item_set_bits(j, item_bits(it));
     return j;
 }
 
