@@ -16,6 +16,48 @@
 
 #define CONN_IOV_MAX 64
 
+/* Bytes of input all connections hold between reads, bounded by -o read_buf_mem_limit. */
+static _Atomic size_t held_input_bytes;
+
+static const char oom_reply[] = "SERVER_ERROR out of memory reading request\r\n";
+
+/* Gives c->in room for cap bytes (0 frees it), within read_buf_mem_limit. */
+static bool resize_in(struct conn *c, size_t cap)
+{
+    if (cap == 0) {
+        free(c->in);
+        atomic_fetch_sub(&held_input_bytes, c->in_cap);
+        c->in = NULL;
+        c->in_len = c->in_cap = 0;
+        return true;
+    }
+    size_t limit = settings.read_buf_mem_limit;
+    if (limit && cap > c->in_cap &&
+        atomic_load_explicit(&held_input_bytes, memory_order_relaxed) + (cap - c->in_cap) > limit) {
+        log_msg(1, "fd %d: read_buf_mem_limit reached", c->fd);
+        return false;
+    }
+    char *grown = realloc(c->in, cap);
+    if (!grown)
+        return false;
+    if (cap > c->in_cap)
+        atomic_fetch_add(&held_input_bytes, cap - c->in_cap);
+    else
+        atomic_fetch_sub(&held_input_bytes, c->in_cap - cap);
+    c->in = grown;
+    c->in_cap = cap;
+    return true;
+}
+
+/* Input could not be kept: say so as memcached does, and close once that is written. */
+static void refuse_input(struct conn *c)
+{
+    outbuf_append(&c->out, oom_reply, sizeof(oom_reply) - 1);
+    resize_in(c, 0);
+    c->in_ready = false;
+    c->closing = true;
+}
+
 struct conn *conn_create(struct worker *w, int fd, const char *listen_name, const char *peer)
 {
     struct conn *c = calloc(1, sizeof(*c));
@@ -45,7 +87,7 @@ void conn_close(struct conn *c)
     worker_forget_conn(w, c);
     session_destroy(c->session);
     outbuf_free(&c->out);
-    free(c->in);
+    resize_in(c, 0);
     bool stop = c->stop_server;
     free(c);
     if (stop)
@@ -77,25 +119,15 @@ static bool conn_flush(struct conn *c)
 static bool keep_rest(struct conn *c, const char *buf, size_t len, size_t consumed)
 {
     size_t rest = len - consumed;
-    if (rest == 0) {
-        /* Drop the held buffer entirely unless it is small: idle connections stay cheap. */
-        free(c->in);
-        c->in = NULL;
-        c->in_len = c->in_cap = 0;
-        return true;
-    }
+    if (rest == 0)
+        return resize_in(c, 0); /* idle connections hold no input buffer */
     if (buf == c->in) {
         memmove(c->in, c->in + consumed, rest);
         c->in_len = rest;
         return true;
     }
-    if (c->in_cap < rest) {
-        char *grown = realloc(c->in, rest);
-        if (!grown)
-            return false;
-        c->in = grown;
-        c->in_cap = rest;
-    }
+    if (c->in_cap < rest && !resize_in(c, rest))
+        return false;
     memcpy(c->in, buf + consumed, rest);
     c->in_len = rest;
     return true;
@@ -125,9 +157,9 @@ static bool process_held(struct conn *c)
 {
     size_t consumed = session_process(c->session, c->in, c->in_len, &c->out, CONN_OUT_LIMIT);
     size_t len = c->in_len;
-    if (!keep_rest(c, c->in, len, consumed))
-        return false;
     after_process(c, len, consumed);
+    if (!keep_rest(c, c->in, len, consumed))
+        refuse_input(c);
     return true;
 }
 
@@ -148,11 +180,10 @@ static enum read_result read_and_process(struct conn *c)
                 log_msg(1, "closing fd %d: input line longer than %d bytes", c->fd, CONN_IN_MAX);
                 return READ_ERROR;
             }
-            char *grown = realloc(c->in, want);
-            if (!grown)
-                return READ_ERROR;
-            c->in = grown;
-            c->in_cap = want;
+            if (!resize_in(c, want)) {
+                refuse_input(c);
+                return READ_DRAINED;
+            }
         }
         buf = c->in;
         cap = c->in_cap;
@@ -173,9 +204,9 @@ static enum read_result read_and_process(struct conn *c)
     STAT_ADD(&w->stats, bytes_read, (uint64_t)n);
     size_t len = have + (size_t)n;
     size_t consumed = session_process(c->session, buf, len, &c->out, CONN_OUT_LIMIT);
-    if (!keep_rest(c, buf, len, consumed))
-        return READ_ERROR;
     after_process(c, len, consumed);
+    if (!keep_rest(c, buf, len, consumed))
+        refuse_input(c);
     return (size_t)n == cap - have ? READ_MORE : READ_DRAINED;
 }
 
