@@ -45,7 +45,7 @@ struct conn {
     _Atomic rel_time_t last_cmd; /* read by `stats conns` from other threads */
     _Atomic int view_state;
     const char *listen_name; /* the listener's name; owned by the listen set */
-    char peer[64];
+    char peer[128]; /* LISTEN_NAME_MAX */
     struct conn *prev, *next; /* the worker's list */
 };
 

@@ -4,8 +4,8 @@
  *
  * Each TCP address gets one SO_REUSEPORT socket per worker thread, so every worker accepts on
  * its own socket and the kernel spreads new connections across workers by hash (see
- * server/NETWORK.md). A unix socket cannot be shared that way: it is one socket that every
- * worker polls with EPOLLEXCLUSIVE.
+ * server/NETWORK.md). A unix socket cannot be shared that way: it is one socket that the
+ * workers take turns to poll (server/worker.c passes it round-robin).
  *
  * The set owns its sockets and names; listen_close_all closes them (and unlinks the unix
  * socket path). */

@@ -42,18 +42,45 @@ static bool is_listener_tag(void *p, const struct listen_set *ls, int *index)
     return false;
 }
 
+/* A unix socket cannot be split per worker (no SO_REUSEPORT for AF_UNIX), and a shared one
+ * polled by every worker wakes the same worker nearly every time. So exactly one worker polls it,
+ * accepts one connection, and passes it on to the next worker: round-robin with no queue.
+ * unix_owner[i] is the worker polling listener i (unused for TCP listeners). */
+static _Atomic int *unix_owner;
+
+static int watch_one(struct worker *w, int i, int op)
+{
+    const struct listener *l = &w->listeners->items[i];
+    struct epoll_event ev = {.events = EPOLLIN,
+                             .data.ptr = (void *)(uintptr_t)(TAG_LISTENER_BASE + i)};
+    if (epoll_ctl(w->epfd, op, l->fds[w->id], &ev) == 0)
+        return 0;
+    /* The token may move while a worker pauses or resumes: a unix listener already there (or
+     * already gone) is fine. */
+    if (l->is_unix && (errno == EEXIST || errno == ENOENT))
+        return 0;
+    return -1;
+}
+
 static int watch_listeners(struct worker *w, int op)
 {
     for (int i = 0; i < w->listeners->count; i++) {
-        const struct listener *l = &w->listeners->items[i];
-        struct epoll_event ev = {.events = EPOLLIN | (l->is_unix ? EPOLLEXCLUSIVE : 0),
-                                 .data.ptr = (void *)(uintptr_t)(TAG_LISTENER_BASE + i)};
-        if (op == EPOLL_CTL_DEL && l->is_unix)
-            ev.events = EPOLLIN; /* EPOLLEXCLUSIVE is not allowed with MOD; DEL ignores it */
-        if (epoll_ctl(w->epfd, op, l->fds[w->id], &ev) != 0)
+        if (w->listeners->items[i].is_unix && atomic_load(&unix_owner[i]) != w->id)
+            continue;
+        if (watch_one(w, i, op) != 0)
             return -1;
     }
     return 0;
+}
+
+static void pass_unix_listener(struct worker *w, int i)
+{
+    if (nworkers < 2)
+        return;
+    struct worker *next = &workers[(w->id + 1) % nworkers];
+    atomic_store(&unix_owner[i], next->id);
+    watch_one(w, i, EPOLL_CTL_DEL);
+    watch_one(next, i, EPOLL_CTL_ADD); /* a paused worker just pauses again on accept */
 }
 
 static void peer_name(const struct sockaddr_storage *ss, bool is_unix, char *out, size_t len)
@@ -103,7 +130,10 @@ static void accept_on(struct worker *w, int index)
 {
     const struct listener *l = &w->listeners->items[index];
     int lfd = l->fds[w->id];
-    for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+    if (l->is_unix)
+        pass_unix_listener(w, index);
+    int batch = l->is_unix ? 1 : ACCEPTS_PER_EVENT;
+    for (int i = 0; i < batch; i++) {
         struct sockaddr_storage ss;
         socklen_t slen = sizeof(ss);
         int fd = accept4(lfd, (struct sockaddr *)&ss, &slen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -134,8 +164,11 @@ static void accept_on(struct worker *w, int index)
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
-        char peer[64];
-        peer_name(&ss, l->is_unix, peer, sizeof(peer));
+        char peer[LISTEN_NAME_MAX];
+        if (l->is_unix)
+            snprintf(peer, sizeof(peer), "%s", l->name);
+        else
+            peer_name(&ss, false, peer, sizeof(peer));
         struct conn *c = conn_create(w, fd, l->name, peer);
         if (!c) {
             atomic_fetch_sub(&conn_stats.curr_conns, 1);
@@ -219,7 +252,8 @@ int workers_start(int n, struct store *store, const struct listen_set *listeners
 {
     workers = calloc((size_t)n, sizeof(*workers));
     worker_stats_ptrs = calloc((size_t)n, sizeof(*worker_stats_ptrs));
-    if (!workers || !worker_stats_ptrs) {
+    unix_owner = calloc((size_t)listeners->count + 1, sizeof(*unix_owner));
+    if (!workers || !worker_stats_ptrs || !unix_owner) {
         fprintf(stderr, "out of memory starting worker threads\n");
         return -1;
     }
@@ -285,6 +319,8 @@ void workers_stop(void)
     }
     free(workers);
     free(worker_stats_ptrs);
+    free(unix_owner);
+    unix_owner = NULL;
     workers = NULL;
     worker_stats_ptrs = NULL;
     nworkers = 0;
