@@ -27,6 +27,16 @@ struct gossip_keys {
     bool has_previous;
 };
 
+struct packet_keys;
+
+/* Copies the MAC keys and ids out of keys derived by cluster/crypto/keys.h. */
+void gossip_keys_from_packet_keys(const struct packet_keys *in, struct gossip_keys *out);
+/* Loads the cluster secret file (format: cluster/crypto/secret.h) and derives the keys. Returns 0,
+ * or -1 with a one-line reason in err. *group_accessible (may be NULL): warn about the mode. */
+int gossip_keys_load(const char *path, struct gossip_keys *out, bool *group_accessible,
+                     char *err, size_t err_len);
+void gossip_keys_wipe(struct gossip_keys *keys);
+
 /* Computes the 16-byte tag of data under key. */
 void gossip_auth_tag(const struct gossip_key *key, const uint8_t *data, size_t len,
                      uint8_t tag[WIRE_TAG_LEN]);

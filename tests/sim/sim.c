@@ -207,6 +207,8 @@ void sim_start(struct sim *s, size_t i, const size_t *seeds, size_t nseeds)
     cfg.incarnation = gossip_fresh_incarnation(s->now, sim_rand(s));
     node->first_inc = cfg.incarnation;
     cfg.seed = sim_rand(s);
+    cfg.keys = s->keys;
+    cfg.auth_counter_start = s->now * 1000;     /* "wall-clock microseconds" */
     cfg.send = sim_send;
     cfg.on_change = sim_on_change;
     cfg.ctx = node;
