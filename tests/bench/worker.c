@@ -180,13 +180,11 @@ static int enqueue_request(struct conn *c, const struct phase *ph, uint64_t star
         size_t key_len = valuegen_key(key, o->key_prefix, prefix_len, k);
         if (buf_reserve(&c->out, key_len + len + 64))
             return -1;
+        /* set <key> <version as flags> 0 <len>\r\n<value>\r\n */
+        buf_append(&c->out, "set ", 4);
+        buf_append(&c->out, key, key_len);
         char head[64];
         size_t n = 0;
-        memcpy(head, "set ", 4);
-        n = 4;
-        buf_append(&c->out, head, n);
-        buf_append(&c->out, key, key_len);
-        n = 0;
         head[n++] = ' ';
         n += valuegen_utoa(head + n, version);
         memcpy(head + n, " 0 ", 3);
