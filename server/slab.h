@@ -7,9 +7,11 @@
  *
  * This file knows nothing about items except that the first 8 bytes of a free chunk hold the
  * free-list links and that a chunk's first SLAB_CHUNK_HEADER_CLEAR bytes read as zeros when the
- * chunk is first handed to a class. Locking: each class has a mutex that its caller holds around every call taking
- * a class; the page pool has its own mutex, taken inside these functions (a leaf lock: nothing
- * else is locked while it is held, except by trylock). Order: stripe -> class -> pool.
+ * chunk is first handed to a class.
+ *
+ * Locking: each class has a mutex that its caller holds around every call taking a class; the
+ * page pool has its own mutex, taken inside these functions (a leaf lock: nothing else is locked
+ * while it is held, except by trylock). Order: stripe -> class -> pool.
  *
  * Ownership: struct slabs owns the arena and its tables; slabs_destroy frees them. */
 #include <pthread.h>

@@ -64,7 +64,15 @@ struct stripe {
     _Alignas(64) pthread_mutex_t lock; /* a cache line each: stripes are hot and shared */
     uint32_t *buckets;
     uint32_t mask;
+    /* This stripe's share of curr_items, bytes and total_items: written under the lock only (so
+     * no locked instruction), read by stats as atomics. */
+    _Atomic uint64_t items, bytes, total;
 };
+
+#define STRIPE_ADD(sp, field, n)                                                                \
+    atomic_store_explicit(&(sp)->field,                                                         \
+                          atomic_load_explicit(&(sp)->field, memory_order_relaxed) + (n),       \
+                          memory_order_relaxed)
 
 struct store {
     struct store_config cfg;
@@ -81,7 +89,6 @@ struct store {
     _Atomic rel_time_t oldest_live;
     _Atomic uint64_t oldest_cas;
 
-    _Atomic uint64_t curr_items, total_items, bytes;
     _Atomic uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched, evicted_active;
     _Atomic uint64_t crawler_reclaimed;
 
@@ -274,8 +281,8 @@ static void unlink_from_table(struct store *st, uint32_t hv, struct item *it)
     *link = it->next;
     it->next = 0;
     atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
-    COUNT(st->curr_items, (uint64_t)-1);
-    COUNT(st->bytes, (uint64_t)0 - item_size(st, it));
+    STRIPE_ADD(stripe_of(st, hv), items, (uint64_t)-1);
+    STRIPE_ADD(stripe_of(st, hv), bytes, (uint64_t)0 - item_size(st, it));
     COUNT(item_counters(st, it)->number, (uint64_t)-1);
 }
 
@@ -751,9 +758,10 @@ void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old
     uint32_t *bucket = bucket_of(st, hv);
     it->next = *bucket;
     *bucket = item_ref(st, it);
-    COUNT(st->curr_items, 1);
-    COUNT(st->total_items, 1);
-    COUNT(st->bytes, item_size(st, it));
+    struct stripe *sp = stripe_of(st, hv);
+    STRIPE_ADD(sp, items, 1);
+    STRIPE_ADD(sp, total, 1);
+    STRIPE_ADD(sp, bytes, item_size(st, it));
     COUNT(item_counters(st, it)->number, 1);
     atomic_store_explicit(&it->state, STATE_ALLOCATED | STATE_LINKED, memory_order_release);
 }
@@ -795,6 +803,14 @@ void store_count(struct store *st, const struct item *it, enum store_counter whi
 
 /* ---- upkeep ---- */
 
+static uint64_t count_items(struct store *st)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < STORE_STRIPES; i++)
+        n += atomic_load_explicit(&st->stripes[i].items, RELAXED);
+    return n;
+}
+
 /* Doubles the table once items outnumber buckets by half again, one stripe at a time: each
  * stripe's chains are rehashed into the new table under that stripe's lock alone. */
 static void maybe_grow_table(struct store *st)
@@ -802,7 +818,7 @@ static void maybe_grow_table(struct store *st)
     unsigned hp = atomic_load(&st->hashpower);
     uint64_t nbuckets = (uint64_t)1 << hp;
     if (hp >= STORE_MAX_HASHPOWER ||
-        atomic_load_explicit(&st->curr_items, RELAXED) <= nbuckets + nbuckets / 2)
+        count_items(st) <= nbuckets + nbuckets / 2)
         return;
     uint32_t *fresh = calloc(nbuckets * 2, sizeof *fresh);
     if (!fresh)
@@ -845,7 +861,8 @@ static void crawl(struct store *st)
     for (uint32_t i = 0; i < slice; i++) {
         uint32_t b = st->crawl_cursor;
         st->crawl_cursor = (b + 1) & st->table_mask;
-        pthread_mutex_t *m = &st->stripes[b & (STORE_STRIPES - 1)].lock;
+        struct stripe *sp = &st->stripes[b & (STORE_STRIPES - 1)];
+        pthread_mutex_t *m = &sp->lock;
         pthread_mutex_lock(m);
         uint32_t *link = &st->table[b];
         while (*link) {
@@ -858,8 +875,8 @@ static void crawl(struct store *st)
             *link = it->next;
             it->next = 0;
             atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
-            COUNT(st->curr_items, (uint64_t)-1);
-            COUNT(st->bytes, (uint64_t)0 - item_size(st, it));
+            STRIPE_ADD(sp, items, (uint64_t)-1);
+            STRIPE_ADD(sp, bytes, (uint64_t)0 - item_size(st, it));
             COUNT(item_counters(st, it)->number, (uint64_t)-1);
             free_item(st, it);
         }
@@ -990,9 +1007,11 @@ void store_destroy(struct store *st)
 void store_get_stats(struct store *st, struct store_stats *out)
 {
     memset(out, 0, sizeof *out);
-    out->curr_items = atomic_load(&st->curr_items);
-    out->total_items = atomic_load(&st->total_items);
-    out->bytes = atomic_load(&st->bytes);
+    for (unsigned i = 0; i < STORE_STRIPES; i++) {
+        out->curr_items += atomic_load_explicit(&st->stripes[i].items, RELAXED);
+        out->total_items += atomic_load_explicit(&st->stripes[i].total, RELAXED);
+        out->bytes += atomic_load_explicit(&st->stripes[i].bytes, RELAXED);
+    }
     out->evictions = atomic_load(&st->evictions);
     out->reclaimed = atomic_load(&st->reclaimed);
     out->expired_unfetched = atomic_load(&st->expired_unfetched);
@@ -1034,7 +1053,8 @@ static void reset_counters(struct slab_counters *cc)
 
 void store_reset_stats(struct store *st)
 {
-    atomic_store(&st->total_items, 0);
+    for (unsigned i = 0; i < STORE_STRIPES; i++)
+        atomic_store_explicit(&st->stripes[i].total, 0, RELAXED);
     atomic_store(&st->evictions, 0);
     atomic_store(&st->reclaimed, 0);
     atomic_store(&st->expired_unfetched, 0);
