@@ -1,6 +1,6 @@
 /* Measures the resident memory the store spends per item: stores N items (default 1,000,000)
  * of 14-byte keys and 100-byte values, as in the issue's memcached measurement, and prints the
- * growth of VmRSS divided by N. Usage: storemem [items] [value_bytes] [-C]. */
+ * growth of VmRSS divided by N. Usage: storemem [items] [value_bytes] [cas|-C] [factor]. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +33,15 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 1000000;
     size_t nval = argc > 2 ? (size_t)atol(argv[2]) : 100;
     bool use_cas = !(argc > 3 && strcmp(argv[3], "-C") == 0);
-    if (n <= 0 || nval > 4096) {
-        fprintf(stderr, "usage: storemem [items] [value_bytes<=4096] [-C]\n");
+    double factor = argc > 4 ? atof(argv[4]) : 1.25;
+    if (n <= 0 || nval > 4096 || factor <= 1.0) {
+        fprintf(stderr, "usage: storemem [items] [value_bytes<=4096] [cas|-C] [factor>1]\n");
         return 2;
     }
     clock_init();
     long before = vm_rss_kb();
     struct store_config cfg = {
-        .mem_limit = (size_t)1 << 31, .item_size_max = 1 << 20, .growth_factor = 1.25,
+        .mem_limit = (size_t)1 << 31, .item_size_max = 1 << 20, .growth_factor = factor,
         .chunk_min = 48, .hashpower = 0, .evict = true, .use_cas = use_cas,
     };
     char err[200];
@@ -72,7 +73,8 @@ int main(int argc, char **argv)
     long after = vm_rss_kb();
     struct store_stats s;
     store_get_stats(st, &s);
-    printf("items %ld, value %zu bytes, key 14 bytes, cas %s\n", n, nval, use_cas ? "on" : "off");
+    printf("items %ld, value %zu bytes, key 14 bytes, cas %s, -f %g\n", n, nval,
+           use_cas ? "on" : "off", factor);
     printf("rss growth %ld KB = %.1f bytes per item (item memory %lu MB, hash 2^%lu)\n",
            after - before, (double)(after - before) * 1024.0 / (double)n,
            (unsigned long)(s.total_malloced >> 20), (unsigned long)s.hash_power_level);

@@ -483,6 +483,39 @@ START_TEST(pages_follow_value_sizes)
 }
 END_TEST
 
+/* store_alloc with a stripe held, when every victim is under that very stripe: it must give up
+ * (the victims are skipped), not deadlock. */
+START_TEST(alloc_with_own_stripe_held)
+{
+    clock_set_for_test(1000);
+    struct store *st = make_store(1 * MB, MB, true, true);
+    char key[32];
+    static char val[900];
+    memset(val, 'v', sizeof val);
+    const uint32_t stripe = store_hash("anchor", 6) & 1023; /* 1024 stripes: STORAGE.md */
+    int stored = 0;
+    for (int i = 0; stored < 2000 && i < 10000000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        if ((store_hash(key, strlen(key)) & 1023) != stripe)
+            continue;
+        ck_assert_int_eq(put_flags(st, key, val, sizeof val, 0, 0), STORE_ALLOC_OK);
+        stored++;
+    }
+    ck_assert_uint_gt(stats_of(st).evictions, 0); /* the page is full of this stripe's items */
+    uint32_t hv = store_hash("anchor", 6);
+    struct store_lock lk;
+    store_lock_key(st, hv, &lk);
+    enum store_alloc_err err;
+    struct item *it = store_alloc(st, "anchor", 6, sizeof val, &err);
+    ck_assert_ptr_null(it);
+    ck_assert_int_eq(err, STORE_ALLOC_NO_MEMORY);
+    store_unlock(st, &lk);
+    /* Without the lock held the same allocation evicts and succeeds. */
+    ck_assert_int_eq(put_flags(st, "anchor", val, sizeof val, 0, 0), STORE_ALLOC_OK);
+    store_destroy(st);
+}
+END_TEST
+
 START_TEST(max_value_matches_memcached)
 {
     /* Measured against memcached 1.6.18: largest value `set` accepts. */
@@ -748,6 +781,7 @@ int main(void)
     tcase_add_test(tc, cas_unique);
     tcase_add_test(tc, pages_move_between_classes);
     tcase_add_test(tc, pages_follow_value_sizes);
+    tcase_add_test(tc, alloc_with_own_stripe_held);
     tcase_add_test(tc, max_value_matches_memcached);
     tcase_add_test(tc, large_items_evict_each_other);
     tcase_add_test(tc, table_grows);
