@@ -950,11 +950,10 @@ struct store *store_create(const struct store_config *cfg, char *err, size_t err
         snprintf(err, errlen, "chunk size must be positive");
         return NULL;
     }
+    /* memcached accepts -o hashpower up to 32; buckets of 4 bytes stop at 2^30 (4 GB). */
     unsigned hp = cfg->hashpower ? cfg->hashpower : STORE_DEFAULT_HASHPOWER;
-    if (hp > STORE_MAX_HASHPOWER) {
-        snprintf(err, errlen, "hashpower %u is above the maximum %d", hp, STORE_MAX_HASHPOWER);
-        return NULL;
-    }
+    if (hp > STORE_MAX_HASHPOWER)
+        hp = STORE_MAX_HASHPOWER;
     if (hp < STORE_MIN_HASHPOWER)
         hp = STORE_MIN_HASHPOWER;
     size_t st_size = (sizeof(struct store) + 63) & ~(size_t)63;
