@@ -11,7 +11,10 @@
 #include "server/cmd_internal.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/log.h"
 #include "server/version.h"
+
+_Static_assert(SESSION_LINE_MAX == PROTO_LINE_MAX, "one line limit for session and parser");
 
 struct session *session_create(const struct session_env *env)
 {
@@ -156,6 +159,8 @@ static void dispatch(struct session *s, char *line, struct outbuf *out)
 {
     struct proto_token t[PROTO_MAX_TOKENS];
     size_t line_len = strlen(line);
+    if (log_enabled(2))
+        log_msg(2, "<%d %s", s->env->thread_id, line);
     size_t nt = proto_tokenize(line, t, PROTO_MAX_TOKENS);
     s->noreply = false;
 
