@@ -336,6 +336,14 @@ uint64_t gossip_incarnation(const struct gossip *g)
     return g->self->info.incarnation;
 }
 
+void gossip_for_each_member(const struct gossip *g,
+                            void (*fn)(void *ctx, const struct wire_member *m, uint8_t state),
+                            void *ctx)
+{
+    for (size_t i = 0; i < g->members.count; i++)
+        fn(ctx, &g->members.items[i]->info, g->members.items[i]->state);
+}
+
 unsigned gossip_awareness(const struct gossip *g)
 {
     return g->awareness;

@@ -100,6 +100,10 @@ size_t gossip_member_count(const struct gossip *g, int state);   /* state < 0: a
 /* The state of a member by name, or -1 if unknown. Incarnation into *inc when not NULL. */
 int gossip_member_state(const struct gossip *g, const char *name, uint64_t *inc);
 uint64_t gossip_incarnation(const struct gossip *g);
+/* Calls fn for every known member (self included), in table order. */
+void gossip_for_each_member(const struct gossip *g,
+                            void (*fn)(void *ctx, const struct wire_member *m, uint8_t state),
+                            void *ctx);
 unsigned gossip_awareness(const struct gossip *g);
 
 /* Renders the `stats cluster` lines ("STAT name value\r\n") into buf. Returns the length the full
