@@ -181,13 +181,17 @@ static void probe_failed(struct gossip *g, uint64_t now_ms)
     /* Missed nacks mean our own messages or processing are late: we are the suspect. */
     int delta = g->nacks_expected > 0 ? (int)(g->nacks_expected - g->nacks_received) : 1;
     gossip_awareness_add(g, delta);
-    if (!m || m->state != MEMBER_ALIVE)
-        return;         /* already suspect (its timer runs) or gone */
+    if (!m || (m->state != MEMBER_ALIVE && m->state != MEMBER_SUSPECT))
+        return;
     struct wire_accuse s = {.incarnation = m->info.incarnation};
     memcpy(s.name, m->info.name, sizeof s.name);
     memcpy(s.from, g->name, sizeof s.from);
-    g->counters.suspicions_raised++;
-    gossip_logf(g, 2, "gossip: no ack from %s, suspecting it", m->info.name);
+    if (m->state == MEMBER_ALIVE) {
+        g->counters.suspicions_raised++;
+        gossip_logf(g, 2, "gossip: no ack from %s, suspecting it", m->info.name);
+    }
+    /* Already suspect (someone else's suspicion): our failed probe is an independent
+     * confirmation, which shortens the timeout everywhere it reaches (Lifeguard). */
     gossip_handle_suspect(g, &s, NULL, now_ms);
     /* Lifeguard: tell the suspect directly so it can refute at once. */
     struct wire_writer w;

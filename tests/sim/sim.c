@@ -160,8 +160,10 @@ static void sim_on_change(void *ctx, const struct gossip_event *ev)
         if (ev->member->incarnation >= s->nodes[subject].first_inc &&
             ev->new_state == MEMBER_DEAD)
             s->false_deaths++;
-        if (ev->new_state == MEMBER_SUSPECT)
+        if (ev->new_state == MEMBER_SUSPECT) {
             s->suspicions++;
+            s->suspicions_of_slow += s->nodes[subject].slow_ms > 0;
+        }
     }
     if (s->observer.on_change)
         s->observer.on_change(s->observer.ctx, node, ev);
