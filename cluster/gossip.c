@@ -266,8 +266,10 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
     cur = (struct wire_cursor){p.body, p.body_len};
     while (wire_next_msg(&cur, &msg) == 1)
         dispatch(g, &msg, from, now_ms);
-    if (g->dirty)
-        gossip_publish(g);
+    if (g->dirty && !g->cfg.view)
+        g->dirty = false;
+    else if (g->dirty && g->publish_at_ms == 0)
+        g->publish_at_ms = now_ms + GOSSIP_PUBLISH_COALESCE_MS;
 }
 
 /* ---- time ---- */
@@ -283,13 +285,15 @@ void gossip_tick(struct gossip *g, uint64_t now_ms)
         g->next_reap_ms = now_ms + GOSSIP_REAP_EVERY_MS;
         gossip_reap(g, now_ms);
     }
-    if (g->dirty)
+    if (g->dirty && now_ms >= g->publish_at_ms)
         gossip_publish(g);
 }
 
 uint64_t gossip_next_deadline(const struct gossip *g)
 {
     uint64_t d = g->next_reap_ms;
+    if (g->dirty && g->publish_at_ms < d)
+        d = g->publish_at_ms;
     if (g->left)
         return d;
     uint64_t p = gossip_probe_deadline(g);

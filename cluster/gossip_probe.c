@@ -40,11 +40,11 @@ static bool probe_list_push(struct gossip *g, struct member *m)
 
 void gossip_probe_add(struct gossip *g, struct member *m)
 {
-    for (size_t i = 0; i < g->probe_len; i++)
-        if (g->probe_list[i] == m)
-            return;
+    if (m->in_probe_list)
+        return;
     if (!probe_list_push(g, m))
         return;
+    m->in_probe_list = true;
     /* A random place in the rest of this round, so newcomers are probed soon but not first. */
     size_t from = g->probe_pos < g->probe_len ? g->probe_pos : g->probe_len - 1;
     size_t j = from + (size_t)gossip_rand_below(g, g->probe_len - from);
@@ -55,6 +55,7 @@ void gossip_probe_add(struct gossip *g, struct member *m)
 
 void gossip_probe_forget(struct gossip *g, struct member *m)
 {
+    m->in_probe_list = false;
     for (size_t i = 0; i < g->probe_len;) {
         if (g->probe_list[i] == m) {
             memmove(&g->probe_list[i], &g->probe_list[i + 1],
@@ -82,9 +83,10 @@ static void probe_list_reshuffle(struct gossip *g)
 {
     g->probe_len = 0;
     g->probe_pos = 0;
-    for (size_t i = 0; i < g->members.count; i++)
-        if (probeable(g, g->members.items[i]))
-            probe_list_push(g, g->members.items[i]);
+    for (size_t i = 0; i < g->members.count; i++) {
+        struct member *m = g->members.items[i];
+        m->in_probe_list = probeable(g, m) && probe_list_push(g, m);
+    }
     for (size_t i = g->probe_len; i > 1; i--) {
         size_t j = (size_t)gossip_rand_below(g, i);
         struct member *t = g->probe_list[i - 1];

@@ -4,6 +4,7 @@
  * objects with stable addresses (the dissemination queue and the probe list point at them); the
  * table owns them and frees them in member_table_remove / member_table_free. A hash index on the
  * name keeps lookups O(1) at 1,000 members. Pure data structure: no protocol rules here. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ struct member {
     unsigned susp_confirmations;
     uint64_t susp_confirmers[SUSPICION_CONFIRMERS_MAX];   /* name hashes already counted */
     size_t table_pos;               /* index in member_table.items */
+    bool in_probe_list;             /* owned by the probe scheduler */
 };
 
 struct member_table {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster/gossip.h"
+#include "cluster/gossip_view.h"
 #include "cluster/wire.h"
 
 #define MAX_SENT 512
@@ -680,6 +681,42 @@ START_TEST(stats_render_lines)
 }
 END_TEST
 
+START_TEST(publishes_snapshots_coalesced)
+{
+    nsent = nevents = 0;
+    struct gossip_view *v = gossip_view_create();
+    struct gossip_config cfg;
+    gossip_config_defaults(&cfg);
+    cfg.name = "self";
+    cfg.addr = addr_of(1);
+    cfg.incarnation = 100;
+    cfg.send = capture_send;
+    cfg.view = v;
+    struct gossip *g = gossip_create(&cfg, 1000);
+    int slot = gossip_view_register(v);
+    const struct gossip_snapshot *s = gossip_view_enter(v, slot);
+    ck_assert_uint_eq(s->count, 1);
+    ck_assert_str_eq(s->members[0].name, "self");
+    gossip_view_exit(v, slot);
+    /* A burst of changes: one snapshot after the coalescing delay, at the deadline it reports. */
+    feed_alive(g, member("a", 2, 10), 2000);
+    feed_alive(g, member("b", 3, 10), 2001);
+    ck_assert_uint_le(gossip_next_deadline(g), 2010);
+    s = gossip_view_enter(v, slot);
+    ck_assert_uint_eq(s->count, 1);
+    gossip_view_exit(v, slot);
+    gossip_tick(g, gossip_next_deadline(g));
+    s = gossip_view_enter(v, slot);
+    ck_assert_uint_eq(s->count, 3);
+    ck_assert_uint_eq(s->alive, 3);
+    ck_assert_uint_eq(s->version, 2);
+    gossip_view_exit(v, slot);
+    gossip_view_unregister(v, slot);
+    gossip_destroy(g);
+    gossip_view_destroy(v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gossip_state");
@@ -704,6 +741,7 @@ int main(void)
     tcase_add_test(tc, leave_announces_and_stops);
     tcase_add_test(tc, piggybacks_updates_on_acks);
     tcase_add_test(tc, stats_render_lines);
+    tcase_add_test(tc, publishes_snapshots_coalesced);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
