@@ -303,9 +303,13 @@ uint64_t gossip_next_deadline(const struct gossip *g)
         d = g->next_pushpull_ms;
     if (g->joining && g->next_join_ms < d)
         d = g->next_join_ms;
-    for (size_t i = 0; i < g->suspects_len; i++)
-        if (g->suspects[i]->susp_deadline_ms < d)
-            d = g->suspects[i]->susp_deadline_ms;
+    for (size_t i = 0; i < g->suspects_len; i++) {
+        const struct member *m = g->suspects[i];
+        if (m->susp_deadline_ms < d)
+            d = m->susp_deadline_ms;
+        if (m->susp_recheck_ms && m->susp_recheck_ms < d)
+            d = m->susp_recheck_ms;
+    }
     return d;
 }
 

@@ -22,6 +22,7 @@ struct member {
     uint64_t susp_start_ms;
     uint64_t susp_min_ms, susp_max_ms;
     uint64_t susp_deadline_ms;
+    uint64_t susp_recheck_ms;       /* when we ask the suspect itself; 0 = done */
     unsigned susp_k;                /* confirmations that bring the timeout down to min */
     unsigned susp_confirmations;
     uint64_t susp_confirmers[SUSPICION_CONFIRMERS_MAX];   /* name hashes already counted */

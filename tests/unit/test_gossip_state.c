@@ -336,6 +336,50 @@ START_TEST(refutes_suspicion_and_death_of_self)
 }
 END_TEST
 
+START_TEST(stale_accusation_corrected_directly)
+{
+    struct gossip *g = make_gossip(1000);
+    size_t before = nsent;
+    feed_accuse(g, WIRE_SUSPECT, "self", 42, "b", 1001);        /* older than our 100 */
+    ck_assert_uint_eq(gossip_incarnation(g), 100);              /* no bump */
+    ck_assert_uint_eq(gossip_counters(g)->refutations, 0);
+    struct wire_msg msg;
+    size_t which;
+    ck_assert(find_sent(before, WIRE_ALIVE, &msg, &which));
+    ck_assert_uint_eq(msg.u.alive.incarnation, 100);
+    struct gossip_addr from = addr_of(200);
+    ck_assert(gossip_addr_equal(&sent[which].to, &from));
+    before = nsent;
+    feed_accuse(g, WIRE_DEAD, "self", 99, "b", 1002);
+    ck_assert(find_sent(before, WIRE_ALIVE, &msg, NULL));
+    gossip_destroy(g);
+}
+END_TEST
+
+START_TEST(suspect_asked_directly_halfway)
+{
+    /* We heard the suspicion from someone else: at min / 2 (400 ms) we ask the suspect. */
+    struct gossip *g = five_members();
+    feed_accuse(g, WIRE_SUSPECT, "a", 10, "b", 10000);
+    ck_assert_uint_le(gossip_next_deadline(g), 10400);
+    gossip_tick(g, 10399);
+    size_t before = nsent;
+    gossip_tick(g, 10400);
+    /* A packet to a holding the suspicion alone (not a probe's ping carrying it). */
+    struct gossip_addr a_addr = addr_of(2);
+    bool asked = false;
+    for (size_t i = before; i < nsent; i++) {
+        struct wire_msg msg;
+        if (gossip_addr_equal(&sent[i].to, &a_addr) && find_sent(i, WIRE_SUSPECT, &msg, NULL) &&
+            !strcmp(msg.u.accuse.name, "a") && !find_sent(i, WIRE_PING, NULL, NULL) &&
+            i == nsent - 1)
+            asked = true;
+    }
+    ck_assert(asked);
+    gossip_destroy(g);
+}
+END_TEST
+
 START_TEST(incompatible_protocol_refused)
 {
     struct gossip *g = make_gossip(1000);
@@ -730,6 +774,8 @@ int main(void)
     tcase_add_test(tc, dead_and_resurrection_guard);
     tcase_add_test(tc, leave_is_left_and_sticks);
     tcase_add_test(tc, refutes_suspicion_and_death_of_self);
+    tcase_add_test(tc, stale_accusation_corrected_directly);
+    tcase_add_test(tc, suspect_asked_directly_halfway);
     tcase_add_test(tc, incompatible_protocol_refused);
     tcase_add_test(tc, garbage_dropped_and_counted);
     tcase_add_test(tc, answers_ping_with_ack);
