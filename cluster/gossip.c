@@ -108,7 +108,7 @@ struct gossip *gossip_create(const struct gossip_config *cfg, uint64_t now_ms)
     if (g->cfg.retransmit_mult == 0)
         g->cfg.retransmit_mult = 1;
     g->rng = cfg->seed ^ member_name_hash(g->name);
-    g->auth_counter = cfg->auth_counter_start;
+    g->send_counter = cfg->counter_start;
     g->next_seq = (uint32_t)gossip_rand(g);
     member_table_init(&g->members);
     gossip_queue_init(&g->queue);
@@ -159,7 +159,7 @@ void gossip_packet_begin(struct gossip *g, struct wire_writer *w)
 {
     wire_writer_init(w, g->pkt, sizeof g->pkt);
     bool auth = g->cfg.keys != NULL;
-    wire_put_header(w, auth, auth ? g->cfg.keys->current.id : NULL, auth ? ++g->auth_counter : 0);
+    wire_put_header(w, auth, auth ? g->cfg.keys->current.id : NULL, ++g->send_counter);
 }
 
 static unsigned retransmit_limit(const struct gossip *g)
@@ -247,11 +247,11 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
             g->counters.dropped_unauthenticated++;
             return;
         }
-        /* Only after the tag: an attacker must not be able to poison the window. */
-        if (!replay_check(&g->replay, from, p.counter)) {
-            g->counters.dropped_unauthenticated++;
-            return;
-        }
+    }
+    /* After the tag (when there is one), so a forger cannot poison the window. */
+    if (!replay_check(&g->replay, from, p.counter)) {
+        g->counters.dropped_replay++;
+        return;
     }
     /* Validate the whole packet before acting on any of it. */
     struct wire_cursor cur = {p.body, p.body_len};

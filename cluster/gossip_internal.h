@@ -74,7 +74,7 @@ struct gossip {
     bool dirty;                         /* membership changed since the last snapshot */
     uint64_t publish_at_ms;             /* 0, or when the pending snapshot goes out */
 
-    uint64_t auth_counter;
+    uint64_t send_counter;           /* last packet counter used */
     struct replay_table replay;
 
     struct gossip_counters counters;

@@ -254,7 +254,7 @@ struct gossip_udp *gossip_udp_start(const struct gossip_udp_config *cfg, char *e
     gc.addr = d->addr;
     gc.incarnation = gossip_fresh_incarnation(us / 1000, rnd);
     gc.seed = seed;
-    gc.auth_counter_start = us;
+    gc.counter_start = us;
     gc.send = udp_send;
     gc.on_change = fan_out;
     gc.ctx = d;

@@ -12,8 +12,8 @@
  *   gossip_udp_leave(d); gossip_udp_stop(d);              // graceful shutdown
  *
  * Identity: the incarnation is derived from the wall clock (ms) and randomness at start, so a
- * restarted node is always newer than its previous life; the auth counter starts at the wall
- * clock in microseconds. All functions are thread-safe unless noted. */
+ * restarted node is always newer than its previous life; the packet counter starts at the
+ * wall clock in microseconds. All functions are thread-safe unless noted. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +24,7 @@
 
 struct gossip_udp_config {
     /* name, data_addr, weight, role, timings, keys, log. addr, incarnation, seed, send, view and
-     * auth_counter_start are filled by the driver (addr from advertise, or bind if unset). */
+     * counter_start are filled by the driver (addr from advertise, or bind if unset). */
     struct gossip_config gossip;
     struct gossip_addr bind;            /* port 0: the kernel picks (see gossip_udp_addr) */
     struct gossip_addr advertise;       /* family 0: use bind (must then not be a wildcard) */

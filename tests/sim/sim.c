@@ -223,7 +223,7 @@ void sim_start(struct sim *s, size_t i, const size_t *seeds, size_t nseeds)
     node->first_inc = cfg.incarnation;
     cfg.seed = sim_rand(s);
     cfg.keys = s->keys;
-    cfg.auth_counter_start = s->now * 1000;     /* "wall-clock microseconds" */
+    cfg.counter_start = s->now * 1000;     /* "wall-clock microseconds" */
     cfg.send = sim_send;
     cfg.on_change = sim_on_change;
     cfg.log = sim_log;
