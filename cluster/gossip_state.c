@@ -101,8 +101,16 @@ void gossip_handle_alive(struct gossip *g, const struct wire_member *a,
          * shared our name): reassert ourselves above it. */
         if (!g->left && (a->incarnation > g->self->info.incarnation ||
                          (a->incarnation == g->self->info.incarnation &&
-                          !same_identity(a, &g->self->info))))
+                          !same_identity(a, &g->self->info)))) {
+            if (!gossip_addr_equal(&a->addr, &g->self->info.addr) &&
+                g->counters.refutations % 1000 == 0) {
+                char other[64];
+                gossip_logf(g, 1, "gossip: a node at %s claims our name %s (misconfigured, or our "
+                            "previous life)", gossip_addr_format(&a->addr, other, sizeof other),
+                            g->name);
+            }
             gossip_refute(g, a->incarnation, from);
+        }
         return;
     }
     struct member *m = member_table_find(&g->members, a->name);

@@ -242,6 +242,12 @@ static void test_leave_and_restart(void)
     sim_start(&s, 4, seeds3, 3);
     check(sim_run_until_cond(&s, s.now + 30000, 50, sim_converged, NULL),
           "n4 rejoins after leaving");
+    /* A crash and restart faster than anyone notices: the new life simply supersedes the old. */
+    sim_crash(&s, 3);
+    sim_run_until(&s, s.now + 50);
+    sim_start(&s, 3, seeds3, 3);
+    check(sim_run_until_cond(&s, s.now + 30000, 50, sim_converged, NULL),
+          "quick restart of n3 converges");
     check(s.false_deaths == 0, "no false deaths across leave/restart");
     sim_free(&s);
 }
