@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "server/clock.h"
+#include "server/cluster_node.h"
 #include "server/daemon.h"
 #include "server/listen.h"
 #include "server/log.h"
@@ -87,6 +88,8 @@ int main(int argc, char **argv)
     if ((getuid() == 0 || geteuid() == 0) && !settings.username)
         log_msg(1, "warning: running as root without -u (memcached would refuse)");
 
+    if ((exit_code = cluster_node_prepare(&settings)) != 0)
+        return exit_code;
     clock_init();
     struct listen_set listeners;
     if ((exit_code = listen_open_all(&settings, settings.num_threads, &listeners)) != 0)
@@ -119,10 +122,19 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < listeners.count; i++)
         log_msg(1, "server listening on %s", listeners.items[i].name);
+    if ((exit_code = cluster_node_start()) != 0) {
+        workers_stop();
+        store_destroy(st);
+        listen_close_all(&listeners);
+        daemon_remove_pid_file();
+        return exit_code;
+    }
 
     serve(st, &signals);
 
+    cluster_node_leave();   /* while still serving: peers stop counting on us first */
     workers_stop();
+    cluster_node_stop();
     listen_close_all(&listeners);
     store_destroy(st);
     daemon_remove_pid_file();

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "server/cluster_options.h"
 #include "server/log.h"
 #include "server/outbuf.h"
 #include "server/stats.h"
@@ -735,6 +736,7 @@ const struct option_def option_table[] = {
     TUNE("no_drop_privileges", NULL, false, parse_accepted),
     TUNE("resp_obj_mem_limit", "<mb>", false, sub_resp_obj_mem_limit),
     TUNE("sock_cookie_id", "<num>", false, sub_sock_cookie_id),
+    CLUSTER_OPTION_ROWS
     STAT_ONLY("oldest", show_oldest, 7),
     STAT_ONLY("num_threads_per_udp", show_threads, 15),
     STAT_ONLY("detail_enabled", show_detail, 17),
@@ -751,7 +753,10 @@ void options_print_help(FILE *out)
         if (o->kind != OPTION_FLAG || !o->help)
             continue;
         char left[64];
-        if (o->arg_name)
+        if (!o->short_name)
+            snprintf(left, sizeof(left), "    --%s%s%s", o->long_name, o->arg_name ? "=" : "",
+                     o->arg_name ? o->arg_name : "");
+        else if (o->arg_name)
             snprintf(left, sizeof(left), "-%c, --%s=%s", o->short_name, o->long_name, o->arg_name);
         else
             snprintf(left, sizeof(left), "-%c, --%s", o->short_name, o->long_name);
@@ -785,8 +790,13 @@ void options_print_help(FILE *out)
 
 /* ---- parsing ------------------------------------------------------------------------------ */
 
+/* Flags without a short name get getopt values from LONG_ONLY up: LONG_ONLY + table index. */
+#define LONG_ONLY 0x100
+
 static const struct option_def *find_flag(int short_name)
 {
+    if (short_name >= LONG_ONLY)
+        return &option_table[short_name - LONG_ONLY];
     for (unsigned i = 0; i < option_count; i++)
         if (option_table[i].kind == OPTION_FLAG && option_table[i].short_name == short_name)
             return &option_table[i];
@@ -870,18 +880,21 @@ enum options_outcome options_parse(int argc, char **argv, struct settings *s, FI
                                    int *exit_code)
 {
     char shortopts[128];
-    struct option longopts[64];
+    struct option longopts[128];
     size_t ns = 0, nl = 0;
     shortopts[ns++] = ':'; /* report a missing argument as ':' */
     for (unsigned i = 0; i < option_count; i++) {
         const struct option_def *o = &option_table[i];
         if (o->kind != OPTION_FLAG)
             continue;
-        shortopts[ns++] = o->short_name;
-        if (o->arg_name)
-            shortopts[ns++] = ':';
+        int val = o->short_name ? o->short_name : (int)(LONG_ONLY + i);
+        if (o->short_name) {
+            shortopts[ns++] = o->short_name;
+            if (o->arg_name)
+                shortopts[ns++] = ':';
+        }
         longopts[nl++] = (struct option){o->long_name, o->arg_name ? required_argument : no_argument,
-                                         NULL, o->short_name};
+                                         NULL, val};
     }
     shortopts[ns] = '\0';
     longopts[nl] = (struct option){0};

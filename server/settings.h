@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "server/cluster_options.h"
+
 /* -B: memcached's binding protocols. Shoal speaks ASCII only, so binary is refused at start. */
 enum binding_protocol {
     BINDING_AUTO,
@@ -47,6 +49,7 @@ struct settings {
     bool track_sizes;        /* -o track_sizes */
     unsigned slab_chunk_max; /* -o slab_chunk_max, bytes (memcached's check against -I) */
     const char *memory_file; /* -e, accepted and ignored: Shoal keeps items in plain memory */
+    struct cluster_settings cluster; /* --node-name, --join, ... (server/cluster_options.h) */
 };
 
 extern struct settings settings;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "server/clock.h"
+#include "server/cluster_node.h"
 #include "server/options.h"
 #include "server/outbuf.h"
 #include "server/settings.h"
@@ -294,6 +295,11 @@ void stats_command(struct session *s, const char *args, size_t nargs, struct out
             outbuf_append_str(out, "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
         }
         return;
+    } else if (strcmp(tok[0], "cluster") == 0) {
+        if (!cluster_node_stats(out)) {
+            outbuf_append_str(out, "ERROR\r\n");
+            return;
+        }
     } else if (strcmp(tok[0], "settings") == 0) {
         options_stats_settings(&settings, out);
     } else if (strcmp(tok[0], "items") == 0) {

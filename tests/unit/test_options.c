@@ -211,7 +211,7 @@ START_TEST(table_is_consistent)
             ck_assert_ptr_nonnull(o->stat_name);
         } else {
             ck_assert_ptr_nonnull(o->long_name);
-            ck_assert(o->kind != OPTION_FLAG || o->short_name);
+            /* A flag may be long-only (the cluster options): its long name must then be unique. */
         }
         ck_assert((o->stat_name == NULL) == (o->show == NULL));
         ck_assert((o->stat_name == NULL) == (o->stat_rank == 0));
@@ -221,6 +221,8 @@ START_TEST(table_is_consistent)
                 ck_assert_msg(o->short_name != q->short_name, "-%c twice", o->short_name);
             if (o->stat_rank)
                 ck_assert_msg(o->stat_rank != q->stat_rank, "rank %d twice", o->stat_rank);
+            if (o->kind == OPTION_FLAG && q->kind == OPTION_FLAG)
+                ck_assert_msg(strcmp(o->long_name, q->long_name) != 0, "--%s twice", o->long_name);
         }
     }
 }
