@@ -15,8 +15,6 @@ static struct gossip_udp *start_node(const char *name, const struct gossip_addr 
     gossip_udp_config_defaults(&c);
     c.gossip.name = name;
     c.gossip.data_addr = "127.0.0.1:11211";
-    c.gossip.probe_interval_ms = 100;   /* quicker test; same code */
-    c.gossip.probe_timeout_ms = 40;
     gossip_addr_parse("127.0.0.1:0", &c.bind);
     c.seeds = seed;
     c.nseeds = seed ? 1 : 0;
