@@ -614,8 +614,9 @@ static void *alloc_chunk(struct store *st, unsigned cls, size_t size)
             free_spare_page(st);
             continue;
         }
-        /* Nothing to take in this class (no pages yet, or every item busy): move a page. */
-        if (!st->cfg.evict || !free_some_page(st))
+        /* Nothing to take in this class (no pages yet, or every item busy): move a page; with
+         * -M only one that empties without evicting. */
+        if (!(st->cfg.evict ? free_some_page(st) : free_spare_page(st)))
             break;
     }
     COUNT(c->counters.outofmemory, 1);

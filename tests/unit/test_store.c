@@ -316,13 +316,27 @@ START_TEST(no_evict_refuses)
     struct store_stats s = stats_of(st);
     ck_assert_uint_eq(s.evictions, 0);
     ck_assert_uint_eq(s.curr_items, (uint64_t)stored);
-    /* Another class cannot steal a page either. */
+    /* Another class cannot take a page either (none is free of live items). */
     ck_assert_int_eq(put(st, "small", "x", 0), STORE_ALLOC_NO_MEMORY);
     /* Expired items are still reclaimed. */
     clock_set_for_test(1011);
     ck_assert_int_eq(put(st, "again", val, 0), STORE_ALLOC_OK);
     ck_assert_uint_eq(stats_of(st).reclaimed, 1);
     ck_assert_uint_eq(stats_of(st).evictions, 0);
+    /* Once a page's worth of chunks is free, its items move and the page goes to the new
+     * class, still without evicting. */
+    for (int i = 100; i < 1300; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        del(st, key);
+    }
+    ck_assert_int_eq(put(st, "small", "x", 0), STORE_ALLOC_OK);
+    ck_assert_uint_eq(stats_of(st).evictions, 0);
+    ck_assert_uint_eq(stats_of(st).slabs_moved, 1);
+    for (int i = 1300; i < stored; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        char buf[1100];
+        ck_assert_int_eq(get(st, key, buf, sizeof buf), STORE_HIT);
+    }
     store_destroy(st);
 }
 END_TEST
