@@ -11,7 +11,10 @@
 #include "server/cmd_internal.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/log.h"
 #include "server/version.h"
+
+_Static_assert(SESSION_LINE_MAX == PROTO_LINE_MAX, "one line limit for session and parser");
 
 struct session *session_create(const struct session_env *env)
 {
@@ -144,16 +147,26 @@ static void cmd_stats(struct session *s, char *line, size_t line_len, struct out
     stats_command(s, line + i, line_len - i, out);
 }
 
+/* memcached closes some connections at once, dropping every reply it had not yet sent (an HTTP
+ * request, a runaway line, shutdown). Replies already written stay written. */
+static void close_now(struct session *s, enum session_state how, struct outbuf *out)
+{
+    outbuf_consume(out, out->pending);
+    s->state = how;
+}
+
 static void dispatch(struct session *s, char *line, struct outbuf *out)
 {
     struct proto_token t[PROTO_MAX_TOKENS];
     size_t line_len = strlen(line);
+    if (log_enabled(2))
+        log_msg(2, "<%d %s", s->env->thread_id, line);
     size_t nt = proto_tokenize(line, t, PROTO_MAX_TOKENS);
     s->noreply = false;
 
     switch (proto_command(t, nt)) {
     case PROTO_CMD_ERROR: reply_line(s, out, "ERROR"); break;
-    case PROTO_CMD_HTTP: s->state = SESSION_CLOSE; break;
+    case PROTO_CMD_HTTP: close_now(s, SESSION_CLOSE, out); break;
     case PROTO_CMD_GET:
     case PROTO_CMD_BGET: cmd_get(s, t, nt, false, false, out); break;
     case PROTO_CMD_GETS: cmd_get(s, t, nt, true, false, out); break;
@@ -173,7 +186,11 @@ static void dispatch(struct session *s, char *line, struct outbuf *out)
     case PROTO_CMD_FLUSH_ALL: cmd_flush_all(s, t, nt, out); break;
     case PROTO_CMD_VERSION: cmd_version(s, out); break;
     case PROTO_CMD_QUIT: s->state = SESSION_CLOSE; break;
-    case PROTO_CMD_SHUTDOWN: cmd_shutdown(s, t, nt, out); break;
+    case PROTO_CMD_SHUTDOWN:
+        cmd_shutdown(s, t, nt, out);
+        if (s->state == SESSION_SHUTDOWN)
+            close_now(s, SESSION_SHUTDOWN, out);
+        break;
     case PROTO_CMD_VERBOSITY: cmd_verbosity(s, t, nt, out); break;
     case PROTO_CMD_MG: cmd_mg(s, t, nt, out); break;
     case PROTO_CMD_MS: cmd_ms(s, t, nt, out); break;
@@ -191,7 +208,7 @@ static size_t process_line(struct session *s, const char *in, size_t len, struct
     long n = proto_find_line(in, len, &used);
     if (n < 0) {
         if (len > PROTO_LINE_MAX && !proto_long_line_may_continue(in, len))
-            s->state = SESSION_CLOSE;
+            close_now(s, SESSION_CLOSE, out);
         return 0;
     }
     char *line = copy_line(s, in, (size_t)n);
