@@ -200,7 +200,8 @@ void cmd_mg(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
             lb_opaque(&b, &t[i]);
             break;
         case 'k':
-            lb_key(&b, item_key(it), item_nkey(it), item_key_binary(it));
+            /* the request's b also counts: a store may not keep the binary-key bit */
+            lb_key(&b, item_key(it), item_nkey(it), f.key_binary || item_key_binary(it));
             break;
         }
     }
