@@ -108,7 +108,7 @@ struct gossip *gossip_create(const struct gossip_config *cfg, uint64_t now_ms)
     if (g->cfg.retransmit_mult == 0)
         g->cfg.retransmit_mult = 1;
     g->rng = cfg->seed ^ member_name_hash(g->name);
-    g->auth_counter = cfg->auth_counter_start;
+    g->send_counter = cfg->counter_start;
     g->next_seq = (uint32_t)gossip_rand(g);
     member_table_init(&g->members);
     gossip_queue_init(&g->queue);
@@ -159,7 +159,7 @@ void gossip_packet_begin(struct gossip *g, struct wire_writer *w)
 {
     wire_writer_init(w, g->pkt, sizeof g->pkt);
     bool auth = g->cfg.keys != NULL;
-    wire_put_header(w, auth, auth ? g->cfg.keys->current.id : NULL, auth ? ++g->auth_counter : 0);
+    wire_put_header(w, auth, auth ? g->cfg.keys->current.id : NULL, ++g->send_counter);
 }
 
 static unsigned retransmit_limit(const struct gossip *g)
@@ -247,11 +247,11 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
             g->counters.dropped_unauthenticated++;
             return;
         }
-        /* Only after the tag: an attacker must not be able to poison the window. */
-        if (!replay_check(&g->replay, from, p.counter)) {
-            g->counters.dropped_unauthenticated++;
-            return;
-        }
+    }
+    /* After the tag (when there is one), so a forger cannot poison the window. */
+    if (!replay_check(&g->replay, from, p.counter)) {
+        g->counters.dropped_replay++;
+        return;
     }
     /* Validate the whole packet before acting on any of it. */
     struct wire_cursor cur = {p.body, p.body_len};
@@ -266,8 +266,10 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
     cur = (struct wire_cursor){p.body, p.body_len};
     while (wire_next_msg(&cur, &msg) == 1)
         dispatch(g, &msg, from, now_ms);
-    if (g->dirty)
-        gossip_publish(g);
+    if (g->dirty && !g->cfg.view)
+        g->dirty = false;
+    else if (g->dirty && g->publish_at_ms == 0)
+        g->publish_at_ms = now_ms + GOSSIP_PUBLISH_COALESCE_MS;
 }
 
 /* ---- time ---- */
@@ -283,13 +285,15 @@ void gossip_tick(struct gossip *g, uint64_t now_ms)
         g->next_reap_ms = now_ms + GOSSIP_REAP_EVERY_MS;
         gossip_reap(g, now_ms);
     }
-    if (g->dirty)
+    if (g->dirty && now_ms >= g->publish_at_ms)
         gossip_publish(g);
 }
 
 uint64_t gossip_next_deadline(const struct gossip *g)
 {
     uint64_t d = g->next_reap_ms;
+    if (g->dirty && g->publish_at_ms < d)
+        d = g->publish_at_ms;
     if (g->left)
         return d;
     uint64_t p = gossip_probe_deadline(g);
@@ -299,9 +303,13 @@ uint64_t gossip_next_deadline(const struct gossip *g)
         d = g->next_pushpull_ms;
     if (g->joining && g->next_join_ms < d)
         d = g->next_join_ms;
-    for (size_t i = 0; i < g->suspects_len; i++)
-        if (g->suspects[i]->susp_deadline_ms < d)
-            d = g->suspects[i]->susp_deadline_ms;
+    for (size_t i = 0; i < g->suspects_len; i++) {
+        const struct member *m = g->suspects[i];
+        if (m->susp_deadline_ms < d)
+            d = m->susp_deadline_ms;
+        if (m->susp_recheck_ms && m->susp_recheck_ms < d)
+            d = m->susp_recheck_ms;
+    }
     return d;
 }
 
@@ -334,6 +342,14 @@ int gossip_member_state(const struct gossip *g, const char *name, uint64_t *inc)
 uint64_t gossip_incarnation(const struct gossip *g)
 {
     return g->self->info.incarnation;
+}
+
+void gossip_for_each_member(const struct gossip *g,
+                            void (*fn)(void *ctx, const struct wire_member *m, uint8_t state),
+                            void *ctx)
+{
+    for (size_t i = 0; i < g->members.count; i++)
+        fn(ctx, &g->members.items[i]->info, g->members.items[i]->state);
 }
 
 unsigned gossip_awareness(const struct gossip *g)

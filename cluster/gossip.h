@@ -58,9 +58,11 @@ struct gossip_config {
 
     /* Authentication: NULL = none (every packet accepted unauthenticated). Otherwise every packet
      * sent is tagged with keys->current and every packet received must carry a valid tag of a
-     * known key and a fresh counter (see gossip_auth.h). Borrowed: must outlive the gossip. */
+     * known key (see gossip_auth.h). Borrowed: must outlive the gossip. Either way a packet whose
+     * counter was seen before or is too old is dropped as a replay. */
     const struct gossip_keys *keys;
-    uint64_t auth_counter_start;        /* first packet counter: wall-clock microseconds */
+    uint64_t counter_start;             /* first packet counter: wall-clock microseconds, so a
+                                         * restarted node is past its old packets (replay window) */
 
     /* Snapshot publication for readers on other threads: NULL = none. Borrowed. */
     struct gossip_view *view;
@@ -71,7 +73,8 @@ struct gossip_counters {
     uint64_t probes_sent, indirect_probes_sent, acks_received, nacks_received, nacks_sent;
     uint64_t probes_failed, suspicions_raised, refutations, deaths_declared;
     uint64_t pushpulls_sent, pushpulls_received;
-    uint64_t dropped_invalid, dropped_unauthenticated, dropped_version, refused_protocol;
+    uint64_t dropped_invalid, dropped_unauthenticated, dropped_replay, dropped_version;
+    uint64_t refused_protocol;
 };
 
 void gossip_config_defaults(struct gossip_config *cfg);
@@ -100,6 +103,10 @@ size_t gossip_member_count(const struct gossip *g, int state);   /* state < 0: a
 /* The state of a member by name, or -1 if unknown. Incarnation into *inc when not NULL. */
 int gossip_member_state(const struct gossip *g, const char *name, uint64_t *inc);
 uint64_t gossip_incarnation(const struct gossip *g);
+/* Calls fn for every known member (self included), in table order. */
+void gossip_for_each_member(const struct gossip *g,
+                            void (*fn)(void *ctx, const struct wire_member *m, uint8_t state),
+                            void *ctx);
 unsigned gossip_awareness(const struct gossip *g);
 
 /* Renders the `stats cluster` lines ("STAT name value\r\n") into buf. Returns the length the full

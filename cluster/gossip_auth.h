@@ -44,19 +44,20 @@ void gossip_auth_tag(const struct gossip_key *key, const uint8_t *data, size_t l
 bool gossip_auth_verify(const struct gossip_keys *keys, const uint8_t key_id[WIRE_KEY_ID_LEN],
                         const uint8_t *data, size_t len, const uint8_t tag[WIRE_TAG_LEN]);
 
-#define REPLAY_PEERS 1024               /* senders remembered (least recently seen evicted) */
+#define REPLAY_SLOTS 2048               /* senders remembered: a hash table... */
+#define REPLAY_PROBE 8                  /* ...with this many places per address; the least
+                                         * recently seen of them is evicted */
 
 struct replay_peer {
-    struct gossip_addr addr;
+    struct gossip_addr addr;            /* family 0: free */
     uint64_t highest;
     uint64_t seen;                      /* bit i: counter highest - i was seen */
     uint64_t last_used;
 };
 
-/* Owns its array; replay_free releases it. */
+/* Owns its slots; replay_free releases them. */
 struct replay_table {
-    struct replay_peer *peers;
-    size_t count;
+    struct replay_peer *slots;          /* allocated on first use */
     uint64_t clock;
 };
 

@@ -19,6 +19,8 @@
 #define GOSSIP_RELAYS 64
 #define GOSSIP_PP_ANSWERED 16
 #define GOSSIP_REAP_EVERY_MS 1000
+/* Changes arriving in a burst (a push-pull of 1,000 members) make one snapshot, not 1,000. */
+#define GOSSIP_PUBLISH_COALESCE_MS 10
 
 enum probe_phase { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT };
 
@@ -70,8 +72,9 @@ struct gossip {
 
     uint64_t next_reap_ms;
     bool dirty;                         /* membership changed since the last snapshot */
+    uint64_t publish_at_ms;             /* 0, or when the pending snapshot goes out */
 
-    uint64_t auth_counter;
+    uint64_t send_counter;           /* last packet counter used */
     struct replay_table replay;
 
     struct gossip_counters counters;

@@ -40,11 +40,11 @@ static bool probe_list_push(struct gossip *g, struct member *m)
 
 void gossip_probe_add(struct gossip *g, struct member *m)
 {
-    for (size_t i = 0; i < g->probe_len; i++)
-        if (g->probe_list[i] == m)
-            return;
+    if (m->in_probe_list)
+        return;
     if (!probe_list_push(g, m))
         return;
+    m->in_probe_list = true;
     /* A random place in the rest of this round, so newcomers are probed soon but not first. */
     size_t from = g->probe_pos < g->probe_len ? g->probe_pos : g->probe_len - 1;
     size_t j = from + (size_t)gossip_rand_below(g, g->probe_len - from);
@@ -55,6 +55,7 @@ void gossip_probe_add(struct gossip *g, struct member *m)
 
 void gossip_probe_forget(struct gossip *g, struct member *m)
 {
+    m->in_probe_list = false;
     for (size_t i = 0; i < g->probe_len;) {
         if (g->probe_list[i] == m) {
             memmove(&g->probe_list[i], &g->probe_list[i + 1],
@@ -82,9 +83,10 @@ static void probe_list_reshuffle(struct gossip *g)
 {
     g->probe_len = 0;
     g->probe_pos = 0;
-    for (size_t i = 0; i < g->members.count; i++)
-        if (probeable(g, g->members.items[i]))
-            probe_list_push(g, g->members.items[i]);
+    for (size_t i = 0; i < g->members.count; i++) {
+        struct member *m = g->members.items[i];
+        m->in_probe_list = probeable(g, m) && probe_list_push(g, m);
+    }
     for (size_t i = g->probe_len; i > 1; i--) {
         size_t j = (size_t)gossip_rand_below(g, i);
         struct member *t = g->probe_list[i - 1];
@@ -181,13 +183,17 @@ static void probe_failed(struct gossip *g, uint64_t now_ms)
     /* Missed nacks mean our own messages or processing are late: we are the suspect. */
     int delta = g->nacks_expected > 0 ? (int)(g->nacks_expected - g->nacks_received) : 1;
     gossip_awareness_add(g, delta);
-    if (!m || m->state != MEMBER_ALIVE)
-        return;         /* already suspect (its timer runs) or gone */
+    if (!m || (m->state != MEMBER_ALIVE && m->state != MEMBER_SUSPECT))
+        return;
     struct wire_accuse s = {.incarnation = m->info.incarnation};
     memcpy(s.name, m->info.name, sizeof s.name);
     memcpy(s.from, g->name, sizeof s.from);
-    g->counters.suspicions_raised++;
-    gossip_logf(g, 2, "gossip: no ack from %s, suspecting it", m->info.name);
+    if (m->state == MEMBER_ALIVE) {
+        g->counters.suspicions_raised++;
+        gossip_logf(g, 2, "gossip: no ack from %s, suspecting it", m->info.name);
+    }
+    /* Already suspect (someone else's suspicion): our failed probe is an independent
+     * confirmation, which shortens the timeout everywhere it reaches (Lifeguard). */
     gossip_handle_suspect(g, &s, NULL, now_ms);
     /* Lifeguard: tell the suspect directly so it can refute at once. */
     struct wire_writer w;

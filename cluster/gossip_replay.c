@@ -1,4 +1,5 @@
-/* The replay window (see gossip_auth.h): per sender, highest counter + 64-bit bitmap. */
+/* The replay window (see gossip_auth.h): per sender, highest counter + 64-bit bitmap, in a small
+ * hash table with bounded probing so a lookup costs at most REPLAY_PROBE comparisons. */
 #include "cluster/gossip_auth.h"
 
 #include <stdlib.h>
@@ -11,32 +12,46 @@ void replay_init(struct replay_table *t)
 
 void replay_free(struct replay_table *t)
 {
-    free(t->peers);
+    free(t->slots);
     memset(t, 0, sizeof *t);
 }
 
+static size_t addr_hash(const struct gossip_addr *a)
+{
+    uint64_t h = 1469598103934665603ULL ^ a->family;
+    size_t n = a->family == 6 ? 16 : 4;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ a->ip[i]) * 1099511628211ULL;
+    h = (h ^ (a->port >> 8)) * 1099511628211ULL;
+    h = (h ^ (a->port & 0xff)) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The sender's slot, or a fresh one (free, else least recently used among its places). */
 static struct replay_peer *peer_slot(struct replay_table *t, const struct gossip_addr *addr,
                                      bool *fresh)
 {
-    size_t oldest = 0;
-    for (size_t i = 0; i < t->count; i++) {
-        if (gossip_addr_equal(&t->peers[i].addr, addr)) {
-            *fresh = false;
-            return &t->peers[i];
-        }
-        if (t->peers[i].last_used < t->peers[oldest].last_used)
-            oldest = i;
-    }
-    *fresh = true;
-    if (!t->peers) {
-        t->peers = calloc(REPLAY_PEERS, sizeof *t->peers);
-        if (!t->peers)
+    if (!t->slots) {
+        t->slots = calloc(REPLAY_SLOTS, sizeof *t->slots);
+        if (!t->slots)
             return NULL;
     }
-    struct replay_peer *p = t->count < REPLAY_PEERS ? &t->peers[t->count++] : &t->peers[oldest];
-    memset(p, 0, sizeof *p);
-    p->addr = *addr;
-    return p;
+    size_t start = addr_hash(addr) % REPLAY_SLOTS;
+    struct replay_peer *victim = NULL;
+    for (size_t i = 0; i < REPLAY_PROBE; i++) {
+        struct replay_peer *p = &t->slots[(start + i) % REPLAY_SLOTS];
+        if (p->addr.family != 0 && gossip_addr_equal(&p->addr, addr)) {
+            *fresh = false;
+            return p;
+        }
+        if (!victim || (victim->addr.family != 0 &&
+                        (p->addr.family == 0 || p->last_used < victim->last_used)))
+            victim = p;
+    }
+    *fresh = true;
+    memset(victim, 0, sizeof *victim);
+    victim->addr = *addr;
+    return victim;
 }
 
 bool replay_check(struct replay_table *t, const struct gossip_addr *addr, uint64_t counter)

@@ -7,11 +7,13 @@
 void gossip_publish(struct gossip *g)
 {
     g->dirty = false;
+    g->publish_at_ms = 0;
     if (!g->cfg.view)
         return;
     struct gossip_snapshot *s = gossip_snapshot_alloc(g->members.count);
     if (!s) {
         g->dirty = true;                /* try again at the next tick */
+        g->publish_at_ms = 0;
         return;
     }
     for (size_t i = 0; i < g->members.count; i++) {

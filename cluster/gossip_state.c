@@ -63,6 +63,17 @@ void gossip_refute(struct gossip *g, uint64_t inc, const struct gossip_addr *to)
     }
 }
 
+/* Tells a peer that still believes an older suspicion or death of us who we are now. */
+static void correct_stale(struct gossip *g, const struct gossip_addr *to)
+{
+    if (!to || g->left)
+        return;
+    struct wire_writer w;
+    gossip_packet_begin(g, &w);
+    wire_put_alive(&w, &g->self->info);
+    gossip_packet_send(g, &w, to, false);
+}
+
 static bool protocol_compatible(struct gossip *g, const struct wire_member *a)
 {
     if (a->proto >= GOSSIP_PROTO_MIN && a->proto <= GOSSIP_PROTO_MAX)
@@ -90,8 +101,16 @@ void gossip_handle_alive(struct gossip *g, const struct wire_member *a,
          * shared our name): reassert ourselves above it. */
         if (!g->left && (a->incarnation > g->self->info.incarnation ||
                          (a->incarnation == g->self->info.incarnation &&
-                          !same_identity(a, &g->self->info))))
+                          !same_identity(a, &g->self->info)))) {
+            if (!gossip_addr_equal(&a->addr, &g->self->info.addr) &&
+                g->counters.refutations % 1000 == 0) {
+                char other[64];
+                gossip_logf(g, 1, "gossip: a node at %s claims our name %s (misconfigured, or our "
+                            "previous life)", gossip_addr_format(&a->addr, other, sizeof other),
+                            g->name);
+            }
             gossip_refute(g, a->incarnation, from);
+        }
         return;
     }
     struct member *m = member_table_find(&g->members, a->name);
@@ -171,6 +190,9 @@ static void start_suspicion(struct gossip *g, struct member *m, const char *from
     m->susp_confirmations = 0;
     memset(m->susp_confirmers, 0, sizeof m->susp_confirmers);
     m->susp_confirmers[0] = member_name_hash(from);
+    /* Halfway to the shortest timeout we ask the suspect ourselves (unless we accused it, which
+     * told it already): its refutation may not have reached us through the gossip. */
+    m->susp_recheck_ms = strcmp(from, g->name) == 0 ? 0 : now_ms + m->susp_min_ms / 2;
     suspicion_recompute(m);
     suspects_add(g, m);
 }
@@ -197,6 +219,8 @@ void gossip_handle_suspect(struct gossip *g, const struct wire_accuse *s,
     if (strcmp(s->name, g->name) == 0) {
         if (!g->left && s->incarnation >= g->self->info.incarnation)
             gossip_refute(g, s->incarnation, from);
+        else
+            correct_stale(g, from);
         return;
     }
     struct member *m = member_table_find(&g->members, s->name);
@@ -222,6 +246,8 @@ void gossip_handle_dead(struct gossip *g, const struct wire_accuse *d,
     if (strcmp(d->name, g->name) == 0) {
         if (!g->left && d->incarnation >= g->self->info.incarnation)
             gossip_refute(g, d->incarnation, from);
+        else
+            correct_stale(g, from);
         return;
     }
     struct member *m = member_table_find(&g->members, d->name);
@@ -243,6 +269,16 @@ void gossip_check_suspicions(struct gossip *g, uint64_t now_ms)
 {
     for (size_t i = 0; i < g->suspects_len;) {
         struct member *m = g->suspects[i];
+        if (m->susp_recheck_ms && now_ms >= m->susp_recheck_ms) {
+            m->susp_recheck_ms = 0;
+            struct wire_accuse a = {.incarnation = m->info.incarnation};
+            memcpy(a.name, m->info.name, sizeof a.name);
+            memcpy(a.from, g->name, sizeof a.from);
+            struct wire_writer w;
+            gossip_packet_begin(g, &w);
+            wire_put_accuse(&w, WIRE_SUSPECT, &a);
+            gossip_packet_send(g, &w, &m->info.addr, false);
+        }
         if (now_ms < m->susp_deadline_ms) {
             i++;
             continue;

@@ -68,6 +68,7 @@ size_t gossip_stats_render(const struct gossip *g, char *buf, size_t cap)
     line(&r, "STAT cluster_dropped_invalid %llu\r\n", (unsigned long long)c->dropped_invalid);
     line(&r, "STAT cluster_dropped_unauthenticated %llu\r\n",
          (unsigned long long)c->dropped_unauthenticated);
+    line(&r, "STAT cluster_dropped_replay %llu\r\n", (unsigned long long)c->dropped_replay);
     line(&r, "STAT cluster_dropped_version %llu\r\n", (unsigned long long)c->dropped_version);
     line(&r, "STAT cluster_refused_protocol %llu\r\n", (unsigned long long)c->refused_protocol);
     return r.len;

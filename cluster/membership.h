@@ -4,6 +4,7 @@
  * objects with stable addresses (the dissemination queue and the probe list point at them); the
  * table owns them and frees them in member_table_remove / member_table_free. A hash index on the
  * name keeps lookups O(1) at 1,000 members. Pure data structure: no protocol rules here. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,10 +22,12 @@ struct member {
     uint64_t susp_start_ms;
     uint64_t susp_min_ms, susp_max_ms;
     uint64_t susp_deadline_ms;
+    uint64_t susp_recheck_ms;       /* when we ask the suspect itself; 0 = done */
     unsigned susp_k;                /* confirmations that bring the timeout down to min */
     unsigned susp_confirmations;
     uint64_t susp_confirmers[SUSPICION_CONFIRMERS_MAX];   /* name hashes already counted */
     size_t table_pos;               /* index in member_table.items */
+    bool in_probe_list;             /* owned by the probe scheduler */
 };
 
 struct member_table {

@@ -137,7 +137,7 @@ int wire_packet_parse(const uint8_t *buf, size_t len, struct wire_packet *out)
     memset(out, 0, sizeof *out);
     if (len > WIRE_MAX_PACKET)
         return WIRE_ERR_BIG;
-    if (len < WIRE_HEADER_LEN)
+    if (len < WIRE_PREFIX_LEN)
         return WIRE_ERR_SHORT;
     if (buf[0] != WIRE_MAGIC0 || buf[1] != WIRE_MAGIC1)
         return WIRE_ERR_MAGIC;
@@ -147,13 +147,15 @@ int wire_packet_parse(const uint8_t *buf, size_t len, struct wire_packet *out)
         return WIRE_ERR_VERSION;
     if (out->flags & ~WIRE_FLAG_AUTH)
         return WIRE_ERR_FORMAT;
+    if (len < WIRE_HEADER_LEN)
+        return WIRE_ERR_SHORT;
+    struct wire_cursor c = {buf + WIRE_PREFIX_LEN, 8};
+    get_u64(&c, &out->counter);
     size_t pos = WIRE_HEADER_LEN, end = len;
     if (out->flags & WIRE_FLAG_AUTH) {
         if (len < WIRE_HEADER_LEN + WIRE_AUTH_HEADER_LEN + WIRE_TAG_LEN)
             return WIRE_ERR_SHORT;
         memcpy(out->key_id, buf + pos, WIRE_KEY_ID_LEN);
-        struct wire_cursor c = {buf + pos + WIRE_KEY_ID_LEN, 8};
-        get_u64(&c, &out->counter);
         pos += WIRE_AUTH_HEADER_LEN;
         end = len - WIRE_TAG_LEN;
         out->tag = buf + end;
@@ -332,10 +334,10 @@ bool wire_put_header(struct wire_writer *w, bool auth, const uint8_t key_id[WIRE
     put_u8(&p, WIRE_MAGIC1);
     put_u8(&p, WIRE_VERSION);
     put_u8(&p, auth ? WIRE_FLAG_AUTH : 0);
+    put_u64(&p, counter);
     if (auth) {
         memcpy(p, key_id, WIRE_KEY_ID_LEN);
         p += WIRE_KEY_ID_LEN;
-        put_u64(&p, counter);
         w->cap -= WIRE_TAG_LEN;
     }
     w->len = (size_t)(p - w->buf);

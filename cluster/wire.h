@@ -6,8 +6,8 @@
  * by its return value (the caller drops and counts).
  *
  * Packet (every integer big-endian; every packet <= WIRE_MAX_PACKET bytes):
- *   magic 'S' 'G' | version u8 | flags u8
- *   [if flags & WIRE_FLAG_AUTH: key_id[4] | counter u64]
+ *   magic 'S' 'G' | version u8 | flags u8 | counter u64 (per sender, +1 per packet: replay window)
+ *   [if flags & WIRE_FLAG_AUTH: key_id[4]]
  *   message*       each: type u8 | body_len u16 | body
  *   [if flags & WIRE_FLAG_AUTH: tag[16]]   over every byte before it
  * Strings are str8: length u8 then bytes (printable ASCII, no space). Addresses: family u8
@@ -23,8 +23,9 @@
 #define WIRE_FLAG_AUTH    0x01
 #define WIRE_KEY_ID_LEN   4
 #define WIRE_TAG_LEN      16
-#define WIRE_HEADER_LEN   4
-#define WIRE_AUTH_HEADER_LEN (WIRE_KEY_ID_LEN + 8)
+#define WIRE_PREFIX_LEN   4         /* magic, version, flags: enough to refuse a version */
+#define WIRE_HEADER_LEN   12        /* ... and the counter */
+#define WIRE_AUTH_HEADER_LEN WIRE_KEY_ID_LEN
 #define WIRE_NAME_MAX     64        /* member names and data addresses, bytes */
 #define WIRE_MSG_HEADER   3         /* type + body length */
 
@@ -167,7 +168,8 @@ struct wire_writer {
 };
 
 void wire_writer_init(struct wire_writer *w, uint8_t *buf, size_t cap);
-/* Packet header; with auth, reserves room for the tag at the end (cap shrinks by the tag). */
+/* Packet header with the sender's packet counter; with auth, reserves room for the tag at the
+ * end (cap shrinks by the tag). */
 bool wire_put_header(struct wire_writer *w, bool auth, const uint8_t key_id[WIRE_KEY_ID_LEN],
                      uint64_t counter);
 /* Each appends one whole message, or nothing and returns false when it does not fit. */

@@ -100,6 +100,10 @@ int daemon_drop_root(const char *user)
         fprintf(stderr, "can't find the user %s to switch to\n", user);
         return EX_NOUSER;
     }
+    /* The pid file was written as root: give it to the user, so that removing it at exit still
+     * works in a sticky directory such as /tmp. */
+    if (pid_file_path && chown(pid_file_path, pw->pw_uid, pw->pw_gid) != 0)
+        fprintf(stderr, "Could not chown the pid file %s: %s\n", pid_file_path, strerror(errno));
     if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
         fprintf(stderr, "failed to assume identity of user %s\n", user);
         return EX_OSERR;

@@ -130,8 +130,6 @@ static void accept_on(struct worker *w, int index)
 {
     const struct listener *l = &w->listeners->items[index];
     int lfd = l->fds[w->id];
-    if (l->is_unix)
-        pass_unix_listener(w, index);
     int batch = l->is_unix ? 1 : ACCEPTS_PER_EVENT;
     for (int i = 0; i < batch; i++) {
         struct sockaddr_storage ss;
@@ -148,6 +146,10 @@ static void accept_on(struct worker *w, int index)
             }
             return;
         }
+        /* Only after a successful accept: passing it first would let the next worker wake on
+         * this same connection, find nothing, and pass the turn on again. */
+        if (l->is_unix)
+            pass_unix_listener(w, index);
         atomic_fetch_add(&conn_stats.total_conns, 1);
         uint64_t curr = atomic_fetch_add(&conn_stats.curr_conns, 1);
         if (curr >= (uint64_t)settings.maxconns) {

@@ -103,7 +103,7 @@ done:
 int main(int argc, char **argv)
 {
     struct bench_options opt;
-    int rc = options_parse(&opt, argc, argv);
+    int rc = bench_options_parse(&opt, argc, argv);
     if (rc)
         return rc > 0 ? 0 : EXIT_USAGE;
 

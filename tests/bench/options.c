@@ -177,7 +177,7 @@ static void set_defaults(struct bench_options *o)
     o->verify = true;
 }
 
-int options_parse(struct bench_options *o, int argc, char **argv)
+int bench_options_parse(struct bench_options *o, int argc, char **argv)
 {
     set_defaults(o);
     uint64_t u;

@@ -158,13 +158,28 @@ static void sim_on_change(void *ctx, const struct gossip_event *ev)
         ev->new_state != GOSSIP_STATE_NONE) {
         /* The subject is running; was it really this life of it that got accused? */
         if (ev->member->incarnation >= s->nodes[subject].first_inc &&
-            ev->new_state == MEMBER_DEAD)
+            ev->new_state == MEMBER_DEAD) {
             s->false_deaths++;
-        if (ev->new_state == MEMBER_SUSPECT)
+            if (getenv("SIM_TRACE"))
+                fprintf(stderr, "t=%llu false death: %s marks %s dead at incarnation %llu "
+                        "(its own is %llu)\n", (unsigned long long)s->now, node->name,
+                        ev->member->name, (unsigned long long)ev->member->incarnation,
+                        (unsigned long long)gossip_incarnation(s->nodes[subject].g));
+        }
+        if (ev->new_state == MEMBER_SUSPECT) {
             s->suspicions++;
+            s->suspicions_of_slow += s->nodes[subject].slow_ms > 0;
+        }
     }
     if (s->observer.on_change)
         s->observer.on_change(s->observer.ctx, node, ev);
+}
+
+static void sim_log(void *ctx, int level, const char *msg)
+{
+    struct sim_node *node = ctx;
+    if (level <= 2 && getenv("SIM_TRACE"))
+        fprintf(stderr, "t=%llu %s: %s\n", (unsigned long long)node->sim->now, node->name, msg);
 }
 
 size_t sim_add_node(struct sim *s)
@@ -208,9 +223,10 @@ void sim_start(struct sim *s, size_t i, const size_t *seeds, size_t nseeds)
     node->first_inc = cfg.incarnation;
     cfg.seed = sim_rand(s);
     cfg.keys = s->keys;
-    cfg.auth_counter_start = s->now * 1000;     /* "wall-clock microseconds" */
+    cfg.counter_start = s->now * 1000;     /* "wall-clock microseconds" */
     cfg.send = sim_send;
     cfg.on_change = sim_on_change;
+    cfg.log = sim_log;
     cfg.ctx = node;
     node->life++;
     node->g = gossip_create(&cfg, s->now);

@@ -50,6 +50,7 @@ struct sim {
     struct sim_observer observer;
     uint64_t false_deaths;          /* alive-and-well members declared dead by someone */
     uint64_t suspicions;            /* alive-and-well members suspected by someone */
+    uint64_t suspicions_of_slow;    /* of those, suspicions of a slow member */
 };
 
 void sim_init(struct sim *s, uint64_t seed, size_t capacity);

@@ -10,7 +10,7 @@ static int parse(struct bench_options *o, const char *a1, const char *a2, const 
     char *argv[5] = {"shoal-bench", (char *)a1, (char *)a2, (char *)a3, NULL};
     int argc = 1 + (a1 != NULL) + (a2 != NULL) + (a3 != NULL);
     fflush(stderr);
-    return options_parse(o, argc, argv);
+    return bench_options_parse(o, argc, argv);
 }
 
 START_TEST(defaults)

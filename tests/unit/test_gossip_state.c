@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster/gossip.h"
+#include "cluster/gossip_view.h"
 #include "cluster/wire.h"
 
 #define MAX_SENT 512
@@ -97,12 +98,13 @@ static void feed_packet(struct gossip *g, struct wire_writer *w, int from_ip, ui
 }
 
 static uint8_t pktbuf[WIRE_MAX_PACKET];
+static uint64_t packet_counter = 1000;      /* ours: every crafted packet is fresh */
 
 static void feed_alive(struct gossip *g, struct wire_member m, uint64_t now)
 {
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     wire_put_alive(&w, &m);
     feed_packet(g, &w, 200, now);
 }
@@ -115,7 +117,7 @@ static void feed_accuse(struct gossip *g, uint8_t type, const char *name, uint64
     snprintf(a.from, sizeof a.from, "%s", from);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     wire_put_accuse(&w, type, &a);
     feed_packet(g, &w, 200, now);
 }
@@ -335,6 +337,50 @@ START_TEST(refutes_suspicion_and_death_of_self)
 }
 END_TEST
 
+START_TEST(stale_accusation_corrected_directly)
+{
+    struct gossip *g = make_gossip(1000);
+    size_t before = nsent;
+    feed_accuse(g, WIRE_SUSPECT, "self", 42, "b", 1001);        /* older than our 100 */
+    ck_assert_uint_eq(gossip_incarnation(g), 100);              /* no bump */
+    ck_assert_uint_eq(gossip_counters(g)->refutations, 0);
+    struct wire_msg msg;
+    size_t which;
+    ck_assert(find_sent(before, WIRE_ALIVE, &msg, &which));
+    ck_assert_uint_eq(msg.u.alive.incarnation, 100);
+    struct gossip_addr from = addr_of(200);
+    ck_assert(gossip_addr_equal(&sent[which].to, &from));
+    before = nsent;
+    feed_accuse(g, WIRE_DEAD, "self", 99, "b", 1002);
+    ck_assert(find_sent(before, WIRE_ALIVE, &msg, NULL));
+    gossip_destroy(g);
+}
+END_TEST
+
+START_TEST(suspect_asked_directly_halfway)
+{
+    /* We heard the suspicion from someone else: at min / 2 (400 ms) we ask the suspect. */
+    struct gossip *g = five_members();
+    feed_accuse(g, WIRE_SUSPECT, "a", 10, "b", 10000);
+    ck_assert_uint_le(gossip_next_deadline(g), 10400);
+    gossip_tick(g, 10399);
+    size_t before = nsent;
+    gossip_tick(g, 10400);
+    /* A packet to a holding the suspicion alone (not a probe's ping carrying it). */
+    struct gossip_addr a_addr = addr_of(2);
+    bool asked = false;
+    for (size_t i = before; i < nsent; i++) {
+        struct wire_msg msg;
+        if (gossip_addr_equal(&sent[i].to, &a_addr) && find_sent(i, WIRE_SUSPECT, &msg, NULL) &&
+            !strcmp(msg.u.accuse.name, "a") && !find_sent(i, WIRE_PING, NULL, NULL) &&
+            i == nsent - 1)
+            asked = true;
+    }
+    ck_assert(asked);
+    gossip_destroy(g);
+}
+END_TEST
+
 START_TEST(incompatible_protocol_refused)
 {
     struct gossip *g = make_gossip(1000);
@@ -345,7 +391,7 @@ START_TEST(incompatible_protocol_refused)
     ck_assert_uint_eq(gossip_counters(g)->refused_protocol, 1);
     ck_assert_ptr_nonnull(strstr(last_log, "protocol version"));
 
-    uint8_t pkt[] = {'S', 'G', WIRE_VERSION + 1, 0, WIRE_ACK, 0, 4, 0, 0, 0, 1};
+    uint8_t pkt[] = {'S', 'G', WIRE_VERSION + 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, WIRE_ACK, 0, 4, 0, 0, 0, 1};
     struct gossip_addr from = addr_of(2);
     gossip_receive(g, pkt, sizeof pkt, &from, 1002);
     ck_assert_uint_eq(gossip_counters(g)->dropped_version, 1);
@@ -367,7 +413,7 @@ START_TEST(garbage_dropped_and_counted)
     struct wire_writer w;
     struct wire_member m = member("a", 2, 1);
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     wire_put_alive(&w, &m);
     pktbuf[w.len++] = 0xee;
     feed_packet(g, &w, 2, 1002);
@@ -377,12 +423,39 @@ START_TEST(garbage_dropped_and_counted)
 }
 END_TEST
 
+START_TEST(replayed_packets_dropped)
+{
+    struct gossip *g = make_gossip(1000);
+    struct wire_writer w;
+    wire_writer_init(&w, pktbuf, sizeof pktbuf);
+    wire_put_header(&w, false, NULL, 5000000);
+    struct wire_member m = member("a", 2, 10);
+    wire_put_alive(&w, &m);
+    feed_packet(g, &w, 2, 1001);
+    ck_assert_int_eq(state_of(g, "a"), MEMBER_ALIVE);
+    feed_packet(g, &w, 2, 1002);                    /* the same datagram again */
+    ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 1);
+    /* One far older than the window from the same sender: dropped too; another sender: fine. */
+    wire_writer_init(&w, pktbuf, sizeof pktbuf);
+    wire_put_header(&w, false, NULL, 5000000 - 100);
+    wire_put_alive(&w, &m);
+    feed_packet(g, &w, 2, 1003);
+    ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 2);
+    feed_packet(g, &w, 3, 1004);
+    ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 2);
+    char stats[4096];
+    gossip_stats_render(g, stats, sizeof stats);
+    ck_assert_ptr_nonnull(strstr(stats, "STAT cluster_dropped_replay 2\r\n"));
+    gossip_destroy(g);
+}
+END_TEST
+
 START_TEST(answers_ping_with_ack)
 {
     struct gossip *g = make_gossip(1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     struct wire_ping p = {.seq = 4242};
     strcpy(p.target, "self");
     wire_put_ping(&w, &p);
@@ -397,7 +470,7 @@ START_TEST(answers_ping_with_ack)
     size_t before = nsent;
     strcpy(p.target, "other");
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     wire_put_ping(&w, &p);
     feed_packet(g, &w, 7, 1002);
     ck_assert_uint_eq(nsent, before);
@@ -429,7 +502,7 @@ START_TEST(probe_ack_keeps_member_alive)
     uint32_t seq = wait_for_ping(g, &now, target);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     wire_put_ack(&w, WIRE_ACK, seq);
     feed_packet(g, &w, 2, now + 1);
     gossip_tick(g, now + 1000);
@@ -457,7 +530,7 @@ START_TEST(probe_failure_goes_indirect_then_suspect)
     for (int i = 0; i < 2; i++) {
         struct wire_writer w;
         wire_writer_init(&w, pktbuf, sizeof pktbuf);
-        wire_put_header(&w, false, NULL, 0);
+        wire_put_header(&w, false, NULL, ++packet_counter);
         wire_put_ack(&w, WIRE_NACK, seq);
         feed_packet(g, &w, 3, now + 150);
     }
@@ -498,7 +571,7 @@ START_TEST(relays_ping_req_ack_and_nack)
     struct gossip *g = make_gossip(1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     struct wire_ping_req r = {.seq = 555, .target_addr = addr_of(9), .want_nack = true};
     strcpy(r.target, "t");
     wire_put_ping_req(&w, &r);
@@ -512,7 +585,7 @@ START_TEST(relays_ping_req_ack_and_nack)
     /* The target acks our ping: the requester gets an ack with its own seq. */
     size_t before = nsent;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     wire_put_ack(&w, WIRE_ACK, msg.u.ping.seq);
     feed_packet(g, &w, 9, 2010);
     ck_assert(find_sent(before, WIRE_ACK, &msg, &which));
@@ -522,7 +595,7 @@ START_TEST(relays_ping_req_ack_and_nack)
     /* A second request whose target stays silent: a nack after the probe timeout. */
     r.seq = 556;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     wire_put_ping_req(&w, &r);
     feed_packet(g, &w, 3, 3000);
     before = nsent;
@@ -556,7 +629,7 @@ START_TEST(join_retries_until_answered)
     struct wire_writer w;
     size_t mark;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     wire_pp_begin(&w, 0, msg.u.pp.session, 0, 1, &mark);
     struct wire_member seed = member("seed", 2, 1), other = member("o", 3, 1);
     wire_pp_add(&w, mark, MEMBER_ALIVE, &seed);
@@ -589,7 +662,7 @@ START_TEST(pushpull_answered_once_in_chunks)
     struct wire_writer w;
     size_t mark;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     wire_pp_begin(&w, WIRE_PP_REQUEST, 77, 0, 1, &mark);
     struct wire_member dead = member("member-05", 15, 1);
     wire_pp_add(&w, mark, MEMBER_DEAD, &dead);     /* remote death merges as suspicion */
@@ -642,7 +715,7 @@ START_TEST(piggybacks_updates_on_acks)
     feed_alive(g, member("a", 2, 10), 1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, ++packet_counter);
     struct wire_ping p = {.seq = 1};
     strcpy(p.target, "self");
     wire_put_ping(&w, &p);
@@ -680,6 +753,43 @@ START_TEST(stats_render_lines)
 }
 END_TEST
 
+START_TEST(publishes_snapshots_coalesced)
+{
+    nsent = nevents = 0;
+    struct gossip_view *v = gossip_view_create();
+    struct gossip_config cfg;
+    gossip_config_defaults(&cfg);
+    cfg.name = "self";
+    cfg.addr = addr_of(1);
+    cfg.incarnation = 100;
+    cfg.send = capture_send;
+    cfg.view = v;
+    struct gossip *g = gossip_create(&cfg, 1000);
+    int slot = gossip_view_register(v);
+    const struct gossip_snapshot *s = gossip_view_enter(v, slot);
+    ck_assert_uint_eq(s->count, 1);
+    ck_assert_str_eq(s->members[0].name, "self");
+    gossip_view_exit(v, slot);
+    /* A burst of changes: one snapshot after the coalescing delay, at the deadline it reports. */
+    feed_alive(g, member("a", 2, 10), 2000);
+    feed_alive(g, member("b", 3, 10), 2001);
+    ck_assert_uint_le(gossip_next_deadline(g), 2010);
+    gossip_tick(g, 2009);
+    s = gossip_view_enter(v, slot);
+    ck_assert_uint_eq(s->count, 1);
+    gossip_view_exit(v, slot);
+    gossip_tick(g, 2010);
+    s = gossip_view_enter(v, slot);
+    ck_assert_uint_eq(s->count, 3);
+    ck_assert_uint_eq(s->alive, 3);
+    ck_assert_uint_eq(s->version, 2);
+    gossip_view_exit(v, slot);
+    gossip_view_unregister(v, slot);
+    gossip_destroy(g);
+    gossip_view_destroy(v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gossip_state");
@@ -692,8 +802,11 @@ int main(void)
     tcase_add_test(tc, dead_and_resurrection_guard);
     tcase_add_test(tc, leave_is_left_and_sticks);
     tcase_add_test(tc, refutes_suspicion_and_death_of_self);
+    tcase_add_test(tc, stale_accusation_corrected_directly);
+    tcase_add_test(tc, suspect_asked_directly_halfway);
     tcase_add_test(tc, incompatible_protocol_refused);
     tcase_add_test(tc, garbage_dropped_and_counted);
+    tcase_add_test(tc, replayed_packets_dropped);
     tcase_add_test(tc, answers_ping_with_ack);
     tcase_add_test(tc, probe_ack_keeps_member_alive);
     tcase_add_test(tc, probe_failure_goes_indirect_then_suspect);
@@ -704,6 +817,7 @@ int main(void)
     tcase_add_test(tc, leave_announces_and_stops);
     tcase_add_test(tc, piggybacks_updates_on_acks);
     tcase_add_test(tc, stats_render_lines);
+    tcase_add_test(tc, publishes_snapshots_coalesced);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

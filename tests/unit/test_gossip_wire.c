@@ -193,6 +193,9 @@ START_TEST(rejects_bad_headers)
     buf[2] = WIRE_VERSION;
     buf[3] = 0x80;
     ck_assert_int_eq(wire_packet_parse(buf, 4, &p), WIRE_ERR_FORMAT);
+    buf[3] = 0;
+    ck_assert_int_eq(wire_packet_parse(buf, WIRE_HEADER_LEN - 1, &p), WIRE_ERR_SHORT);  /* counter */
+    ck_assert_int_eq(wire_packet_parse(buf, WIRE_HEADER_LEN, &p), WIRE_OK);
 }
 END_TEST
 
@@ -241,19 +244,19 @@ START_TEST(rejects_garbled_fields)
     ck_assert_int_eq(decode_one(buf, w.len, &msg), WIRE_ERR_FORMAT);
 
     /* An unknown message type. */
-    uint8_t unknown[] = {'S', 'G', WIRE_VERSION, 0, 99, 0, 0};
+    uint8_t unknown[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, 99, 0, 0};
     ck_assert_int_eq(decode_one(unknown, sizeof unknown, &msg), WIRE_ERR_FORMAT);
 
     /* A body length that claims more than the packet has. */
-    uint8_t longer[] = {'S', 'G', WIRE_VERSION, 0, WIRE_ACK, 0, 9, 0, 0, 0, 1};
+    uint8_t longer[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, WIRE_ACK, 0, 9, 0, 0, 0, 1};
     ck_assert_int_eq(decode_one(longer, sizeof longer, &msg), WIRE_ERR_SHORT);
 
     /* Trailing bytes inside a message body. */
-    uint8_t trailing[] = {'S', 'G', WIRE_VERSION, 0, WIRE_ACK, 0, 5, 0, 0, 0, 1, 0};
+    uint8_t trailing[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, WIRE_ACK, 0, 5, 0, 0, 0, 1, 0};
     ck_assert_int_eq(decode_one(trailing, sizeof trailing, &msg), WIRE_ERR_FORMAT);
 
     /* An empty name. */
-    uint8_t empty_name[] = {'S', 'G', WIRE_VERSION, 0, WIRE_PING, 0, 5, 0, 0, 0, 1, 0};
+    uint8_t empty_name[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, WIRE_PING, 0, 5, 0, 0, 0, 1, 0};
     ck_assert_int_eq(decode_one(empty_name, sizeof empty_name, &msg), WIRE_ERR_FORMAT);
 
     /* An address family that does not exist, and port 0. */
@@ -321,7 +324,7 @@ START_TEST(random_bytes_never_crash)
         uint8_t *buf = malloc(len ? len : 1);
         for (size_t j = 0; j < len; j++)
             buf[j] = (uint8_t)rnd();
-        if (len >= 4 && i % 2) {        /* half with a valid header, to reach the message code */
+        if (len >= WIRE_HEADER_LEN && i % 2) {  /* half with a valid header: reach the messages */
             buf[0] = 'S', buf[1] = 'G', buf[2] = WIRE_VERSION, buf[3] = 0;
         }
         decode_all(buf, len);
