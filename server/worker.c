@@ -185,7 +185,9 @@ static void accept_on(struct worker *w, int index)
             conn_close(c);
             continue;
         }
-        log_msg(2, "<%d new ascii client connection.", fd);
+        log_msg(2, settings.binding_protocol == BINDING_ASCII ? "<%d new ascii client connection."
+                                                              : "<%d new auto-negotiating client connection",
+                fd);
     }
 }
 
