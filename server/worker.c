@@ -316,11 +316,12 @@ void workers_stop(void)
             (void)ignored;
         }
     }
-    for (int i = 0; i < nworkers; i++) {
+    /* Join every worker before freeing any: a running worker's `stats conns` reads the others. */
+    for (int i = 0; i < nworkers; i++)
         if (workers[i].thread)
             pthread_join(workers[i].thread, NULL);
+    for (int i = 0; i < nworkers; i++)
         worker_cleanup(&workers[i]);
-    }
     free(workers);
     free(worker_stats_ptrs);
     free(unix_owner);
