@@ -262,6 +262,7 @@ int workers_start(int n, struct store *store, const struct listen_set *listeners
         return -1;
     }
     atomic_store(&stopping, false);
+    atomic_store(&conn_stats.read_buf_size, WORKER_READ_BUF);
     atomic_fetch_add(&conn_stats.conn_structures, (uint64_t)listeners->count);
     for (int i = 0; i < n; i++) {
         struct worker *w = &workers[i];
