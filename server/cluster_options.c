@@ -258,7 +258,7 @@ int cluster_parse_secret_file(struct settings *s, const char *arg, FILE *msg)
     return 0;
 }
 
-#define CLUSTER_KNOB_PARSE(id, lo, stat, unit, min, max, help)                         \
+#define CLUSTER_KNOB_PARSE(id, lo, stat, unit, def, min, max, help)                         \
     int cluster_parse_##id(struct settings *s, const char *arg, FILE *msg)             \
     {                                                                                  \
         uint32_t v;                                                                    \

@@ -16,32 +16,33 @@
 struct settings;
 struct gossip_udp_config;
 
-/* X(id, long name, stat name, unit, min, max, help): one per gossip timing knob. The defaults are
- * the gossip module's LAN values (gossip_config_defaults), except leave_linger (see below). */
+/* X(id, long name, stat name, unit, default, min, max, help): one per gossip timing knob. The
+ * defaults are the gossip module's LAN values (gossip_config_defaults; tests/unit/test_options.c
+ * checks they agree), except leave_linger, which follows the probe period. */
 #define CLUSTER_KNOBS(X)                                                                          \
-    X(interval, "gossip-interval", "gossip_interval", "<ms>", 1, 60000,                            \
-      "gossip probe period, milliseconds (default: 200)")                                          \
-    X(probe_timeout, "gossip-probe-timeout", "gossip_probe_timeout", "<ms>", 1, 60000,             \
-      "wait for a direct ack before asking others, milliseconds (default: 80)")                    \
-    X(indirect_checks, "gossip-indirect-checks", "gossip_indirect_checks", "<num>", 1, 16,         \
-      "members asked to probe an unanswering one (default: 3)")                                    \
-    X(suspicion_mult, "gossip-suspicion-mult", "gossip_suspicion_mult", "<num>", 1, 100,           \
-      "shortest suspicion = num x log10(members) x probe period (default: 4)")                     \
-    X(suspicion_max_mult, "gossip-suspicion-max-mult", "gossip_suspicion_max_mult", "<num>", 1,   \
-      100, "longest suspicion = num x shortest (default: 4)")                                      \
-    X(retransmit_mult, "gossip-retransmit-mult", "gossip_retransmit_mult", "<num>", 1, 100,        \
-      "each update is piggybacked num x log10(members + 1) times (default: 4)")                    \
-    X(pushpull_interval, "gossip-pushpull-interval", "gossip_pushpull_interval", "<ms>", 100,      \
-      3600000, "full state exchange period, milliseconds (default: 15000)")                        \
-    X(dead_retention, "gossip-dead-retention", "gossip_dead_retention", "<ms>", 1000, 86400000,    \
-      "dead and left members are remembered this long, milliseconds (default: 600000)")            \
-    X(join_retry, "gossip-join-retry", "gossip_join_retry", "<ms>", 10, 3600000,                   \
-      "seeds are contacted again this often until one answers, milliseconds (default: 1000)")      \
-    X(awareness_max, "gossip-awareness-max", "gossip_awareness_max", "<num>", 1, 64,               \
-      "ceiling of the local health multiplier (default: 8)")                                       \
-    X(leave_fanout, "gossip-leave-fanout", "gossip_leave_fanout", "<num>", 1, 64,                  \
-      "members told directly when this node leaves (default: 5)")                                  \
-    X(leave_linger, "gossip-leave-linger", "gossip_leave_linger", "<ms>", 0, 60000,                \
+    X(interval, "gossip-interval", "gossip_interval", "<ms>", "200", 1, 60000,                     \
+      "gossip probe period, milliseconds")                                                         \
+    X(probe_timeout, "gossip-probe-timeout", "gossip_probe_timeout", "<ms>", "80", 1, 60000,       \
+      "wait for a direct ack before asking others, milliseconds")                                  \
+    X(indirect_checks, "gossip-indirect-checks", "gossip_indirect_checks", "<num>", "3", 1, 16,    \
+      "members asked to probe an unanswering one")                                                 \
+    X(suspicion_mult, "gossip-suspicion-mult", "gossip_suspicion_mult", "<num>", "4", 1, 100,      \
+      "shortest suspicion = num x log10(members) x probe period")                                  \
+    X(suspicion_max_mult, "gossip-suspicion-max-mult", "gossip_suspicion_max_mult", "<num>", "4", \
+      1, 100, "longest suspicion = num x shortest")                                                \
+    X(retransmit_mult, "gossip-retransmit-mult", "gossip_retransmit_mult", "<num>", "4", 1, 100,   \
+      "each update is piggybacked num x log10(members + 1) times")                                 \
+    X(pushpull_interval, "gossip-pushpull-interval", "gossip_pushpull_interval", "<ms>", "15000",  \
+      100, 3600000, "full state exchange period, milliseconds")                                    \
+    X(dead_retention, "gossip-dead-retention", "gossip_dead_retention", "<ms>", "600000", 1000,    \
+      86400000, "dead and left members are remembered this long, milliseconds")                    \
+    X(join_retry, "gossip-join-retry", "gossip_join_retry", "<ms>", "1000", 10, 3600000,           \
+      "seeds are contacted again this often until one answers, milliseconds")                      \
+    X(awareness_max, "gossip-awareness-max", "gossip_awareness_max", "<num>", "8", 1, 64,          \
+      "ceiling of the local health multiplier")                                                    \
+    X(leave_fanout, "gossip-leave-fanout", "gossip_leave_fanout", "<num>", "5", 1, 64,             \
+      "members told directly when this node leaves")                                               \
+    X(leave_linger, "gossip-leave-linger", "gossip_leave_linger", "<ms>", NULL, 0, 60000,          \
       "keep answering this long after announcing a leave, milliseconds (default: 2 periods)")
 
 enum cluster_knob {
@@ -97,23 +98,24 @@ CLUSTER_KNOBS(CLUSTER_KNOB_DECL)
 
 /* The option table's rows (struct option_def initialisers, long options only), for
  * server/options.c. `stats settings` shows them after memcached's rows (ranks from 101). */
-#define CLUSTER_ROW(lo, arg, help, id, stat, rank) \
-    {OPTION_FLAG, 0, lo, arg, false, help, cluster_parse_##id, stat, cluster_show_##id, rank},
-#define CLUSTER_KNOB_ROW(id, lo, stat, unit, min, max, help) \
-    CLUSTER_ROW(lo, unit, help, id, stat, 110 + CLUSTER_KNOB_##id)
-#define CLUSTER_OPTION_ROWS                                                                      \
-    CLUSTER_ROW("node-name", "<name>", "cluster: this node's unique name (default: addr:port)",   \
-                node_name, "cluster_node_name", 101)                                             \
-    CLUSTER_ROW("gossip-port", "<num>", "cluster: gossip UDP port (default: the TCP port)",       \
-                gossip_port, "gossip_port", 102)                                                 \
-    CLUSTER_ROW("gossip-addr", "<addr>",                                                          \
-                "cluster: gossip bind and advertised address (default: first -l, or 127.0.0.1)", \
-                gossip_addr, "gossip_addr", 103)                                                 \
-    CLUSTER_ROW("join", "<host:port,...>", "cluster: seed nodes to join through",                 \
-                join, "cluster_join", 104)                                                       \
-    CLUSTER_ROW("cluster-secret-file", "<file>",                                                  \
-                "cluster: file with the secret that authenticates gossip packets",               \
-                secret_file, "cluster_secret_file", 105)                                         \
+#define CLUSTER_ROW(lo, arg, def, help, id, stat, rank) \
+    {OPTION_FLAG, 0, lo, arg, false, def, help, cluster_parse_##id, stat, cluster_show_##id, rank},
+#define CLUSTER_KNOB_ROW(id, lo, stat, unit, def, min, max, help) \
+    CLUSTER_ROW(lo, unit, def, help, id, stat, 110 + CLUSTER_KNOB_##id)
+#define CLUSTER_OPTION_ROWS                                                                       \
+    CLUSTER_ROW("node-name", "<name>", NULL,                                                       \
+                "cluster: this node's unique name (default: gossip addr:port)", node_name,         \
+                "cluster_node_name", 101)                                                          \
+    CLUSTER_ROW("gossip-port", "<num>", NULL, "cluster: gossip UDP port (default: the TCP port)",  \
+                gossip_port, "gossip_port", 102)                                                   \
+    CLUSTER_ROW("gossip-addr", "<addr>", NULL,                                                     \
+                "cluster: gossip bind and advertised address (default: first -l, or 127.0.0.1)",  \
+                gossip_addr, "gossip_addr", 103)                                                   \
+    CLUSTER_ROW("join", "<host:port,...>", NULL, "cluster: seed nodes to join through", join,      \
+                "cluster_join", 104)                                                               \
+    CLUSTER_ROW("cluster-secret-file", "<file>", NULL,                                             \
+                "cluster: file with the secret that authenticates gossip packets", secret_file,    \
+                "cluster_secret_file", 105)                                                        \
     CLUSTER_KNOBS(CLUSTER_KNOB_ROW)
 
 #endif

@@ -286,7 +286,9 @@ START_TEST(documented_defaults_are_the_defaults)
         if (!o->def)
             continue;
         if (o->kind == OPTION_FLAG) {
-            char flag[4] = {'-', o->short_name, '\0'};
+            char flag[64] = {'-', o->short_name, '\0'};
+            if (!o->short_name)
+                snprintf(flag, sizeof(flag), "--%s", o->long_name);
             parse(&given, flag, o->def, NULL);
         } else {
             char sub[128];
