@@ -180,6 +180,12 @@ int cluster_node_prepare(const struct settings *s)
     }
     gossip_udp_config_defaults(&node.cfg);
     cluster_apply_knobs(s, &node.cfg);
+    if (node.cfg.gossip.probe_timeout_ms >= node.cfg.gossip.probe_interval_ms) {
+        fprintf(stderr, "--gossip-probe-timeout (%u ms) must be shorter than --gossip-interval "
+                        "(%u ms)\n", (unsigned)node.cfg.gossip.probe_timeout_ms,
+                (unsigned)node.cfg.gossip.probe_interval_ms);
+        return EX_USAGE;
+    }
     char host[128];
     cluster_gossip_host(s, host, sizeof host);
     if (resolve(host, port, 0, &node.cfg.bind, "--gossip-addr") != 0)

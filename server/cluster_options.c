@@ -185,7 +185,14 @@ static uint32_t knob_default(enum cluster_knob k, const struct settings *s)
     const struct gossip_config *g = &d.gossip;
     switch (k) {
     case CLUSTER_KNOB_interval: return g->probe_interval_ms;
-    case CLUSTER_KNOB_probe_timeout: return g->probe_timeout_ms;
+    case CLUSTER_KNOB_probe_timeout: {
+        /* The module's 80 ms, or its 2/5 ratio to the period when that is shorter, so that a
+         * short --gossip-interval alone stays valid (the timeout must be below the period). */
+        uint32_t scaled = knob_value(s, CLUSTER_KNOB_interval) * 2 / 5;
+        if (scaled < 1)
+            scaled = 1;
+        return scaled < g->probe_timeout_ms ? scaled : g->probe_timeout_ms;
+    }
     case CLUSTER_KNOB_indirect_checks: return g->indirect_checks;
     case CLUSTER_KNOB_suspicion_mult: return g->suspicion_mult;
     case CLUSTER_KNOB_suspicion_max_mult: return g->suspicion_max_mult;

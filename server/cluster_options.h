@@ -20,10 +20,10 @@ struct gossip_udp_config;
  * defaults are the gossip module's LAN values (gossip_config_defaults; tests/unit/test_options.c
  * checks they agree), except leave_linger, which follows the probe period. */
 #define CLUSTER_KNOBS(X)                                                                          \
-    X(interval, "gossip-interval", "gossip_interval", "<ms>", "200", 1, 60000,                     \
+    X(interval, "gossip-interval", "gossip_interval", "<ms>", "200", 2, 60000,                     \
       "gossip probe period, milliseconds")                                                         \
     X(probe_timeout, "gossip-probe-timeout", "gossip_probe_timeout", "<ms>", "80", 1, 60000,       \
-      "wait for a direct ack before asking others, milliseconds")                                  \
+      "wait for a direct ack before asking others, ms (at most 2/5 of the period unless given)")  \
     X(indirect_checks, "gossip-indirect-checks", "gossip_indirect_checks", "<num>", "3", 1, 16,    \
       "members asked to probe an unanswering one")                                                 \
     X(suspicion_mult, "gossip-suspicion-mult", "gossip_suspicion_mult", "<num>", "4", 1, 100,      \

@@ -136,6 +136,13 @@ START_TEST(knobs_override_the_module_defaults)
     ck_assert_uint_eq(got.gossip.leave_fanout, 9);
     ck_assert_uint_eq(got.leave_linger_ms, 100);    /* follows the interval */
     ck_assert_uint_eq(got.gossip.indirect_checks, want.gossip.indirect_checks);
+
+    parse(&p, "--gossip-interval", "100", NULL);    /* the timeout follows a short period */
+    cluster_apply_knobs(&p.s, &got);
+    ck_assert_uint_eq(got.gossip.probe_timeout_ms, 40);
+    parse(&p, "--gossip-interval", "1000", NULL);   /* ...but not a long one */
+    cluster_apply_knobs(&p.s, &got);
+    ck_assert_uint_eq(got.gossip.probe_timeout_ms, want.gossip.probe_timeout_ms);
 }
 END_TEST
 
