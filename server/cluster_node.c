@@ -94,6 +94,12 @@ static int parse_seed(const char *item, int default_port, uint8_t family, struct
     return resolve(h, port, family, out, "--join entry");
 }
 
+static bool is_loopback(const struct gossip_addr *a)
+{
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    return a->family == 4 ? a->ip[0] == 127 : memcmp(a->ip, v6_loopback, 16) == 0;
+}
+
 static int parse_seeds(const char *list, int default_port, const struct gossip_addr *self)
 {
     char *copy = strdup(list);
@@ -195,6 +201,15 @@ int cluster_node_prepare(const struct settings *s)
         return EX_USAGE;
     node.cfg.seeds = node.seeds;
     node.cfg.nseeds = node.nseeds;
+    for (size_t i = 0; i < node.nseeds; i++) {
+        if (is_loopback(&node.cfg.bind) && !is_loopback(&node.seeds[i])) {
+            char a[64];
+            fprintf(stderr, "warning: gossip advertises %s, which seeds on other hosts cannot "
+                            "reach (give --gossip-addr or a specific -l)\n",
+                    gossip_addr_format(&node.cfg.bind, a, sizeof a));
+            break;
+        }
+    }
 
     cluster_node_name(s, node.name, sizeof node.name);
     cluster_data_addr(s, node.data_addr, sizeof node.data_addr);
