@@ -443,7 +443,7 @@ static struct item *take_outside(struct store *st, struct slab_class *c, const c
 {
     for (;;) {
         char *chunk = slab_chunk_take(c, &st->slabs, size);
-        if (!chunk || chunk < page || chunk >= page + SLAB_PAGE_SIZE)
+        if (!chunk || chunk < page || chunk >= page + st->slabs.page_size)
             return (struct item *)chunk;
         c->mem_requested -= size;
         memcpy(chunk, parked, sizeof *parked);
@@ -626,7 +626,7 @@ static void *alloc_chunk(struct store *st, unsigned cls, size_t size)
 static void *alloc_span(struct store *st, size_t size)
 {
     struct slabs *s = &st->slabs;
-    uint32_t npages = (uint32_t)((size + SLAB_PAGE_SIZE - 1) / SLAB_PAGE_SIZE);
+    uint32_t npages = (uint32_t)((size + s->page_size - 1) >> s->page_shift);
     if (npages > s->npages)
         return NULL;
     unsigned windows = 2 * (s->npages / npages) + 4;
@@ -1040,7 +1040,7 @@ void store_get_stats(struct store *st, struct store_stats *out)
     out->slabs_moved = atomic_load(&st->slabs.pages_moved);
     struct slabs *s = &st->slabs;
     pthread_mutex_lock(&s->pool_lock);
-    out->total_malloced = (uint64_t)(s->npages - s->free_pages) * SLAB_PAGE_SIZE;
+    out->total_malloced = (uint64_t)(s->npages - s->free_pages) * s->page_size;
     for (uint32_t p = 0; p < s->npages; p++)
         if (s->owner[p] == SLAB_OWNER_FREE && s->touched[p])
             out->slab_global_page_pool++;
@@ -1154,7 +1154,7 @@ void store_foreach_class(struct store *st, void (*fn)(void *ctx, const struct st
     pthread_mutex_unlock(&s->pool_lock);
     if (o.total_pages || o.number || o.evicted) {
         o.id = s->nclasses + 1;
-        o.chunk_size = SLAB_PAGE_SIZE;
+        o.chunk_size = s->page_size;
         o.chunks_per_page = 1;
         o.total_chunks = o.total_pages;
         o.used_chunks = o.total_pages;
