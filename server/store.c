@@ -466,6 +466,14 @@ static void unpark_chunks(struct store *st, struct slab_class *c, uint32_t parke
 static bool evacuate_page(struct store *st, struct slab_class *c, uint32_t slot)
 {
     char *page = slabs_page_ptr(&st->slabs, c->pages[slot]);
+    /* A chunk a caller holds unlinked (a value still arriving) pins the page: look first, so as
+     * not to move items for nothing. */
+    for (uint32_t i = 0; i < c->chunks_per_page; i++) {
+        struct item *it = (struct item *)(page + (size_t)i * c->chunk_size);
+        uint8_t state = atomic_load_explicit(&it->state, RELAXED);
+        if (state != 0 && !(state & STATE_LINKED))
+            return false;
+    }
     rel_time_t now = clock_now();
     uint32_t parked = 0;
     bool ok = true;
@@ -555,8 +563,10 @@ static bool free_spare_page(struct store *st)
         struct slab_class *c = &s->classes[id];
         if (!atomic_load_explicit(&c->spare, RELAXED) || pthread_mutex_trylock(&c->lock) != 0)
             continue;
-        bool ok = c->npages > 0 && c->nfree >= c->chunks_per_page &&
-                  evacuate_page(st, c, c->npages - 1);
+        bool ok = false;
+        /* The last pages first (often the emptiest); a few, in case one is pinned. */
+        for (uint32_t k = 0; k < 4 && k < c->npages && !ok; k++)
+            ok = c->nfree >= c->chunks_per_page && evacuate_page(st, c, c->npages - 1 - k);
         pthread_mutex_unlock(&c->lock);
         if (ok)
             return true;
