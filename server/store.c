@@ -909,6 +909,8 @@ static void crawl(struct store *st)
     }
 }
 
+static uint64_t class_age(struct store *st, struct slab_class *c, rel_time_t now);
+
 /* Moves one page a call from a class that has not evicted for a while (and keeps another page)
  * to the pool, when some class is evicting: pages follow the value sizes in use, as memcached's
  * slab automover does. The evicting class takes the page on its next allocation. */
@@ -944,9 +946,13 @@ static void rebalance(struct store *st)
     }
     if (!donor)
         return;
+    /* Only when the donor's least recently used item is clearly older than what the needy class
+     * is evicting: a class that is read but not written keeps its pages. */
+    rel_time_t now = clock_now();
+    uint64_t needy_age = atomic_load_explicit(&s->classes[needy].counters.evicted_time, RELAXED);
     struct slab_class *c = &s->classes[donor];
     pthread_mutex_lock(&c->lock);
-    if (c->npages > 1)
+    if (c->npages > 1 && class_age(st, c, now) >= 2 * needy_age + 2)
         evacuate_page(st, c, c->hand_slot < c->npages ? c->hand_slot : 0);
     pthread_mutex_unlock(&c->lock);
     /* The move's own evictions do not make the donor busy. */

@@ -558,6 +558,47 @@ START_TEST(alloc_with_own_stripe_held)
 }
 END_TEST
 
+START_TEST(pages_stay_with_a_class_in_use)
+{
+    clock_set_for_test(1000);
+    struct store *st = make_store(8 * MB, MB, true, true);
+    char key[32], buf[16];
+    static char val[2000];
+    memset(val, 'w', sizeof val);
+    enum { SMALL = 40000 };
+    for (int i = 0; i < SMALL; i++) {
+        snprintf(key, sizeof key, "small%d", i);
+        ck_assert_int_eq(put(st, key, "0123456789", 0), STORE_ALLOC_OK);
+    }
+    for (int pass = 0; pass < 2; pass++) /* the second read is the one that counts as access */
+        for (int i = 0; i < SMALL; i++) {
+            snprintf(key, sizeof key, "small%d", i);
+            ck_assert_int_eq(get(st, key, buf, sizeof buf), STORE_HIT);
+        }
+    struct class_pages small = {.chunk_min = 1, .chunk_max = 100};
+    store_foreach_class(st, pages_in_range, &small);
+    /* Large values now evict in their own class, while the small items keep being read: they
+     * are younger than what is evicted, so their pages stay. */
+    for (int round = 0; round < 8; round++) {
+        for (int i = 0; i < 3000; i++) {
+            snprintf(key, sizeof key, "large%d", round * 3000 + i);
+            ck_assert_int_eq(put_flags(st, key, val, sizeof val, 0, 0), STORE_ALLOC_OK);
+        }
+        for (int i = 0; i < SMALL; i++) {
+            snprintf(key, sizeof key, "small%d", i);
+            ck_assert_int_eq(get(st, key, buf, sizeof buf), STORE_HIT);
+        }
+        clock_set_for_test(1001 + (rel_time_t)round);
+        store_maintain(st);
+    }
+    ck_assert_uint_gt(stats_of(st).evictions, 0);
+    struct class_pages after = {.chunk_min = 1, .chunk_max = 100};
+    store_foreach_class(st, pages_in_range, &after);
+    ck_assert_uint_eq(after.pages, small.pages);
+    store_destroy(st);
+}
+END_TEST
+
 START_TEST(max_value_matches_memcached)
 {
     /* Measured against memcached 1.6.18: largest value `set` accepts. */
@@ -866,6 +907,7 @@ int main(void)
     tcase_add_test(tc, pages_move_between_classes);
     tcase_add_test(tc, pages_follow_value_sizes);
     tcase_add_test(tc, small_memory_keeps_each_class);
+    tcase_add_test(tc, pages_stay_with_a_class_in_use);
     tcase_add_test(tc, alloc_with_own_stripe_held);
     tcase_add_test(tc, max_value_matches_memcached);
     tcase_add_test(tc, large_items_evict_each_other);
