@@ -21,6 +21,9 @@
 #define STORE_ALLOC_ATTEMPTS 16
 /* Pages looked at, per attempt, for one that can be emptied. */
 #define STORE_EVACUATE_TRIES 64
+/* Pages looked at for a class's age: by the automover, and by `stats items`. */
+#define STORE_AGE_SAMPLE_PAGES 8
+#define STORE_AGE_STATS_PAGES 256
 /* store_maintain calls without an eviction before a class gives pages to one that evicts. */
 #define STORE_QUIET_CALLS 3
 /* Buckets the background crawl visits per store_maintain call, at least. */
@@ -909,7 +912,8 @@ static void crawl(struct store *st)
     }
 }
 
-static uint64_t class_age(struct store *st, struct slab_class *c, rel_time_t now);
+static uint64_t class_age(struct store *st, struct slab_class *c, rel_time_t now,
+                          uint32_t max_pages);
 
 /* Moves one page a call from a class that has not evicted for a while (and keeps another page)
  * to the pool, when some class is evicting: pages follow the value sizes in use, as memcached's
@@ -952,7 +956,7 @@ static void rebalance(struct store *st)
     uint64_t needy_age = atomic_load_explicit(&s->classes[needy].counters.evicted_time, RELAXED);
     struct slab_class *c = &s->classes[donor];
     pthread_mutex_lock(&c->lock);
-    if (c->npages > 1 && class_age(st, c, now) >= 2 * needy_age + 2)
+    if (c->npages > 1 && class_age(st, c, now, STORE_AGE_SAMPLE_PAGES) >= 2 * needy_age + 2)
         evacuate_page(st, c, c->hand_slot < c->npages ? c->hand_slot : 0);
     pthread_mutex_unlock(&c->lock);
     /* The move's own evictions do not make the donor busy. */
@@ -1116,11 +1120,16 @@ static void fill_counters(struct store_class_stats *o, struct slab_counters *cc)
     o->touch_hits = atomic_load(&cc->touch_hits);
 }
 
-/* Under c->lock: seconds since the least recently accessed linked item was accessed. */
-static uint64_t class_age(struct store *st, struct slab_class *c, rel_time_t now)
+/* Under c->lock: seconds since the least recently accessed linked item was accessed, looking at
+ * up to max_pages pages (so that a huge class is sampled, not scanned). */
+static uint64_t class_age(struct store *st, struct slab_class *c, rel_time_t now,
+                          uint32_t max_pages)
 {
     rel_time_t oldest = now;
-    for (uint32_t slot = 0; slot < c->npages; slot++) {
+    uint32_t pages = c->npages < max_pages ? c->npages : max_pages;
+    for (uint32_t n = 0; n < pages; n++) {
+        /* From the CLOCK hand on: where the least recently used items are likeliest. */
+        uint32_t slot = (c->hand_slot + n) % c->npages;
         char *page = slabs_page_ptr(&st->slabs, c->pages[slot]);
         for (uint32_t i = 0; i < c->chunks_per_page; i++) {
             struct item *it = (struct item *)(page + (size_t)i * c->chunk_size);
@@ -1155,7 +1164,7 @@ void store_foreach_class(struct store *st, void (*fn)(void *ctx, const struct st
             o.used_chunks = o.total_chunks - c->nfree;
             o.mem_requested = c->mem_requested;
             fill_counters(&o, &c->counters);
-            o.age = o.number ? class_age(st, c, now) : 0;
+            o.age = o.number ? class_age(st, c, now, STORE_AGE_STATS_PAGES) : 0;
         }
         pthread_mutex_unlock(&c->lock);
         if (shown)
