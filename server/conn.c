@@ -16,34 +16,38 @@
 
 #define CONN_IOV_MAX 64
 
-/* Bytes of input all connections hold between reads, bounded by -o read_buf_mem_limit. */
-static _Atomic size_t held_input_bytes;
-
 static const char oom_reply[] = "SERVER_ERROR out of memory reading request\r\n";
 
 /* Gives c->in room for cap bytes (0 frees it), within read_buf_mem_limit. */
 static bool resize_in(struct conn *c, size_t cap)
 {
     if (cap == 0) {
+        if (c->in) {
+            atomic_fetch_sub(&conn_stats.held_input_bytes, c->in_cap);
+            atomic_fetch_sub(&conn_stats.held_input_bufs, 1);
+        }
         free(c->in);
-        atomic_fetch_sub(&held_input_bytes, c->in_cap);
         c->in = NULL;
         c->in_len = c->in_cap = 0;
         return true;
     }
     size_t limit = settings.read_buf_mem_limit;
     if (limit && cap > c->in_cap &&
-        atomic_load_explicit(&held_input_bytes, memory_order_relaxed) + (cap - c->in_cap) > limit) {
+        atomic_load_explicit(&conn_stats.held_input_bytes, memory_order_relaxed) + (cap - c->in_cap) >
+            limit) {
         log_msg(1, "fd %d: read_buf_mem_limit reached", c->fd);
+        atomic_fetch_add(&conn_stats.read_buf_oom, 1);
         return false;
     }
     char *grown = realloc(c->in, cap);
     if (!grown)
         return false;
+    if (!c->in)
+        atomic_fetch_add(&conn_stats.held_input_bufs, 1);
     if (cap > c->in_cap)
-        atomic_fetch_add(&held_input_bytes, cap - c->in_cap);
+        atomic_fetch_add(&conn_stats.held_input_bytes, cap - c->in_cap);
     else
-        atomic_fetch_sub(&held_input_bytes, c->in_cap - cap);
+        atomic_fetch_sub(&conn_stats.held_input_bytes, c->in_cap - cap);
     c->in = grown;
     c->in_cap = cap;
     return true;

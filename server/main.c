@@ -80,6 +80,7 @@ int main(int argc, char **argv)
     if (settings.maxcore)
         daemon_enable_coredumps();
     int reserved = 32 + settings.num_threads * 4;
+    atomic_store(&conn_stats.reserved_fds, (uint64_t)reserved);
     if ((exit_code = daemon_raise_fd_limit(settings.maxconns, reserved)) != 0)
         return exit_code;
     if (settings.memory_file)

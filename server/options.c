@@ -108,10 +108,12 @@ static int parse_shutdown(struct settings *s, const char *arg, FILE *msg)
     return 0;
 }
 
+/* The -l list being built; owned here, kept for the life of the process (settings.inter). */
+static char *joined;
+
 /* Several -l flags add up, as memcached joins them with commas. */
 static int parse_listen(struct settings *s, const char *arg, FILE *msg)
 {
-    static char *joined; /* owned here for the life of the process */
     if (!arg || !*arg)
         return bad_value(msg, "-l", arg);
     size_t old = joined ? strlen(joined) : 0;
@@ -610,98 +612,103 @@ SHOW(show_memory_file, "%s", s->memory_file ? s->memory_file : "(null)")
 
 /* ---- the table ---------------------------------------------------------------------------- */
 
-#define FLAG(sh, lo, arg, help, parse, stat, show, rank) \
-    {OPTION_FLAG, sh, lo, arg, false, help, parse, stat, show, rank}
-#define SUB(lo, arg, opt, help, parse, stat, show, rank) \
-    {OPTION_SUB, 0, lo, arg, opt, help, parse, stat, show, rank}
-#define TUNE(lo, arg, opt, parse) {OPTION_TUNING, 0, lo, arg, opt, NULL, parse, NULL, NULL, 0}
-#define STAT_ONLY(stat, show, rank) {OPTION_STAT_ONLY, 0, NULL, NULL, false, NULL, NULL, stat, show, rank}
+/* Flags and suboptions with a default take it as text the parser accepts, so a test can check
+ * that the documented default is the real one; DEF(NULL) where the default is not a value
+ * (-t: the number of cores, -l: every interface) or the option takes no argument. */
+#define DEF(text) text
+#define FLAG(sh, lo, arg, def, help, parse, stat, show, rank) \
+    {OPTION_FLAG, sh, lo, arg, false, def, help, parse, stat, show, rank}
+#define SUB(lo, arg, opt, def, help, parse, stat, show, rank) \
+    {OPTION_SUB, 0, lo, arg, opt, def, help, parse, stat, show, rank}
+#define TUNE(lo, arg, opt, parse) {OPTION_TUNING, 0, lo, arg, opt, NULL, NULL, parse, NULL, NULL, 0}
+#define STAT_ONLY(stat, show, rank) \
+    {OPTION_STAT_ONLY, 0, NULL, NULL, false, NULL, NULL, NULL, stat, show, rank}
 
 const struct option_def option_table[] = {
-    FLAG('p', "port", "<num>", "TCP port to listen on (default: 11211, 0: off)", parse_port,
+    FLAG('p', "port", "<num>", DEF("11211"), "TCP port to listen on, 0: off", parse_port,
          "tcpport", show_port, 3),
-    FLAG('U', "udp-port", "<num>", "UDP port: must be 0 (default: 0, off; Shoal serves no UDP)",
+    FLAG('U', "udp-port", "<num>", DEF("0"), "UDP port: must be 0 (off); Shoal serves no UDP",
          parse_udp_port, "udpport", show_udpport, 4),
-    FLAG('s', "unix-socket", "<file>", "UNIX socket to listen on (disables network support)",
+    FLAG('s', "unix-socket", "<file>", DEF(NULL), "UNIX socket to listen on (disables network support)",
          parse_socket, "domain_socket", show_socket, 9),
-    FLAG('a', "unix-mask", "<mask>", "access mask for UNIX socket, in octal (default: 700)",
+    FLAG('a', "unix-mask", "<mask>", DEF("700"), "access mask for UNIX socket, in octal",
          parse_mask, "umask", show_umask, 10),
-    FLAG('A', "enable-shutdown", NULL, "enable ascii \"shutdown\" command", parse_shutdown,
+    FLAG('A', "enable-shutdown", NULL, DEF(NULL), "enable ascii \"shutdown\" command", parse_shutdown,
          "shutdown_command", show_shutdown, 11),
-    FLAG('l', "listen", "<addr>", "interfaces to listen on, comma separated (default: all)",
+    FLAG('l', "listen", "<addr>", DEF(NULL), "interfaces to listen on, comma separated (default: all)",
          parse_listen, "inter", show_inter, 5),
-    FLAG('d', "daemon", NULL, "run as a daemon", parse_daemon, NULL, NULL, 0),
-    FLAG('r', "enable-coredumps", NULL, "maximize core file limit", parse_coredumps, NULL, NULL, 0),
-    FLAG('u', "user", "<user>", "assume identity of <username> (only when run as root)",
+    FLAG('d', "daemon", NULL, DEF(NULL), "run as a daemon", parse_daemon, NULL, NULL, 0),
+    FLAG('r', "enable-coredumps", NULL, DEF(NULL), "maximize core file limit", parse_coredumps, NULL, NULL, 0),
+    FLAG('u', "user", "<user>", DEF(NULL), "assume identity of <username> (only when run as root)",
          parse_user, NULL, NULL, 0),
-    FLAG('m', "memory-limit", "<num>", "item memory in megabytes (default: 64)", parse_memory,
+    FLAG('m', "memory-limit", "<num>", DEF("64"), "item memory in megabytes", parse_memory,
          "maxbytes", show_maxbytes, 1),
-    FLAG('M', "disable-evictions", NULL, "return error on memory exhausted instead of evicting",
+    FLAG('M', "disable-evictions", NULL, DEF(NULL), "return error on memory exhausted instead of evicting",
          parse_no_evict, "evictions", show_evictions, 8),
-    FLAG('c', "conn-limit", "<num>", "max simultaneous connections (default: 1024)", parse_conns,
+    FLAG('c', "conn-limit", "<num>", DEF("1024"), "max simultaneous connections", parse_conns,
          "maxconns", show_maxconns, 2),
-    FLAG('k', "lock-memory", NULL, "lock down all paged memory", parse_lock_memory, NULL, NULL, 0),
-    FLAG('v', "verbose", NULL,
+    FLAG('k', "lock-memory", NULL, DEF(NULL), "lock down all paged memory", parse_lock_memory, NULL, NULL, 0),
+    FLAG('v', "verbose", NULL, DEF(NULL),
          "verbose (errors and warnings); -vv: also client commands and replies;"
          " -vvv: also internal state transitions",
          parse_verbose, "verbosity", show_verbosity, 6),
-    FLAG('h', "help", NULL, "print this help and exit", NULL, NULL, NULL, 0),
-    FLAG('i', "license", NULL, "print the license and exit", NULL, NULL, NULL, 0),
-    FLAG('V', "version", NULL, "print version and exit", NULL, NULL, NULL, 0),
-    FLAG('P', "pidfile", "<file>", "save PID in <file> (removed at exit)", parse_pidfile, NULL,
+    FLAG('h', "help", NULL, DEF(NULL), "print this help and exit", NULL, NULL, NULL, 0),
+    FLAG('i', "license", NULL, DEF(NULL), "print the license and exit", NULL, NULL, NULL, 0),
+    FLAG('V', "version", NULL, DEF(NULL), "print version and exit", NULL, NULL, NULL, 0),
+    FLAG('P', "pidfile", "<file>", DEF(NULL), "save PID in <file> (removed at exit)", parse_pidfile, NULL,
          NULL, 0),
-    FLAG('f', "slab-growth-factor", "<num>", "chunk size growth factor (default: 1.25)",
+    FLAG('f', "slab-growth-factor", "<num>", DEF("1.25"), "chunk size growth factor",
          parse_factor, "growth_factor", show_factor, 12),
-    FLAG('n', "slab-min-size", "<bytes>", "min space used for key+value+flags (default: 48)",
+    FLAG('n', "slab-min-size", "<bytes>", DEF("48"), "min space used for key+value+flags",
          parse_chunk_size, "chunk_size", show_chunk_size, 13),
-    FLAG('L', "enable-largepages", NULL, "accepted; Shoal does not use large pages",
+    FLAG('L', "enable-largepages", NULL, DEF(NULL), "accepted; Shoal does not use large pages",
          parse_accepted, NULL, NULL, 0),
-    FLAG('D', "prefix-delimiter", "<char>",
+    FLAG('D', "prefix-delimiter", "<char>", DEF(NULL),
          "delimiter between key prefixes and IDs for per-prefix stats; turns stats detail on",
          parse_delimiter, "stat_key_prefix", show_delimiter, 16),
-    FLAG('t', "threads", "<num>", "number of worker threads (default: number of cores)",
+    FLAG('t', "threads", "<num>", DEF(NULL), "number of worker threads (default: number of cores)",
          parse_threads, "num_threads", show_threads, 14),
-    FLAG('R', "max-reqs-per-event", "<num>",
-         "maximum requests processed per connection per event (default: 20)", parse_reqs,
+    FLAG('R', "max-reqs-per-event", "<num>", DEF("20"),
+         "maximum requests processed per connection per event", parse_reqs,
          "reqs_per_event", show_reqs, 18),
-    FLAG('C', "disable-cas", NULL, "disable use of CAS", parse_no_cas, "cas_enabled", show_cas,
+    FLAG('C', "disable-cas", NULL, DEF(NULL), "disable use of CAS", parse_no_cas, "cas_enabled", show_cas,
          19),
-    FLAG('b', "listen-backlog", "<num>", "set the backlog queue limit (default: 1024)",
+    FLAG('b', "listen-backlog", "<num>", DEF("1024"), "set the backlog queue limit",
          parse_backlog, "tcp_backlog", show_backlog, 20),
-    FLAG('B', "protocol", "<name>", "protocol: ascii or auto (default: auto; binary is refused)",
+    FLAG('B', "protocol", "<name>", DEF("auto"), "protocol: ascii or auto; binary is refused",
          parse_protocol, "binding_protocol", show_protocol, 21),
-    FLAG('I', "max-item-size", "<num>",
-         "max item size, k/m suffix allowed (default: 1m, min: 1k, max: 1024m)", parse_item_size,
+    FLAG('I', "max-item-size", "<num>", DEF("1m"),
+         "max item size, k/m suffix allowed (min: 1k, max: 1024m)", parse_item_size,
          "item_size_max", show_item_size, 24),
-    FLAG('S', "enable-sasl", NULL, "refused: Shoal has no SASL", refuse_sasl, "auth_enabled_sasl",
+    FLAG('S', "enable-sasl", NULL, DEF(NULL), "refused: Shoal has no SASL", refuse_sasl, "auth_enabled_sasl",
          show_no, 22),
-    FLAG('F', "disable-flush-all", NULL, "disable flush_all command", parse_no_flush,
+    FLAG('F', "disable-flush-all", NULL, DEF(NULL), "disable flush_all command", parse_no_flush,
          "flush_enabled", show_flush, 30),
-    FLAG('X', "disable-dumping", NULL, "disable stats cachedump and lru_crawler metadump",
+    FLAG('X', "disable-dumping", NULL, DEF(NULL), "disable stats cachedump and lru_crawler metadump",
          parse_no_dump, "dump_enabled", show_dump, 31),
-    FLAG('W', "disable-watch", NULL, "disable watch commands", parse_no_watch, NULL, NULL, 0),
-    FLAG('Y', "auth-file", "<file>", "refused: Shoal has no ASCII authentication",
+    FLAG('W', "disable-watch", NULL, DEF(NULL), "disable watch commands", parse_no_watch, NULL, NULL, 0),
+    FLAG('Y', "auth-file", "<file>", DEF(NULL), "refused: Shoal has no ASCII authentication",
          refuse_auth_file, "auth_enabled_ascii", show_no, 23),
-    FLAG('e', "memory-file", "<file>", "accepted and ignored: items live in plain memory",
+    FLAG('e', "memory-file", "<file>", DEF(NULL), "accepted and ignored: items live in plain memory",
          parse_memory_file, "memory_file", show_memory_file, 40),
-    FLAG('Z', "enable-ssl", NULL, "refused: Shoal has no TLS", refuse_tls, "ssl_enabled", show_no,
+    FLAG('Z', "enable-ssl", NULL, DEF(NULL), "refused: Shoal has no TLS", refuse_tls, "ssl_enabled", show_no,
          39),
-    FLAG('o', "extended", "<list>", "comma separated list of extended options (below)", NULL, NULL,
+    FLAG('o', "extended", "<list>", DEF(NULL), "comma separated list of extended options (below)", NULL, NULL,
          NULL, 0),
-    SUB("maxconns_fast", NULL, false, "immediately close new connections after limit (default: on)",
+    SUB("maxconns_fast", NULL, false, DEF(NULL), "immediately close new connections after limit (default: on)",
         sub_maxconns_fast, "maxconns_fast", show_maxconns_fast, 25),
-    SUB("no_maxconns_fast", NULL, false, "accepted; Shoal always closes at once", sub_no_maxconns_fast,
+    SUB("no_maxconns_fast", NULL, false, DEF(NULL), "accepted; Shoal always closes at once", sub_no_maxconns_fast,
         NULL, NULL, 0),
-    SUB("hashpower", "<num>", false, "initial hash table size is 2^num buckets (12-64)",
+    SUB("hashpower", "<num>", false, DEF(NULL), "initial hash table size is 2^num buckets (12-64)",
         sub_hashpower, "hashpower_init", show_hashpower, 26),
-    SUB("idle_timeout", "<sec>", false, "close connections idle this long (default: 0, never)",
+    SUB("idle_timeout", "<sec>", false, DEF("0"), "close connections idle this long, 0: never",
         sub_idle_timeout, "idle_timeout", show_idle_timeout, 33),
-    SUB("read_buf_mem_limit", "<mb>", false,
-        "megabytes for all connections' buffered input (default: 0, unlimited)",
+    SUB("read_buf_mem_limit", "<mb>", false, DEF("0"),
+        "megabytes for all connections' buffered input",
         sub_read_buf_mem_limit, "read_buf_mem_limit", show_read_buf, 34),
-    SUB("slab_chunk_max", "<bytes>", false, "largest slab chunk; -I must be a multiple (default: 524288)",
+    SUB("slab_chunk_max", "<bytes>", false, DEF("524288"), "largest slab chunk; -I must be a multiple",
         sub_slab_chunk_max, "slab_chunk_max", show_slab_chunk_max, 29),
-    SUB("track_sizes", NULL, false, "accepted; stats sizes is not tracked", sub_track_sizes,
+    SUB("track_sizes", NULL, false, DEF(NULL), "accepted; stats sizes is not tracked", sub_track_sizes,
         "track_sizes", show_track_sizes, 35),
     TUNE("hash_algorithm", "<name>", false, sub_hash_algorithm),
     TUNE("no_hashexpand", NULL, false, parse_accepted),
@@ -755,7 +762,10 @@ void options_print_help(FILE *out)
             snprintf(left, sizeof(left), "-%c, --%s=%s", o->short_name, o->long_name, o->arg_name);
         else
             snprintf(left, sizeof(left), "-%c, --%s", o->short_name, o->long_name);
-        fprintf(out, "%-34s %s\n", left, o->help);
+        fprintf(out, "%-34s %s", left, o->help);
+        if (o->def)
+            fprintf(out, " (default: %s)", o->def);
+        fputc('\n', out);
     }
     for (int pass = 0; pass < 2; pass++) {
         fprintf(out, pass == 0 ? "-o suboptions Shoal honours:\n"
@@ -768,7 +778,10 @@ void options_print_help(FILE *out)
                 char left[64];
                 snprintf(left, sizeof(left), "   - %s%s%s", o->long_name, o->arg_name ? "=" : "",
                          o->arg_name ? o->arg_name : "");
-                fprintf(out, "%-34s %s\n", left, o->help);
+                fprintf(out, "%-34s %s", left, o->help);
+                if (o->def)
+                    fprintf(out, " (default: %s)", o->def);
+                fputc('\n', out);
             } else if (pass == 1 && o->kind == OPTION_TUNING) {
                 size_t w = strlen(o->long_name) + 1;
                 if (col + w > 96) {
@@ -887,6 +900,8 @@ enum options_outcome options_parse(int argc, char **argv, struct settings *s, FI
     longopts[nl] = (struct option){0};
 
     optind = 0; /* 0 also resets glibc's internal state, so tests may parse again */
+    free(joined);
+    joined = NULL;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {

@@ -31,6 +31,7 @@ struct option_def {
     const char *long_name;   /* --long_name, or the -o suboption's name */
     const char *arg_name;    /* NULL: takes no argument; "=<num>" style for -o */
     bool arg_optional;       /* -o name or -o name=value */
+    const char *def;         /* the default, as an argument the parser accepts; NULL: none */
     const char *help;        /* one line of -h text; NULL keeps it out of -h */
     option_parse_fn parse;
     const char *stat_name;   /* `stats settings` name; NULL: not shown */

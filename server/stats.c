@@ -150,6 +150,15 @@ static void stats_general(struct outbuf *out)
     stat_u64(out, "total_connections", total_conns);
     stat_u64(out, "rejected_connections", rejected_conns);
     stat_u64(out, "connection_structures", load(&conn_stats.conn_structures));
+    /* Shoal's read buffers: one shared per worker, plus those connections holding a partial
+     * line. It has no response objects, so memcached's response_obj_* rows are left out. */
+    uint64_t shared = (uint64_t)stats_nthreads;
+    stat_u64(out, "read_buf_count", shared + load(&conn_stats.held_input_bufs));
+    stat_u64(out, "read_buf_bytes",
+             shared * load(&conn_stats.read_buf_size) + load(&conn_stats.held_input_bytes));
+    stat_u64(out, "read_buf_bytes_free", 0);
+    stat_u64(out, "read_buf_oom", load(&conn_stats.read_buf_oom));
+    stat_u64(out, "reserved_fds", load(&conn_stats.reserved_fds));
 #define PRINT_FIELD(name)                                                  \
     if (strcmp(#name, "bytes_read") == 0 && settings.idle_timeout > 0)     \
         stat_u64(out, "idle_kicks", load(&sum.idle_kicks));                \

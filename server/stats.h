@@ -71,6 +71,11 @@ struct conn_stats {
     _Atomic uint64_t total_conns;     /* client connections ever accepted (including rejected) */
     _Atomic uint64_t rejected_conns;  /* refused because of -c */
     _Atomic uint64_t conn_structures; /* connection structs allocated now (clients + listeners) */
+    _Atomic uint64_t held_input_bufs;  /* connections holding unconsumed input between reads */
+    _Atomic uint64_t held_input_bytes; /* their buffers' bytes (-o read_buf_mem_limit bounds it) */
+    _Atomic uint64_t read_buf_oom;     /* connections closed because that limit was reached */
+    _Atomic uint64_t reserved_fds;     /* descriptors kept back from -c for the server itself */
+    _Atomic uint64_t read_buf_size;    /* bytes of each worker's shared read buffer */
 };
 extern struct conn_stats conn_stats;
 

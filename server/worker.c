@@ -185,7 +185,9 @@ static void accept_on(struct worker *w, int index)
             conn_close(c);
             continue;
         }
-        log_msg(2, "<%d new ascii client connection.", fd);
+        log_msg(2, settings.binding_protocol == BINDING_ASCII ? "<%d new ascii client connection."
+                                                              : "<%d new auto-negotiating client connection",
+                fd);
     }
 }
 
@@ -260,6 +262,7 @@ int workers_start(int n, struct store *store, const struct listen_set *listeners
         return -1;
     }
     atomic_store(&stopping, false);
+    atomic_store(&conn_stats.read_buf_size, WORKER_READ_BUF);
     atomic_fetch_add(&conn_stats.conn_structures, (uint64_t)listeners->count);
     for (int i = 0; i < n; i++) {
         struct worker *w = &workers[i];
@@ -314,11 +317,12 @@ void workers_stop(void)
             (void)ignored;
         }
     }
-    for (int i = 0; i < nworkers; i++) {
+    /* Join every worker before freeing any: a running worker's `stats conns` reads the others. */
+    for (int i = 0; i < nworkers; i++)
         if (workers[i].thread)
             pthread_join(workers[i].thread, NULL);
+    for (int i = 0; i < nworkers; i++)
         worker_cleanup(&workers[i]);
-    }
     free(workers);
     free(worker_stats_ptrs);
     free(unix_owner);

@@ -255,6 +255,51 @@ START_TEST(stats_settings_follow_the_table)
 }
 END_TEST
 
+static void settings_text(const struct settings *st, char *text, size_t cap)
+{
+    struct outbuf ob;
+    outbuf_init(&ob);
+    options_stats_settings(st, &ob);
+    struct iovec iov[16];
+    int n = outbuf_iov(&ob, iov, 16);
+    size_t len = 0;
+    for (int i = 0; i < n && len + iov[i].iov_len < cap; i++) {
+        memcpy(text + len, iov[i].iov_base, iov[i].iov_len);
+        len += iov[i].iov_len;
+    }
+    text[len] = '\0';
+    outbuf_free(&ob);
+}
+
+/* Each documented default, given explicitly, changes nothing: the table and settings_init agree. */
+START_TEST(documented_defaults_are_the_defaults)
+{
+    static struct parsed none, given;
+    static char want[16384], got[16384];
+    parse(&none, NULL);
+    settings_text(&none.s, want, sizeof(want));
+    unsigned checked = 0;
+    for (unsigned i = 0; i < option_count; i++) {
+        const struct option_def *o = &option_table[i];
+        if (!o->def)
+            continue;
+        if (o->kind == OPTION_FLAG) {
+            char flag[4] = {'-', o->short_name, '\0'};
+            parse(&given, flag, o->def, NULL);
+        } else {
+            char sub[128];
+            snprintf(sub, sizeof(sub), "%s=%s", o->long_name, o->def);
+            parse(&given, "-o", sub, NULL);
+        }
+        ck_assert_msg(given.outcome == OPTIONS_RUN, "%s %s: %s", o->long_name, o->def, given.msg);
+        settings_text(&given.s, got, sizeof(got));
+        ck_assert_msg(strcmp(want, got) == 0, "default of %s is not %s", o->long_name, o->def);
+        checked++;
+    }
+    ck_assert_uint_ge(checked, 10);
+}
+END_TEST
+
 /* The man page documents every option of the table (tests run from the repository root). */
 START_TEST(man_page_lists_every_option)
 {
@@ -303,6 +348,7 @@ int main(void)
     tcase_add_test(tc, help_and_version_exit_zero);
     tcase_add_test(tc, table_is_consistent);
     tcase_add_test(tc, stats_settings_follow_the_table);
+    tcase_add_test(tc, documented_defaults_are_the_defaults);
     tcase_add_test(tc, man_page_lists_every_option);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
