@@ -1,7 +1,7 @@
 #ifndef SHOAL_WORKER_H
 #define SHOAL_WORKER_H
 /* Worker threads: each runs its own epoll loop, accepts on its own listening sockets and owns the
- * connections it accepted for their whole life. See server/NETWORK.md for why. */
+ * connections it serves for their whole life. See server/NETWORK.md for why. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
