@@ -47,6 +47,12 @@ static void broadcast_accuse(struct gossip *g, struct member *m, uint8_t type, c
 void gossip_refute(struct gossip *g, uint64_t inc, const struct gossip_addr *to)
 {
     struct member *self = g->self;
+    if (inc == UINT64_MAX) {
+        /* Nothing is above it: only a forged or corrupt message says this. Wrapping to 0 would
+         * silence us for good, so we ignore it. */
+        gossip_logf(g, 1, "gossip: ignoring an accusation at the largest incarnation");
+        return;
+    }
     if (inc >= self->info.incarnation)
         self->info.incarnation = inc + 1;
     g->counters.refutations++;

@@ -37,6 +37,9 @@ struct gossip_udp;
 typedef void (*gossip_subscriber_fn)(void *ctx, const struct gossip_event *ev);
 
 void gossip_udp_config_defaults(struct gossip_udp_config *cfg);
+/* Parses "host:port[,host:port...]" (numeric IPv4, or [IPv6]) into out (max entries). Returns 0,
+ * or -1 on a malformed or empty list or more than max entries. (gossip_seeds.c) */
+int gossip_seeds_parse(const char *list, struct gossip_addr *out, size_t max, size_t *count);
 /* Binds, starts the thread and the join (never blocks on the network). Returns NULL with a
  * reason in err on failure. */
 struct gossip_udp *gossip_udp_start(const struct gossip_udp_config *cfg, char *err, size_t err_len);

@@ -55,10 +55,9 @@ enum delta_result session_add_delta(struct session *s, uint32_t hv, const char *
         store_touch_access(st, it);
     } else {
         enum store_alloc_err err;
-        struct item *n = store_alloc(st, key, nkey, len, &err);
+        struct item *n = store_alloc_flags(st, key, nkey, item_flags(it), len, &err);
         if (n == NULL)
             return DELTA_EOM;
-        item_set_flags(n, item_flags(it));
         item_set_exptime(n, item_exptime(it));
         memcpy(item_data(n), buf, len);
         store_link(st, hv, n, it);

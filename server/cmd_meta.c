@@ -200,7 +200,8 @@ void cmd_mg(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
             lb_opaque(&b, &t[i]);
             break;
         case 'k':
-            lb_key(&b, item_key(it), item_nkey(it), item_key_binary(it));
+            /* the request's b also counts: a store may not keep the binary-key bit */
+            lb_key(&b, item_key(it), item_nkey(it), f.key_binary || item_key_binary(it));
             break;
         }
     }
@@ -308,7 +309,8 @@ void cmd_ms(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
     const char *key = t[1].value;
     size_t nkey = t[1].length;
     enum store_alloc_err aerr = STORE_ALLOC_OK;
-    struct item *it = store_alloc(s->env->store, key, nkey, (size_t)vlen, &aerr);
+    struct item *it =
+        store_alloc_flags(s->env->store, key, nkey, f.client_flags, (size_t)vlen, &aerr);
     if (it == NULL) {
         const char *msg;
         if (aerr == STORE_ALLOC_TOO_LARGE) {
@@ -329,7 +331,6 @@ void cmd_ms(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
         err = msg;
         goto refuse;
     }
-    item_set_flags(it, f.client_flags);
     item_set_exptime(it, session_exptime(f.exptime));
     item_set_cas(it, f.req_cas_id);
     if (f.key_binary)

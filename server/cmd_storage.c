@@ -63,12 +63,12 @@ void cmd_update(struct session *s, struct proto_token *t, size_t nt, enum store_
     }
 
     enum store_alloc_err err = STORE_ALLOC_OK;
-    struct item *it = store_alloc(s->env->store, t[1].value, t[1].length, (size_t)vlen, &err);
+    struct item *it =
+        store_alloc_flags(s->env->store, t[1].value, t[1].length, flags, (size_t)vlen, &err);
     if (it == NULL) {
         refuse_alloc(s, t[1].value, t[1].length, (size_t)vlen, err, mode == MODE_SET, false, out);
         return;
     }
-    item_set_flags(it, flags);
     item_set_exptime(it, session_exptime(exptime));
     item_set_cas(it, req_cas);
     s->meta_set = false;
@@ -110,10 +110,10 @@ static struct item *joined_item(struct session *s, struct item *old, struct item
 {
     size_t n_old = item_nbytes(old), n_new = item_nbytes(it);
     enum store_alloc_err err;
-    struct item *j = store_alloc(s->env->store, item_key(it), item_nkey(it), n_old + n_new, &err);
+    struct item *j = store_alloc_flags(s->env->store, item_key(it), item_nkey(it),
+                                       item_flags(old), n_old + n_new, &err);
     if (j == NULL)
         return NULL;
-    item_set_flags(j, item_flags(old));
     item_set_exptime(j, item_exptime(old));
     char *d = item_data(j);
     if (append) {

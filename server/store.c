@@ -34,7 +34,11 @@
 enum {
     STATE_ALLOCATED = 1, /* handed out by store_alloc */
     STATE_LINKED = 2,    /* in the hash table: the key is final and safe to read */
-    STATE_REF = 4,       /* accessed since the CLOCK hand last passed */
+    /* Bits 2-3: CLOCK level 0..3. Linking sets 1, an access sets 3, each pass of the hand takes
+     * one off, and the hand evicts at 0: a new item survives one revolution, a read one
+     * three, so a hand that must clear a whole class in one sweep still spares what was read. */
+    STATE_REF_ONE = 4,
+    STATE_REF_MASK = 12,
 };
 
 /* In item.cls, beside the class id: the item has a CAS field (the store has use_cas). Kept out of
@@ -321,7 +325,9 @@ static void count_removal(struct store *st, const struct item *it, enum removal 
             COUNT(st->evicted_unfetched, 1);
             COUNT(cc->evicted_unfetched, 1);
         }
-        if (atomic_load_explicit(&((struct item *)it)->state, RELAXED) & STATE_REF) {
+        /* Read and still marked recently used: evicted only by a page move. */
+        uint8_t level = atomic_load_explicit(&((struct item *)it)->state, RELAXED) & STATE_REF_MASK;
+        if (fetched && level >= 2 * STATE_REF_ONE) {
             COUNT(st->evicted_active, 1);
             COUNT(cc->evicted_active, 1);
         }
@@ -368,7 +374,8 @@ static bool sweep_class(struct store *st, struct slab_class *c, bool allow_evict
     if (c->npages == 0)
         return false;
     uint64_t chunks = (uint64_t)c->npages * c->chunks_per_page;
-    uint64_t limit = allow_evict ? 2 * chunks + 1 : chunks;
+    /* Levels reach 3: at most three revolutions lower everything to 0. */
+    uint64_t limit = allow_evict ? 4 * chunks + 1 : chunks;
     rel_time_t now = clock_now();
     for (uint64_t n = 0; n < limit; n++) {
         if (c->hand_slot >= c->npages)
@@ -382,8 +389,12 @@ static bool sweep_class(struct store *st, struct slab_class *c, bool allow_evict
         uint8_t state = atomic_load_explicit(&it->state, memory_order_acquire);
         if (!(state & STATE_LINKED))
             continue;
-        if ((state & STATE_REF) && allow_evict) {
-            atomic_fetch_and_explicit(&it->state, (uint8_t)~STATE_REF, RELAXED);
+        if ((state & STATE_REF_MASK) && allow_evict) {
+            /* Only the hand lowers the level; if the state changed meanwhile (an access or an
+             * unlink), leave it to the next pass. */
+            atomic_compare_exchange_strong_explicit(&it->state, &state,
+                                                    (uint8_t)(state - STATE_REF_ONE), RELAXED,
+                                                    RELAXED);
             continue;
         }
         uint32_t hv;
@@ -603,8 +614,9 @@ static void *alloc_chunk(struct store *st, unsigned cls, size_t size)
             free_spare_page(st);
             continue;
         }
-        /* Nothing to take in this class (no pages yet, or every item busy): move a page. */
-        if (!st->cfg.evict || !free_some_page(st))
+        /* Nothing to take in this class (no pages yet, or every item busy): move a page; with
+         * -M only one that empties without evicting. */
+        if (!(st->cfg.evict ? free_some_page(st) : free_spare_page(st)))
             break;
     }
     COUNT(c->counters.outofmemory, 1);
@@ -737,8 +749,8 @@ void store_touch_access(struct store *st, struct item *it)
     else
         it->bits |= ITEM_FETCHED;
     (void)st;
-    if (!(atomic_load_explicit(&it->state, RELAXED) & STATE_REF))
-        atomic_fetch_or_explicit(&it->state, STATE_REF, RELAXED);
+    if ((atomic_load_explicit(&it->state, RELAXED) & STATE_REF_MASK) != STATE_REF_MASK)
+        atomic_fetch_or_explicit(&it->state, STATE_REF_MASK, RELAXED);
 }
 
 void store_new_cas(struct store *st, struct item *it)
@@ -763,7 +775,10 @@ void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old
     STRIPE_ADD(sp, total, 1);
     STRIPE_ADD(sp, bytes, item_size(st, it));
     COUNT(item_counters(st, it)->number, 1);
-    atomic_store_explicit(&it->state, STATE_ALLOCATED | STATE_LINKED, memory_order_release);
+    /* Born at level 1: a new item may sit in a chunk just ahead of the CLOCK hand (one freed by
+     * a delete), and must still get a full revolution before it can be evicted. */
+    atomic_store_explicit(&it->state, STATE_ALLOCATED | STATE_LINKED | STATE_REF_ONE,
+                          memory_order_release);
 }
 
 void store_unlink(struct store *st, uint32_t hv, struct item *it)

@@ -376,7 +376,7 @@ static int parse_replies(struct conn *c, const struct phase *ph, uint64_t now)
         const char *base = c->in.data + c->in.start;
         size_t avail = c->in.end - c->in.start;
         struct reply_line rl;
-        long n = reply_parse_line(base, avail, &rl);
+        long n = bench_reply_parse_line(base, avail, &rl);
         if (n == 0)
             return 0;
         if (n < 0) {

@@ -359,8 +359,30 @@ static void test_authenticated(void)
     sim_free(&s);
 }
 
+static void test_tombstone_expiry(void)
+{
+    struct sim s;
+    sim_init(&s, 9, 8);
+    s.loss = 0.02;
+    check(bootstrap(&s, 8, 60000), "8 nodes converge");
+    sim_crash(&s, 5);
+    sim_run_until(&s, s.now + 11 * 60 * 1000);
+    bool forgotten = true;
+    for (size_t i = 0; i < s.n; i++)
+        if (s.nodes[i].g && gossip_member_state(s.nodes[i].g, "n5", NULL) != -1)
+            forgotten = false;
+    check(forgotten, "dead member forgotten everywhere after the retention time");
+    check(sim_converged(&s, NULL) && s.false_deaths == 0,
+          "survivors stay converged through tombstone expiry");
+    sim_start(&s, 5, seeds3, 3);
+    check(sim_run_until_cond(&s, s.now + 30000, 50, sim_converged, NULL),
+          "the forgotten member rejoins");
+    sim_free(&s);
+}
+
 static int run_tests(void)
 {
+    test_tombstone_expiry();
     test_authenticated();
     test_converge_and_crash();
     test_leave_and_restart();

@@ -15,8 +15,6 @@ static struct gossip_udp *start_node(const char *name, const struct gossip_addr 
     gossip_udp_config_defaults(&c);
     c.gossip.name = name;
     c.gossip.data_addr = "127.0.0.1:11211";
-    c.gossip.probe_interval_ms = 100;   /* quicker test; same code */
-    c.gossip.probe_timeout_ms = 40;
     gossip_addr_parse("127.0.0.1:0", &c.bind);
     c.seeds = seed;
     c.nseeds = seed ? 1 : 0;
@@ -127,6 +125,24 @@ START_TEST(bad_configuration_refused)
 }
 END_TEST
 
+START_TEST(seed_lists)
+{
+    struct gossip_addr a[4];
+    size_t n;
+    ck_assert_int_eq(gossip_seeds_parse("10.0.0.1:7946,[::1]:8000", a, 4, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(a[0].port, 7946);
+    ck_assert_uint_eq(a[1].family, 6);
+    ck_assert_int_eq(gossip_seeds_parse("10.0.0.1:1", a, 4, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(gossip_seeds_parse("", a, 4, &n), -1);
+    ck_assert_int_eq(gossip_seeds_parse("10.0.0.1:1,", a, 4, &n), -1);
+    ck_assert_int_eq(gossip_seeds_parse(",10.0.0.1:1", a, 4, &n), -1);
+    ck_assert_int_eq(gossip_seeds_parse("host:1", a, 4, &n), -1);
+    ck_assert_int_eq(gossip_seeds_parse("1.1.1.1:1,1.1.1.2:1,1.1.1.3:1", a, 2, &n), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gossip_udp");
@@ -134,6 +150,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, three_nodes_over_udp);
     tcase_add_test(tc, bad_configuration_refused);
+    tcase_add_test(tc, seed_lists);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

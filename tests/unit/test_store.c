@@ -316,13 +316,27 @@ START_TEST(no_evict_refuses)
     struct store_stats s = stats_of(st);
     ck_assert_uint_eq(s.evictions, 0);
     ck_assert_uint_eq(s.curr_items, (uint64_t)stored);
-    /* Another class cannot steal a page either. */
+    /* Another class cannot take a page either (none is free of live items). */
     ck_assert_int_eq(put(st, "small", "x", 0), STORE_ALLOC_NO_MEMORY);
     /* Expired items are still reclaimed. */
     clock_set_for_test(1011);
     ck_assert_int_eq(put(st, "again", val, 0), STORE_ALLOC_OK);
     ck_assert_uint_eq(stats_of(st).reclaimed, 1);
     ck_assert_uint_eq(stats_of(st).evictions, 0);
+    /* Once a page's worth of chunks is free, its items move and the page goes to the new
+     * class, still without evicting. */
+    for (int i = 100; i < 1300; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        del(st, key);
+    }
+    ck_assert_int_eq(put(st, "small", "x", 0), STORE_ALLOC_OK);
+    ck_assert_uint_eq(stats_of(st).evictions, 0);
+    ck_assert_uint_eq(stats_of(st).slabs_moved, 1);
+    for (int i = 1300; i < stored; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        char buf[1100];
+        ck_assert_int_eq(get(st, key, buf, sizeof buf), STORE_HIT);
+    }
     store_destroy(st);
 }
 END_TEST
@@ -619,16 +633,21 @@ struct stress_ctx {
     struct store *st;
     unsigned seed;
     int ops;
+    size_t huge; /* when non-zero, 1 set in 64 stores a value of huge..2*huge-1 bytes */
     int bad;
 };
+
+#define STRESS_VALUE_MAX (3 * MB)
 
 #define STRESS_KEYS 4000
 
 static void *stress_worker(void *arg)
 {
     struct stress_ctx *c = arg;
-    static char filler[10000];
-    char key[32], val[10100];
+    static char filler[STRESS_VALUE_MAX];
+    char key[32];
+    char *val = malloc(STRESS_VALUE_MAX);
+    ck_assert_ptr_nonnull(val);
     for (int op = 0; op < c->ops; op++) {
         c->seed = c->seed * 1103515245u + 12345u;
         unsigned r = c->seed >> 8;
@@ -641,6 +660,8 @@ static void *stress_worker(void *arg)
         unsigned kind = (r >> 12) % 10;
         if (kind < 4) {
             size_t n = (r >> 16) % 8 == 0 ? 1000 + (r % 8000) : 40 + (r >> 4) % 300;
+            if (c->huge && (r >> 19) % 64 == 0)
+                n = c->huge + (r % c->huge);
             enum store_alloc_err err;
             /* Sometimes allocate while holding the key's stripe, as an append does. */
             bool hold = kind == 0;
@@ -654,7 +675,7 @@ static void *stress_worker(void *arg)
             }
             char *d = item_data(it);
             memcpy(d, filler, n);
-            int head = snprintf(val, sizeof val, "%s|%zu|", key, n);
+            int head = snprintf(val, STRESS_VALUE_MAX, "%s|%zu|", key, n);
             memcpy(d, val, (size_t)head < n ? (size_t)head : n);
             d[n - 1] = '#';
             if (!hold)
@@ -690,6 +711,7 @@ static void *stress_worker(void *arg)
             store_unlock(c->st, &lk);
         }
     }
+    free(val);
     return NULL;
 }
 
@@ -746,6 +768,40 @@ START_TEST(threads_stress)
 }
 END_TEST
 
+/* As threads_stress, with values up to 3 MB (spans of 2-3 pages) among the small ones. */
+START_TEST(threads_stress_large)
+{
+    clock_set_for_test(1000);
+    struct store_config cfg = {
+        .mem_limit = 24 * MB, .item_size_max = 4 * MB, .growth_factor = 1.25, .chunk_min = 48,
+        .hashpower = 10, .evict = true, .use_cas = true,
+    };
+    char err[100];
+    struct store *st = store_create(&cfg, err, sizeof err);
+    ck_assert_ptr_nonnull(st);
+    enum { NTHREADS = 4 };
+    pthread_t tids[NTHREADS];
+    struct stress_ctx ctx[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        ctx[i] = (struct stress_ctx){
+            .st = st, .seed = 11u + (unsigned)i * 104729u, .ops = 15000, .huge = 1536 * 1024};
+        pthread_create(&tids[i], NULL, stress_worker, &ctx[i]);
+    }
+    int bad = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        pthread_join(tids[i], NULL);
+        bad += ctx[i].bad;
+    }
+    ck_assert_int_eq(bad, 0);
+    struct store_stats s = stats_of(st);
+    ck_assert_uint_le(s.total_malloced, 24 * MB);
+    uint64_t acc[4] = {0};
+    store_foreach_class(st, sum_classes, acc);
+    ck_assert_uint_eq(acc[2], s.curr_items);
+    store_destroy(st);
+}
+END_TEST
+
 START_TEST(bad_config)
 {
     char err[200];
@@ -786,6 +842,7 @@ int main(void)
     tcase_add_test(tc, large_items_evict_each_other);
     tcase_add_test(tc, table_grows);
     tcase_add_test(tc, threads_stress);
+    tcase_add_test(tc, threads_stress_large);
     tcase_add_test(tc, bad_config);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
