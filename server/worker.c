@@ -231,6 +231,10 @@ static void accept_on(struct worker *w, int index)
                 /* Out of descriptors: stop accepting until the next tick rather than spin. */
                 log_msg(1, "Too many open connections (accept: %s)", strerror(errno));
                 watch_listeners(w, EPOLL_CTL_DEL);
+                if (!w->accept_paused) {
+                    atomic_fetch_add(&conn_stats.listen_disabled_num, 1);
+                    atomic_fetch_add(&conn_stats.accept_paused, 1);
+                }
                 w->accept_paused = true;
             }
             return;
@@ -271,8 +275,10 @@ static void accept_on(struct worker *w, int index)
 /* Once a second: closes idle connections (-o idle_timeout) and resumes accepting. */
 static void worker_tick(struct worker *w)
 {
-    if (w->accept_paused && watch_listeners(w, EPOLL_CTL_ADD) == 0)
+    if (w->accept_paused && watch_listeners(w, EPOLL_CTL_ADD) == 0) {
         w->accept_paused = false;
+        atomic_fetch_sub(&conn_stats.accept_paused, 1);
+    }
     if (settings.idle_timeout <= 0)
         return;
     rel_time_t now = clock_now();
