@@ -171,6 +171,7 @@ static void log_change(void *ctx, const struct gossip_event *ev)
 
 int cluster_node_prepare(const struct settings *s)
 {
+    node.prepared = false;
     if (!cluster_enabled(s)) {
         if (cluster_any_option(s)) {
             fprintf(stderr, "--cluster-secret-file and --gossip-* settings need gossip: add "
