@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto/base64.h"
+#include "proto/meta.h"
 #include "proto/number.h"
 
 void route_buf_free(struct route_buf *b)
@@ -266,6 +267,54 @@ static int fill_request(struct route_plan *plan, struct route_part *part,
     return 0;
 }
 
+static bool is_classic_storage(enum proto_cmd cmd)
+{
+    return cmd == PROTO_CMD_SET || cmd == PROTO_CMD_ADD || cmd == PROTO_CMD_REPLACE ||
+           cmd == PROTO_CMD_APPEND || cmd == PROTO_CMD_PREPEND || cmd == PROTO_CMD_CAS;
+}
+
+int route_data_block(const struct proto_token *t, size_t nt, size_t *len, const char **answer)
+{
+    static const char bad_format[] = "CLIENT_ERROR bad command line format\r\n";
+    enum proto_cmd cmd = proto_command(t, nt);
+    int32_t vlen;
+    if (is_classic_storage(cmd)) {
+        uint32_t flags;
+        int32_t exptime;
+        uint64_t cas;
+        bool ok = t[1].length <= PROTO_KEY_MAX_LENGTH && proto_parse_u32(t[2].value, &flags) &&
+                  proto_parse_i32(t[3].value, &exptime) && proto_parse_i32(t[4].value, &vlen) &&
+                  (cmd != PROTO_CMD_CAS || proto_parse_u64(t[5].value, &cas)) && vlen >= 0 &&
+                  vlen <= INT32_MAX - 2;
+        if (!ok) {
+            /* memcached's out_string: noreply hides it */
+            *answer = proto_has_noreply(t, nt) ? "" : bad_format;
+            return 0;
+        }
+        *len = (size_t)vlen;
+        return 1;
+    }
+    if (cmd == PROTO_CMD_MS && nt >= 3) {
+        if (t[1].length > PROTO_KEY_MAX_LENGTH || nt == 3) {
+            *answer = bad_format;
+            return 0;
+        }
+        if (nt > META_MAX_TOKENS) {
+            *answer = "CLIENT_ERROR options flags too long\r\n";
+            return 0;
+        }
+        if (!proto_parse_i32(t[2].value, &vlen) || vlen < 0 || vlen > INT32_MAX - 2) {
+            *answer = bad_format;
+            return 0;
+        }
+        /* past this point memcached swallows the block even when it refuses the flags, so the
+         * backend can judge them */
+        *len = (size_t)vlen;
+        return 1;
+    }
+    return -1;
+}
+
 int route_plan_build(struct route_plan *plan, struct proto_token *t, size_t nt, const char *data,
                      size_t data_len, route_owner_fn owner, void *ctx, uint32_t nbackends)
 {
@@ -278,6 +327,23 @@ int route_plan_build(struct route_plan *plan, struct proto_token *t, size_t nt, 
     plan->action = ROUTE_FORWARD;
     plan->merge = ROUTE_MERGE_ONE;
     int rc = 0;
+
+    size_t block_len = 0;
+    const char *refusal = NULL;
+    switch (route_data_block(t, nt, &block_len, &refusal)) {
+    case 0:
+        plan->action = ROUTE_ANSWER;
+        plan->answer = refusal;
+        return 0;
+    case 1:
+        if (data == NULL || data_len != block_len) {
+            errno = EINVAL;
+            return -1;
+        }
+        break;
+    default:
+        break;
+    }
 
     switch (plan->cmd) {
     case PROTO_CMD_GET:
@@ -304,7 +370,8 @@ int route_plan_build(struct route_plan *plan, struct proto_token *t, size_t nt, 
             uint32_t b = owner_of(t, nt, plan->cmd, false, owner, ctx, nbackends);
             struct route_part *part = add_part(plan, b, plan->quiet ? REPLY_UNTIL_MN : REPLY_LINE);
             rc = part ? fill_request(plan, part, t, nt, data, data_len) : -1;
-        } else if (is_meta_single_key(plan->cmd)) {
+        } else if (is_meta_single_key(plan->cmd) && nt >= 3) {
+            /* (without a key the node answers ERROR itself) */
             plan->write = plan->cmd != PROTO_CMD_MG && plan->cmd != PROTO_CMD_ME;
             plan->quiet = plan->cmd != PROTO_CMD_ME &&
                           meta_has_flag(t, nt, meta_flags_start(plan->cmd), 'q');

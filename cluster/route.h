@@ -76,11 +76,21 @@ struct route_plan {
     struct route_buf miss;
 };
 
+/* Whether memcached reads a data block after this line (a storage command or ms), decided from
+ * the line alone as memcached 1.6.18 decides it. Returns 1 with *len: the caller reads len bytes
+ * and "\r\n" (a bad chunk it answers "CLIENT_ERROR bad data chunk" itself) and passes them to
+ * route_plan_build. Returns 0 when memcached refuses the line without reading a block: *answer
+ * is the whole reply (empty under a classic noreply) and the next bytes are a command again.
+ * Returns -1 for a command that has no data block. */
+int route_data_block(const struct proto_token *t, size_t nt, size_t *len, const char **answer);
+
 /* Plans the command in t[0..nt) (tokenized by proto_tokenize; for a get line with more keys
  * than one tokenization holds, the terminal token's rest is tokenized further, in place).
  * `data`/`data_len` is the data block of a storage command or ms (value bytes without the
- * trailing "\r\n", which the caller has already checked), else NULL/0. Returns 0, or -1 with
- * errno ENOMEM or EINVAL (nbackends 0). The plan's keys are copies: the line may be reused. */
+ * trailing "\r\n", which the caller has already checked; see route_data_block), else NULL/0.
+ * A line route_data_block refuses is planned as ROUTE_ANSWER. Returns 0, or -1 with errno ENOMEM
+ * or EINVAL (nbackends 0, or a data block missing). The plan's keys are copies: the line may be
+ * reused. */
 int route_plan_build(struct route_plan *plan, struct proto_token *t, size_t nt, const char *data,
                      size_t data_len, route_owner_fn owner, void *ctx, uint32_t nbackends);
 void route_plan_free(struct route_plan *plan);

@@ -47,7 +47,8 @@ static void assert_merge(const struct route_plan *p, const struct route_result *
 {
     struct route_buf out = {0};
     ck_assert_int_eq(route_merge(p, r, &out), 0);
-    bool same = out.len == strlen(expected) && (out.len == 0 || !memcmp(out.data, expected, out.len));
+    bool same = out.len == strlen(expected) &&
+                (out.len == 0 || memcmp(out.data, expected, out.len) == 0);
     ck_assert_msg(same,
                   "merged \"%.*s\", expected \"%s\"", (int)out.len, out.data, expected);
     route_buf_free(&out);
@@ -193,7 +194,7 @@ START_TEST(storage_and_noreply)
     const char *single[] = {"incr a 1", "decr b 1 noreply", "delete c", "touch a 10",
                             "cas b 0 0 1 5", "append c 0 0 1", "prepend a 0 0 1 noreply"};
     for (size_t i = 0; i < sizeof single / sizeof single[0]; i++) {
-        plan(&p, &line, single[i], NULL, &o);
+        plan(&p, &line, single[i], strstr(single[i], " 0 0 1") ? "x" : NULL, &o);
         ck_assert_int_eq(p.action, ROUTE_FORWARD);
         ck_assert_uint_eq(p.nparts, 1);
         uint32_t owner = (uint32_t)(single[i][strcspn(single[i], " ") + 1] - 'a');
@@ -203,6 +204,63 @@ START_TEST(storage_and_noreply)
         route_plan_free(&p);
         free(line);
     }
+}
+END_TEST
+
+/* Which lines are followed by a data block: what memcached 1.6.18 did with each of these lines
+ * followed by "hi\r\n" and "mn\r\n" (a refused line made it answer ERROR to "hi"). */
+START_TEST(data_blocks)
+{
+    static const struct {
+        const char *line;
+        int block; /* 1: a block of 2 bytes follows; 0: refused with `answer`; -1: no block */
+        const char *answer;
+    } cases[] = {
+        {"set k 0 0 2", 1, NULL},
+        {"cas k 0 0 2 99 noreply", 1, NULL},
+        {"ms k 2 T0", 1, NULL},
+        {"ms k 2 zz", 1, NULL}, /* an invalid flag: memcached still swallows the block */
+        {"ms k 2 T0 T1", 1, NULL},
+        {"set k x 0 2", 0, "CLIENT_ERROR bad command line format\r\n"},
+        {"set k 0 0 -1", 0, "CLIENT_ERROR bad command line format\r\n"},
+        {"set k 0 0 -1 noreply", 0, ""},
+        {"cas k 0 0 2 x", 0, "CLIENT_ERROR bad command line format\r\n"},
+        {"ms k xx", 0, "CLIENT_ERROR bad command line format\r\n"},
+        {"ms k -1", 0, "CLIENT_ERROR bad command line format\r\n"},
+        {"mg k v", -1, NULL},
+        {"get k", -1, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *copy = strdup(cases[i].line);
+        struct proto_token t[PROTO_MAX_TOKENS];
+        size_t nt = proto_tokenize(copy, t, PROTO_MAX_TOKENS);
+        size_t len = 0;
+        const char *answer = NULL;
+        int r = route_data_block(t, nt, &len, &answer);
+        ck_assert_msg(r == cases[i].block, "%s: %d", cases[i].line, r);
+        if (r == 1)
+            ck_assert_uint_eq(len, 2);
+        if (r == 0)
+            ck_assert_str_eq(answer, cases[i].answer);
+        free(copy);
+    }
+    char key[300] = "set ";
+    memset(key + 4, 'k', 251);
+    strcat(key, " 0 0 2");
+    struct owner_ctx o = {.n = 2};
+    struct route_plan p;
+    char *line;
+    plan(&p, &line, key, NULL, &o);
+    ck_assert_int_eq(p.action, ROUTE_ANSWER); /* memcached: no block, the data is a command */
+    ck_assert_str_eq(p.answer, "CLIENT_ERROR bad command line format\r\n");
+    route_plan_free(&p);
+    free(line);
+    /* a valid storage line without its block is the caller's bug */
+    line = strdup("set k 0 0 2");
+    struct proto_token t[PROTO_MAX_TOKENS];
+    size_t nt = proto_tokenize(line, t, PROTO_MAX_TOKENS);
+    ck_assert_int_eq(route_plan_build(&p, t, nt, "x", 1, first_byte_owner, &o, 2), -1);
+    free(line);
 }
 END_TEST
 
@@ -296,7 +354,7 @@ START_TEST(local_commands)
 {
     struct owner_ctx o = {.n = 3};
     const char *local[] = {"stats", "stats slabs", "version", "verbosity 1", "mn", "quit",
-                           "bogus", "get", "set a 0 0"};
+                           "bogus", "get", "set a 0 0", "mg", "ms", "me"};
     for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
         struct route_plan p;
         char *line;
@@ -318,6 +376,7 @@ int main(void)
     tcase_add_test(tc, get_refusals_and_errors);
     tcase_add_test(tc, long_multiget);
     tcase_add_test(tc, storage_and_noreply);
+    tcase_add_test(tc, data_blocks);
     tcase_add_test(tc, meta_commands);
     tcase_add_test(tc, flush_all_everywhere);
     tcase_add_test(tc, local_commands);

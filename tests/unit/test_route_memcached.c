@@ -146,6 +146,7 @@ static void via_proxy(struct cluster *c, const char *line, const char *data, str
                 ? REPLY_RETRIEVAL
                 : plan.parts[0].reply_kind;
     if (plan.action == ROUTE_ANSWER) {
+        *quiet = plan.answer[0] == '\0'; /* the reference then answers only the mn */
         out->data = strdup(plan.answer);
         out->len = strlen(plan.answer);
         route_plan_free(&plan);
@@ -317,6 +318,13 @@ START_TEST(same_bytes_as_one_memcached)
     memset(longkey + 7, 'x', 251);
     check_same(&c, longkey, NULL);
     check_same(&c, "gat nope k1", NULL);
+    /* lines memcached refuses without reading a data block */
+    check_same(&c, "set k1 x 0 2", NULL);
+    check_same(&c, "set k1 0 0 -1 noreply", NULL);
+    check_same(&c, "cas k1 0 0 2 x", NULL);
+    check_same(&c, "ms k1 xx", NULL);
+    check_same(&c, "ms k1 2 zz", "hi"); /* refused after the block: the backend swallows it */
+    check_same(&c, "mg k1 v zz", NULL);
     check_same(&c, "flush_all", NULL);
     check_same(&c, "get k0 k1 k2 k3 k4 k5 k6 k7 k8 k9 k10 k11", NULL);
     cluster_stop(&c);
