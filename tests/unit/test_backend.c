@@ -199,6 +199,34 @@ static uint32_t key_owner(void *ctx, const char *key, size_t len)
     return len > 0 && key[0] == 'b' ? 1 : 0;
 }
 
+/* A Shoal node as the backend (the binary `make test` built, in SHOAL_BIN): it must answer the
+ * forwarding hello and the mn fence as memcached does. */
+START_TEST(shoal_backend)
+{
+    const char *shoal = getenv("SHOAL_BIN");
+    if (shoal == NULL || access(shoal, X_OK) != 0)
+        return; /* run outside `make test`: nothing to start */
+    uint16_t port = free_port();
+    pid_t pid = start_server(shoal, port);
+    struct loop l = {.ep = epoll_create1(EPOLL_CLOEXEC), .fd = -1};
+    struct backend *b = make_backend(port, 5000, ROUTE_PEER_HELLO);
+    struct outcome o[4] = {{0}};
+    ck_assert_int_eq(send_str(b, "set a 0 0 1 noreply\r\nx\r\nmn\r\n", REPLY_UNTIL_MN, &o[0]),
+                     BACKEND_OK);
+    ck_assert_int_eq(send_str(b, "mg a v q k\r\nmn\r\n", REPLY_UNTIL_MN, &o[1]), BACKEND_OK);
+    ck_assert_int_eq(send_str(b, "md nope q\r\nmn\r\n", REPLY_UNTIL_MN, &o[2]), BACKEND_OK);
+    ck_assert_int_eq(send_str(b, "get a nope a\r\n", REPLY_RETRIEVAL, &o[3]), BACKEND_OK);
+    drive_until_done(&l, b, o, 4);
+    assert_reply(&o[0], "MN\r\n");
+    assert_reply(&o[1], "VA 1 ka\r\nx\r\nMN\r\n");
+    assert_reply(&o[2], "NF\r\nMN\r\n");
+    assert_reply(&o[3], "VALUE a 0 1\r\nx\r\nVALUE a 0 1\r\nx\r\nEND\r\n");
+    backend_free(b);
+    close(l.ep);
+    stop_memcached(pid);
+}
+END_TEST
+
 /* The building blocks together: a multi-get split over two memcacheds and merged. */
 START_TEST(split_get_over_two_memcacheds)
 {
@@ -401,6 +429,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, bad_config);
     tcase_add_test(tc, pipelined_round_trip);
+    tcase_add_test(tc, shoal_backend);
     tcase_add_test(tc, split_get_over_two_memcacheds);
     tcase_add_test(tc, timeout_on_silent_server);
     tcase_add_test(tc, hello_first_and_malformed_reply);

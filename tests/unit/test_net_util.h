@@ -65,7 +65,8 @@ static inline bool accepts(uint16_t port)
     return ok;
 }
 
-static inline pid_t start_memcached(uint16_t port)
+/* Starts a memcached-compatible server binary (memcached or shoal: same flags). */
+static inline pid_t start_server(const char *path, uint16_t port)
 {
     char portbuf[8];
     snprintf(portbuf, sizeof portbuf, "%u", port);
@@ -77,23 +78,29 @@ static inline pid_t start_memcached(uint16_t port)
         if (getppid() != parent)
             _exit(1);
         if (geteuid() == 0)
-            execl(MEMCACHED, MEMCACHED, "-u", "nobody", "-l", "127.0.0.1", "-p", portbuf, "-U",
+            execl(path, path, "-u", "nobody", "-l", "127.0.0.1", "-p", portbuf, "-U",
                   "0", "-t", "1", (char *)NULL);
         else
-            execl(MEMCACHED, MEMCACHED, "-l", "127.0.0.1", "-p", portbuf, "-U", "0", "-t", "1",
+            execl(path, path, "-l", "127.0.0.1", "-p", portbuf, "-U", "0", "-t", "1",
                   (char *)NULL);
         _exit(127);
     }
     uint64_t end = now_ms() + WAIT_LIMIT_MS;
     while (!accepts(port)) {
         int status;
-        ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "memcached exited");
-        ck_assert_msg(now_ms() < end, "memcached did not accept on port %u", port);
+        ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "%s exited", path);
+        ck_assert_msg(now_ms() < end, "%s did not accept on port %u", path, port);
         pause_ms(10);
     }
     return pid;
 }
 
+static inline pid_t start_memcached(uint16_t port)
+{
+    return start_server(MEMCACHED, port);
+}
+
+/* Kills and reaps a server started above. */
 static inline void stop_memcached(pid_t pid)
 {
     kill(pid, SIGKILL);

@@ -336,7 +336,7 @@ START_TEST(failed_backend_policy)
 {
     struct cluster c;
     cluster_start(&c);
-    char line[256], key[16];
+    char line[256];
     const char *dead_key = NULL, *live_key = NULL;
     static char keys[32][16];
     for (int i = 0; i < 32 && (dead_key == NULL || live_key == NULL); i++) {
@@ -348,7 +348,7 @@ START_TEST(failed_backend_policy)
             live_key = keys[i];
     }
     ck_assert(dead_key != NULL && live_key != NULL);
-    snprintf(line, sizeof line, "set %s 0 0 1", live_key);
+    snprintf(line, sizeof line, "set %.15s 0 0 1", live_key);
     check_same(&c, line, "L");
     stop_memcached(c.pids[0]);
     c.pids[0] = 0;
@@ -356,24 +356,23 @@ START_TEST(failed_backend_policy)
     struct route_buf out = {0};
     bool quiet;
     enum reply_kind kind;
-    snprintf(line, sizeof line, "get %s %s", dead_key, live_key);
+    snprintf(line, sizeof line, "get %.15s %.15s", dead_key, live_key);
     via_proxy(&c, line, NULL, &out, &quiet, &kind);
-    snprintf(key, sizeof key, "VALUE %s 0 1", live_key);
     char expected[128];
-    snprintf(expected, sizeof expected, "VALUE %s 0 1\r\nL\r\nEND\r\n", live_key);
+    snprintf(expected, sizeof expected, "VALUE %.15s 0 1\r\nL\r\nEND\r\n", live_key);
     ck_assert_msg(out.len == strlen(expected) && memcmp(out.data, expected, out.len) == 0,
                   "%.*s", (int)out.len, out.data);
     route_buf_free(&out);
 
-    snprintf(line, sizeof line, "set %s 0 0 1 noreply", dead_key);
+    snprintf(line, sizeof line, "set %.15s 0 0 1 noreply", dead_key);
     via_proxy(&c, line, "D", &out, &quiet, &kind);
     ck_assert_msg(out.len > 20 && memcmp(out.data, "SERVER_ERROR backend ", 21) == 0, "%.*s",
                   (int)out.len, out.data);
     route_buf_free(&out);
 
-    snprintf(line, sizeof line, "mg %s v k Ox", dead_key);
+    snprintf(line, sizeof line, "mg %.15s v k Ox", dead_key);
     via_proxy(&c, line, NULL, &out, &quiet, &kind);
-    snprintf(expected, sizeof expected, "EN k%s Ox\r\n", dead_key);
+    snprintf(expected, sizeof expected, "EN k%.15s Ox\r\n", dead_key);
     ck_assert_msg(out.len == strlen(expected) && memcmp(out.data, expected, out.len) == 0,
                   "%.*s", (int)out.len, out.data);
     route_buf_free(&out);
