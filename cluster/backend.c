@@ -64,6 +64,7 @@ const char *backend_error_text(enum backend_error err)
     case BACKEND_LOST: return "backend connection lost";
     case BACKEND_MALFORMED: return "backend sent a malformed reply";
     case BACKEND_NOMEM: return "out of memory";
+    case BACKEND_BUSY: return "backend busy";
     }
     return "backend error";
 }
@@ -274,6 +275,13 @@ enum backend_error backend_send(struct backend *b, const char *req, size_t len,
             b->counters.errors++;
             return BACKEND_REFUSED;
         }
+    }
+    size_t unwritten = b->out_len - b->out_sent;
+    size_t cap = b->cfg.max_queued_bytes;
+    /* a lone request larger than the limit still goes: it could never go otherwise */
+    if (cap != 0 && unwritten > 0 && (unwritten >= cap || len > cap - unwritten)) {
+        b->counters.errors++;
+        return BACKEND_BUSY;
     }
     struct pending p = {.done = done, .arg = arg, .deadline = now_ms + b->cfg.timeout_ms};
     reply_parser_init(&p.parser, kind);

@@ -24,6 +24,7 @@ enum backend_error {
     BACKEND_LOST,      /* the connection closed or failed with the request in flight */
     BACKEND_MALFORMED, /* the backend sent something that is not a reply */
     BACKEND_NOMEM,
+    BACKEND_BUSY,      /* max_queued_bytes would be exceeded: the backend is not keeping up */
 };
 
 /* The reason text for SERVER_ERROR, e.g. "backend timeout" (route_result.failure). */
@@ -43,6 +44,10 @@ struct backend_config {
     uint64_t timeout_ms;    /* a reply (or the connection) not there by then fails: > 0 */
     uint64_t backoff_min_ms; /* first reconnect delay after a failure; doubles up to max */
     uint64_t backoff_max_ms;
+    /* Request bytes not yet written to the socket beyond which backend_send refuses with
+     * BACKEND_BUSY, so that a slow backend cannot grow the proxy's memory without bound.
+     * 0: no limit. */
+    size_t max_queued_bytes;
     /* Sent first on every new connection, its reply discarded (e.g. ROUTE_PEER_HELLO with
      * REPLY_META, so that a Shoal backend never forwards this connection's requests again).
      * NULL for none. Borrowed: must outlive the backend. */
@@ -70,7 +75,8 @@ void backend_free(struct backend *b);
 
 /* Queues one request (complete bytes, "\r\n"-terminated) whose reply has the shape `kind`;
  * done(arg, ...) is called exactly once later. Returns BACKEND_OK, or an error (BACKEND_DOWN,
- * BACKEND_REFUSED, BACKEND_NOMEM) in which case done is never called. The bytes are copied. */
+ * BACKEND_REFUSED, BACKEND_BUSY, BACKEND_NOMEM) in which case done is never called. The bytes
+ * are copied. */
 enum backend_error backend_send(struct backend *b, const char *req, size_t len,
                                 enum reply_kind kind, backend_done_fn done, void *arg,
                                 uint64_t now_ms);

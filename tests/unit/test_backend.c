@@ -345,6 +345,54 @@ START_TEST(hello_first_and_malformed_reply)
 }
 END_TEST
 
+/* A backend that does not read: once max_queued_bytes are waiting, sends are refused (and
+ * nothing is called back for them); the requests already accepted still time out normally. */
+START_TEST(busy_when_not_keeping_up)
+{
+    uint16_t port;
+    int silent = bound_socket(&port, true);
+    struct loop l = {.ep = epoll_create1(EPOLL_CLOEXEC), .fd = -1};
+    struct backend_config cfg = {.host = "127.0.0.1", .port = port, .timeout_ms = 60000,
+                                 .backoff_min_ms = 5, .backoff_max_ms = 50,
+                                 .max_queued_bytes = 256 * 1024};
+    struct backend *b = backend_new(&cfg);
+    ck_assert_ptr_nonnull(b);
+    uint64_t end = now_ms() + WAIT_LIMIT_MS;
+    struct outcome first = {0};
+    ck_assert_int_eq(send_str(b, "version\r\n", REPLY_LINE, &first), BACKEND_OK);
+    while (!backend_connected(b)) {
+        ck_assert_msg(now_ms() < end, "no connection");
+        loop_turn(&l, b);
+    }
+    enum { CHUNK = 64 * 1024, MAX_SENDS = 2000 };
+    char *req = malloc(CHUNK);
+    ck_assert_ptr_nonnull(req);
+    size_t data_len = CHUNK - 128;
+    size_t len = (size_t)snprintf(req, CHUNK, "set k 0 0 %zu\r\n", data_len);
+    memset(req + len, 'v', data_len);
+    len += data_len;
+    memcpy(req + len, "\r\n", 2);
+    len += 2;
+    static struct outcome outs[MAX_SENDS];
+    memset(outs, 0, sizeof outs);
+    enum backend_error e = BACKEND_OK;
+    int sends = 0;
+    while (sends < MAX_SENDS &&
+           (e = backend_send(b, req, len, REPLY_LINE, on_done, &outs[sends], now_ms())) ==
+               BACKEND_OK)
+        sends++; /* the kernel's socket buffers fill first, then ours */
+    ck_assert_int_eq(e, BACKEND_BUSY);
+    ck_assert_int_eq(outs[sends].calls, 0);
+    ck_assert_uint_eq(backend_counters(b)->in_flight, (uint64_t)sends + 1);
+    ck_assert(backend_connected(b));
+    free(req);
+    backend_free(b); /* fails the accepted ones as lost */
+    ck_assert_int_eq(first.err, BACKEND_LOST);
+    close(l.ep);
+    close(silent);
+}
+END_TEST
+
 START_TEST(refused_then_down)
 {
     uint16_t port = free_port(); /* nobody listens there any more */
@@ -433,6 +481,7 @@ int main(void)
     tcase_add_test(tc, split_get_over_two_memcacheds);
     tcase_add_test(tc, timeout_on_silent_server);
     tcase_add_test(tc, hello_first_and_malformed_reply);
+    tcase_add_test(tc, busy_when_not_keeping_up);
     tcase_add_test(tc, refused_then_down);
     tcase_add_test(tc, reconnect_after_restart);
     suite_add_tcase(s, tc);
