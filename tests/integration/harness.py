@@ -321,6 +321,14 @@ class Suite:
         else:
             self.ok(name)
 
+    def server(self, binary=None, args=()):
+        """A started server, or the end of the suite with one failure saying why not."""
+        try:
+            return Server(binary, args)
+        except ServerError as e:
+            self.fail("server starts", str(e))
+            self.finish()
+
     def check(self, name, got, expected):
         if got == expected:
             self.ok(name)

@@ -386,7 +386,12 @@ def run_all(server, cases, results):
 def run_pair(cases, args, reference, sut):
     """Runs cases against fresh memcached and SUT servers started with args, in parallel."""
     ref = harness.Server(harness.REFERENCE_BIN, args)
-    out = harness.Server(sut, args)
+    try:
+        out = harness.Server(sut, args)
+    except harness.ServerError as e:
+        ref.stop()
+        return ({name: [("started",)] for name, _ in cases},
+                {name: [("server error", str(e)[:300])] for name, _ in cases})
     ref_results, sut_results = {}, {}
     threads = [threading.Thread(target=run_all, args=(ref, cases, ref_results)),
                threading.Thread(target=run_all, args=(out, cases, sut_results))]
@@ -429,6 +434,7 @@ def has_timeout(transcript):
 def main():
     suite = harness.Suite("test_differential")
     sut = harness.binary_under_test()
+    suite.server(sut).stop()  # ends the suite with one clear failure if it cannot start
     groups = [(CASES, [])]
     per_flag = flag_cases()
     for name, args, fn in per_flag:
@@ -442,9 +448,9 @@ def main():
     def run_group(cases, args):
         try:
             ref, got = run_pair(cases, args, harness.REFERENCE_BIN, sut)
-        except harness.ServerError as e:
-            ref = {name: [("server error", str(e)[:300])] for name, _ in cases}
-            got = dict(ref)
+        except harness.ServerError as e:  # the reference did not start
+            ref = {name: [("reference did not start", str(e)[:300])] for name, _ in cases}
+            got = {name: [("not run",)] for name, _ in cases}
         with lock:
             results.append((cases, ref, got))
 

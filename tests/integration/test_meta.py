@@ -645,7 +645,7 @@ def test_quiet_pipeline(server):
 
 def main():
     suite = harness.Suite("test_meta")
-    server = harness.Server()
+    server = suite.server()
     for name, pairs in CASES:
         suite.run(name, steps, server, pairs)
     suite.run("C compare-and-swap", test_cas_compare, server)

@@ -464,7 +464,7 @@ def test_item_size_limit(args, limit, key_len):
 
 def main():
     suite = harness.Suite("test_protocol")
-    server = harness.Server()
+    server = suite.server()
     for name, pairs in CASES.items():
         suite.run(name, steps, server, pairs)
     suite.run("version", test_version, server)
