@@ -292,6 +292,73 @@ def item_size_limits(args):
     return run
 
 
+# ---- stats ------------------------------------------------------------------------------
+
+def parse_stats(reply):
+    stats = []
+    for line in reply.split(b"\r\n"):
+        if line.startswith(b"STAT "):
+            parts = line.split(b" ", 2)
+            stats.append((parts[1], parts[2] if len(parts) > 2 else b""))
+    return stats
+
+
+# Counters that a known command script on a fresh server determines exactly.
+COUNTERS = [b"cmd_get", b"cmd_set", b"cmd_flush", b"cmd_touch", b"cmd_meta", b"get_hits",
+            b"get_misses", b"get_flushed", b"delete_misses", b"delete_hits",
+            b"incr_misses", b"incr_hits", b"decr_misses", b"decr_hits", b"cas_misses",
+            b"cas_hits", b"cas_badval", b"touch_hits", b"touch_misses", b"store_too_large",
+            b"total_items", b"threads", b"max_connections", b"limit_maxbytes", b"evictions",
+            b"accepting_conns", b"rejected_connections"]
+
+STATS_SCRIPT = (
+    b"set s1 0 0 1\r\n1\r\nset s2 0 0 1\r\n2\r\nadd s1 0 0 1\r\nx\r\nget s1 s2 s3\r\n"
+    b"gets s1\r\nincr s1 5\r\nincr s9 1\r\ndecr s1 1\r\ndecr s9 1\r\ndelete s2\r\n"
+    b"delete s2\r\ntouch s1 100\r\ntouch s9 1\r\ncas s1 0 0 1 1\r\nx\r\ncas s9 0 0 1 1\r\n"
+    b"x\r\ngat 100 s1 s9\r\nmg s1 v\r\nmg s9 v\r\n"
+    b"ms s5 1\r\n5\r\nma s5\r\nmd s5\r\nmn\r\nset s6 0 0 2000000\r\n" + b"x" * 2000000 +
+    b"\r\nappend s1 0 0 1\r\n0\r\nprepend s1 0 0 1\r\n0\r\nreplace s1 0 0 1\r\n7\r\n"
+    b"set s7 0 0 1\r\nx\r\nflush_all\r\n")
+# (no item is read after the flush or after it expires: the LRU crawler may reclaim it first,
+# which turns a get_flushed or get_expired into a get_misses)
+
+
+def stats_counters(server):
+    """The counters of `stats` after STATS_SCRIPT on a fresh server."""
+    with server.connect(timeout=SUT_TIMEOUT) as conn:
+        conn.request(STATS_SCRIPT)
+        stats = dict(parse_stats(conn.request(b"stats\r\n")))
+    return [(name, stats.get(name)) for name in COUNTERS]
+
+
+def stats_names(server):
+    """Which stats `stats` and `stats settings` report, in order (only those missing from
+    the server under test count as a difference: see compare_stats_names)."""
+    with server.connect(timeout=SUT_TIMEOUT) as conn:
+        general = [n for n, _ in parse_stats(conn.request(b"stats\r\n"))]
+        settings = [n for n, _ in parse_stats(conn.request(b"stats settings\r\n"))]
+        other = conn.request(b"stats reset\r\nstats detail on\r\nstats detail off\r\n")
+    return [("stats", general), ("stats settings", settings), ("reset/detail", other)]
+
+
+SETTINGS = [b"maxbytes", b"maxconns", b"udpport", b"inter", b"evictions", b"shutdown_command",
+            b"growth_factor", b"chunk_size", b"num_threads", b"reqs_per_event", b"cas_enabled",
+            b"tcp_backlog", b"item_size_max", b"flush_enabled", b"idle_timeout",
+            b"read_buf_mem_limit", b"maxconns_fast", b"hashpower_init", b"verbosity"]
+SETTINGS_ARGS = ["-m", "32", "-c", "500", "-t", "2", "-I", "2m", "-F", "-A", "-M", "-C",
+                 "-f", "1.5", "-n", "64", "-R", "10", "-b", "256", "-o", "idle_timeout=600",
+                 "-v"]
+
+
+def stats_settings(server):
+    with server.connect(timeout=SUT_TIMEOUT) as conn:
+        settings = dict(parse_stats(conn.request(b"stats settings\r\n")))
+        general = dict(parse_stats(conn.request(b"stats\r\n")))
+    return ([(name, settings.get(name)) for name in SETTINGS]
+            + [(name, general.get(name)) for name in (b"threads", b"max_connections",
+                                                      b"limit_maxbytes")])
+
+
 # ---- servers with their own flags ------------------------------------------------------
 
 def flag_cases():
@@ -311,6 +378,9 @@ def flag_cases():
         ("-A: shutdown", ["-A"], shutdown_case(b"shutdown\r\n")),
         ("-A: shutdown graceful", ["-A"], shutdown_case(b"shutdown graceful\r\n")),
         ("-c: too many connections", ["-c", "40", "-t", "4"], maxconns_case),
+        ("stats counters after a known script", [], stats_counters),
+        ("stats names", [], stats_names),
+        ("stats settings reflect the flags", SETTINGS_ARGS, stats_settings),
     ]
     return out
 
@@ -427,8 +497,27 @@ def fmt(value):
     return repr(value)
 
 
+def compare_stats_names(ref, got):
+    """What the server under test lacks (extra stats are allowed)."""
+    if len(got) != len(ref) or not all(isinstance(x, tuple) and len(x) == 2 for x in got):
+        return ["got %s" % fmt(got)]
+    out = []
+    for (what, ref_value), (_, got_value) in zip(ref, got):
+        if isinstance(ref_value, list):
+            missing = [n.decode() for n in ref_value if n not in got_value]
+            if missing:
+                out.append("%s lacks %s" % (what, " ".join(missing)))
+        elif ref_value != got_value:
+            out.append("%s: memcached %s, shoal %s" % (what, fmt(ref_value), fmt(got_value)))
+    return out
+
+
 def has_timeout(transcript):
-    return "timeout" in repr(transcript)
+    if isinstance(transcript, str):
+        return transcript == "timeout"
+    if isinstance(transcript, (list, tuple)):
+        return any(has_timeout(x) for x in transcript)
+    return False
 
 
 def main():
@@ -472,6 +561,12 @@ def main():
             suite.fail(name, "no result (a runner thread hung)")
         elif has_timeout(ref):
             suite.fail(name, "broken case: memcached itself timed out: %s" % fmt(ref))
+        elif name == "stats names":
+            missing = compare_stats_names(ref, got)
+            if missing:
+                suite.fail(name, "; ".join(missing))
+            else:
+                suite.ok(name)
         elif transcript_equal(ref, got):
             suite.ok(name)
             if os.environ.get("SHOAL_DIFF_DUMP"):  # to see what memcached answered
