@@ -61,6 +61,22 @@ signal.signal(signal.SIGTERM, _on_signal)
 signal.signal(signal.SIGINT, _on_signal)
 
 
+def connect(address, timeout):
+    """A connected socket: TCP (without Nagle) for a (host, port), unix for a path."""
+    if isinstance(address, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    sock = socket.create_connection(address, timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class ServerError(Exception):
     pass
 
@@ -68,9 +84,12 @@ class ServerError(Exception):
 class Server:
     """One server process on 127.0.0.1. Use as a context manager or call stop()."""
 
-    def __init__(self, binary=None, args=(), start=True):
+    def __init__(self, binary=None, args=(), start=True, listen="127.0.0.1", unix_path=None):
+        """listen: the -l argument; unix_path: serve on this unix socket (-s) instead of TCP."""
         self.binary = binary or binary_under_test()
         self.args = list(args)
+        self.listen = listen
+        self.unix_path = unix_path
         self.port = None
         self.proc = None
         self.log = None
@@ -78,7 +97,10 @@ class Server:
             self.start()
 
     def command(self, port):
-        cmd = [self.binary, "-p", str(port), "-l", "127.0.0.1", "-U", "0"]
+        if self.unix_path:
+            cmd = [self.binary, "-s", self.unix_path, "-U", "0"]
+        else:
+            cmd = [self.binary, "-p", str(port), "-l", self.listen, "-U", "0"]
         if os.geteuid() == 0:
             cmd += ["-u", "root"]  # memcached refuses to run as root without it
         return cmd + self.args
@@ -106,8 +128,8 @@ class Server:
             if self.proc.poll() is not None:
                 return False
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return True
+                connect(self.address(), timeout=1).close()
+                return True
             except OSError:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
@@ -134,8 +156,11 @@ class Server:
         if self in _live_servers:
             _live_servers.remove(self)
 
+    def address(self):
+        return self.unix_path or ("127.0.0.1", self.port)
+
     def connect(self, timeout=READ_TIMEOUT):
-        return Conn(self.port, timeout)
+        return Conn(self.address(), timeout)
 
     def __enter__(self):
         return self
@@ -147,10 +172,12 @@ class Server:
 class Conn:
     """A client connection whose every read is bounded by a deadline."""
 
-    def __init__(self, port, timeout=READ_TIMEOUT):
+    def __init__(self, address, timeout=READ_TIMEOUT):
+        """address: a port of 127.0.0.1, a (host, port) pair or a unix socket path."""
         self.timeout = timeout
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(address, int):
+            address = ("127.0.0.1", address)
+        self.sock = connect(address, timeout)
         self.buf = b""
         self.eof = False
 

@@ -378,11 +378,21 @@ def flag_cases():
         ("-A: shutdown", ["-A"], shutdown_case(b"shutdown\r\n")),
         ("-A: shutdown graceful", ["-A"], shutdown_case(b"shutdown graceful\r\n")),
         ("-c: too many connections", ["-c", "40", "-t", "4"], maxconns_case),
+        ("-o idle_timeout=1: idle clients are closed", ["-o", "idle_timeout=1"], idle_case),
         ("stats counters after a known script", [], stats_counters),
         ("stats names", [], stats_names),
         ("stats settings reflect the flags", SETTINGS_ARGS, stats_settings),
     ]
     return out
+
+
+def idle_case(server):
+    """An idle connection is closed after a few seconds (memcached checks about once a
+    second); waits at most 8 s."""
+    with server.connect(timeout=SUT_TIMEOUT) as conn:
+        got = conn.request(b"set idle 0 0 1\r\nx\r\n")
+        closed = conn.wait_closed(timeout=8)
+        return [got, closed, conn.buf]
 
 
 def shutdown_case(line):

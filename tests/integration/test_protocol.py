@@ -6,8 +6,12 @@ Every case runs on its own connection with its own keys, on one shared server, e
 cases that need a server of their own (flush_all, item size limits)."""
 import os
 import re
+import signal
+import subprocess
 import sys
+import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -462,6 +466,77 @@ def test_item_size_limit(args, limit, key_len):
             expect_eq(conn.request(b"get %s\r\n" % key), b"END\r\n", "old value after noreply")
 
 
+def test_unix_socket():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "shoal.sock")
+        with harness.Server(unix_path=path, args=["-a", "0700"]) as server:
+            steps(server, [(b"set u1 0 0 2\r\nhi\r\nget u1\r\n",
+                            b"STORED\r\nVALUE u1 0 2\r\nhi\r\nEND\r\n")])
+            mode = os.stat(path).st_mode & 0o777
+            expect_eq(mode, 0o700, "socket mode with -a 0700")
+
+
+def test_listen_on_two_addresses():
+    """-l takes a comma-separated list; every address is served."""
+    with harness.Server(listen="127.0.0.1,127.0.0.2") as server:
+        for host in ("127.0.0.1", "127.0.0.2"):
+            with harness.Conn((host, server.port)) as conn:
+                expect_eq(conn.request(b"set l1 0 0 1\r\n1\r\n"), b"STORED\r\n", host)
+
+
+def process_running(pid):
+    """True unless pid is gone or a zombie (nobody may reap a daemon in a container)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_daemon_with_pid_file():
+    """-d detaches; -P names the file holding the daemon's pid."""
+    binary = harness.binary_under_test()
+    with tempfile.TemporaryDirectory() as tmp:
+        pid_file = os.path.join(tmp, "shoal.pid")
+        port = harness.free_port()
+        cmd = [binary, "-d", "-P", pid_file, "-p", str(port), "-l", "127.0.0.1", "-U", "0"]
+        if os.geteuid() == 0:
+            cmd += ["-u", "root"]
+        pid = None
+        try:
+            rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, timeout=10).returncode
+            expect_eq(rc, 0, "exit status of the starting process")
+            deadline = time.monotonic() + 10
+            while pid is None and time.monotonic() < deadline:
+                try:
+                    with open(pid_file) as f:
+                        pid = int(f.read().strip())
+                except (OSError, ValueError):
+                    time.sleep(0.02)
+            expect(pid is not None, "no pid in %s" % pid_file)
+            conn = None
+            while conn is None and time.monotonic() < deadline:
+                try:
+                    conn = harness.Conn(port)
+                except OSError:
+                    time.sleep(0.02)
+            expect(conn is not None, "daemon not accepting on port %d" % port)
+            with conn:
+                expect_eq(conn.request(b"set dm 0 0 1\r\n1\r\n"), b"STORED\r\n")
+        finally:
+            if pid is not None:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                deadline = time.monotonic() + 5
+                while process_running(pid) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                if process_running(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
 def main():
     suite = harness.Suite("test_protocol")
     server = suite.server()
@@ -478,6 +553,9 @@ def main():
     suite.run("largest value, -I 1m, 1-byte key", test_item_size_limit, [], 1048516, 1)
     suite.run("largest value, -I 1m, 200-byte key", test_item_size_limit, [], 1048317, 200)
     suite.run("largest value, -I 2m", test_item_size_limit, ["-I", "2m"], 2097092, 1)
+    suite.run("unix socket with -s and -a", test_unix_socket)
+    suite.run("-l with two addresses", test_listen_on_two_addresses)
+    suite.run("-d with -P pid file", test_daemon_with_pid_file)
     suite.run("server still alive", lambda: expect(server.alive(), "server died"))
     suite.finish()
 
