@@ -9,7 +9,6 @@ run the whole list at the same time, each in its own thread, and the transcripts
 case by case. A case whose memcached transcript shows a timeout is a broken case, reported as
 such. When $SHOAL_BIN is memcached itself the comparison is trivially equal."""
 import os
-import socket
 import sys
 import threading
 import time
