@@ -10,6 +10,8 @@ use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 use Cache::Memcached;
 
+$| = 1;
+
 my $root = "$FindBin::Bin/../..";
 my $bin = $ENV{SHOAL_BIN} || "$root/bin/shoal";
 my ($passed, $failed) = (0, 0);
@@ -71,10 +73,25 @@ sub show {
 }
 
 # check(name, sub): the sub returns '' on success or the reason of the failure.
+# A test gets 10 s; after 60 s in all, the remaining tests fail at once (a hanging server
+# must not stall the whole run).
+my $started = time;
 sub check {
     my ($name, $fn) = @_;
-    my $reason = eval { $fn->() };
-    $reason = "died: $@" if $@;
+    my $reason;
+    if (time - $started > 60) {
+        $reason = "not run: the suite's 60 s budget is spent (does the server hang?)";
+    } else {
+        $reason = eval {
+            local $SIG{ALRM} = sub { die "timed out after 10 s\n" };
+            alarm 10;
+            my $r = $fn->();
+            alarm 0;
+            $r;
+        };
+        alarm 0;
+        $reason = "died: $@" if $@;
+    }
     if (!defined $reason || $reason eq '') {
         $passed++;
         print "ok   $name\n";

@@ -29,6 +29,9 @@ SENTINEL = b"version\r\n"
 SENTINEL_RE = re.compile(rb"VERSION [^\r\n]*\r\n\Z")
 
 READ_TIMEOUT = float(os.environ.get("SHOAL_TEST_READ_TIMEOUT", "5"))
+# A suite stops running cases after this many seconds (each remaining case fails at once), so
+# that a server which hangs on everything costs a minute, not a read timeout per case.
+SUITE_BUDGET = float(os.environ.get("SHOAL_SUITE_BUDGET", "60"))
 
 
 def binary_under_test():
@@ -336,8 +339,15 @@ class Suite:
         self.failed += 1
         print("FAIL %s: %s" % (name, reason), flush=True)
 
+    def over_budget(self):
+        return time.monotonic() - self.start > SUITE_BUDGET
+
     def run(self, name, fn, *args):
         """Calls fn(*args); any exception fails the case with its message."""
+        if self.over_budget():
+            self.fail(name, "not run: the suite's %g s budget is spent (does the server hang?)"
+                      % SUITE_BUDGET)
+            return
         try:
             fn(*args)
         except (Failure, AssertionError) as e:
