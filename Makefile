@@ -35,7 +35,7 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsub
 
 PROGRAMS := $(BIN)/shoal
 
-.PHONY: all run test unit deps install uninstall clean asan tsan clang
+.PHONY: all run test unit test-programs deps install uninstall clean asan tsan clang
 .DEFAULT_GOAL := all
 
 # Fragments add their binaries to PROGRAMS (installed) or TEST_PROGRAMS (built for tests only).
@@ -62,6 +62,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 
 unit: $(UNIT_BIN)
 
+# Named so that a sub-make (asan, tsan, clang) expands TEST_PROGRAMS with its own BIN.
+test-programs: $(TEST_PROGRAMS)
+
 run: $(BIN)/shoal
 	$(BIN)/shoal -l 127.0.0.1 -p 11211
 
@@ -70,7 +73,7 @@ deps:
 	@scripts/install-deps
 
 test: deps
-	@$(MAKE) --no-print-directory all unit $(TEST_PROGRAMS)
+	@$(MAKE) --no-print-directory all unit test-programs
 	@SHOAL_BIN=$(abspath $(BIN))/shoal BIN_DIR=$(abspath $(BIN)) UNIT_DIR=$(abspath $(BUILD))/tests \
 		tests/run
 
@@ -85,7 +88,7 @@ tsan:
 
 # The same build with clang, warnings as errors.
 clang:
-	@$(MAKE) --no-print-directory all unit $(TEST_PROGRAMS) CC=clang BUILD=build/clang BIN=build/clang/bin
+	@$(MAKE) --no-print-directory all unit test-programs CC=clang BUILD=build/clang BIN=build/clang/bin
 
 install: $(BIN)/shoal
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -51,6 +51,10 @@ size_t session_process(struct session *s, const char *in, size_t len, struct out
 
 enum session_state session_state(const struct session *s);
 
+/* The environment the session was created with (for `stats`, which needs the worker's store and
+ * counters). */
+const struct session_env *session_env(const struct session *s);
+
 /* True while the session is in the middle of a data block or swallowing one (so an idle timeout
  * should still apply but a partial line is not an error). */
 bool session_mid_command(const struct session *s);

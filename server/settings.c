@@ -24,5 +24,10 @@ void settings_init(struct settings *s)
         .flush_enabled = true,
         .hashpower_init = 0,
         .maxconns_fast = true,
+        .binding_protocol = BINDING_AUTO,
+        .prefix_delimiter = ':',
+        .dump_enabled = true,
+        .watch_enabled = true,
+        .slab_chunk_max = 512 * 1024,
     };
 }

@@ -5,6 +5,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* -B: memcached's binding protocols. Shoal speaks ASCII only, so binary is refused at start. */
+enum binding_protocol {
+    BINDING_AUTO,
+    BINDING_ASCII,
+};
+
 struct settings {
     int port;                /* -p, TCP port (0 = none) */
     int udpport;             /* -U, must be 0: Shoal does not serve UDP */
@@ -30,11 +36,22 @@ struct settings {
     int hashpower_init;      /* -o hashpower */
     size_t read_buf_mem_limit; /* -o read_buf_mem_limit, bytes, 0 = no limit */
     bool maxconns_fast;      /* -o maxconns_fast (always on in memcached 1.6) */
+    int verbose;             /* -v count; the live level is log_verbosity (the verbosity command) */
+    enum binding_protocol binding_protocol; /* -B */
+    bool lock_memory;        /* -k */
+    bool maxcore;            /* -r */
+    char prefix_delimiter;   /* -D */
+    bool detail_enabled;     /* -D turns it on; `stats detail on|off` changes it at run time */
+    bool dump_enabled;       /* false with -X */
+    bool watch_enabled;      /* false with -W */
+    bool track_sizes;        /* -o track_sizes */
+    unsigned slab_chunk_max; /* -o slab_chunk_max, bytes (memcached's check against -I) */
+    const char *memory_file; /* -e, accepted and ignored: Shoal keeps items in plain memory */
 };
 
 extern struct settings settings;
 
-/* Sets every field to memcached 1.6's default. */
+/* Sets every field to memcached 1.6's default, except num_threads: the number of online cores. */
 void settings_init(struct settings *s);
 
 #endif

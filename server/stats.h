@@ -7,6 +7,7 @@
  * instruction). `stats` sums all workers' structs. The list below is the one place a per-thread
  * counter is declared: the struct, the summing and the `stats` output all follow it. */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,9 +43,16 @@ struct session;
     X(bytes_read)       \
     X(bytes_written)
 
+/* Per-thread counters that `stats` prints away from the block above, at memcached's place:
+ * idle_kicks (only with -o idle_timeout) just before bytes_read, conn_yields after threads. */
+#define THREAD_STATS_OTHER(X) \
+    X(idle_kicks)             \
+    X(conn_yields)
+
 struct thread_stats {
 #define STATS_FIELD(name) _Atomic uint64_t name;
     THREAD_STATS(STATS_FIELD)
+    THREAD_STATS_OTHER(STATS_FIELD)
 #undef STATS_FIELD
 };
 
@@ -54,6 +62,38 @@ struct thread_stats {
                           atomic_load_explicit(&(ts)->field, memory_order_relaxed) + (n),       \
                           memory_order_relaxed)
 #define STAT_INC(ts, field) STAT_ADD(ts, field, 1)
+
+struct store;
+
+/* Process-wide connection counters, kept by the connection layer (any thread may change them). */
+struct conn_stats {
+    _Atomic uint64_t curr_conns;      /* client connections open now */
+    _Atomic uint64_t total_conns;     /* client connections ever accepted (including rejected) */
+    _Atomic uint64_t rejected_conns;  /* refused because of -c */
+    _Atomic uint64_t conn_structures; /* connection structs allocated now (clients + listeners) */
+    _Atomic uint64_t held_input_bufs;  /* connections holding unconsumed input between reads */
+    _Atomic uint64_t held_input_bytes; /* their buffers' bytes (-o read_buf_mem_limit bounds it) */
+    _Atomic uint64_t read_buf_oom;     /* connections closed because that limit was reached */
+    _Atomic uint64_t reserved_fds;     /* descriptors kept back from -c for the server itself */
+    _Atomic uint64_t read_buf_size;    /* bytes of each worker's shared read buffer */
+};
+extern struct conn_stats conn_stats;
+
+/* Writes one "STAT <id>:<field> <value>\r\n" group per connection (listeners too), for
+ * `stats conns`. Registered by the worker layer; the stats module only calls it. */
+typedef void (*stats_conns_fn)(struct outbuf *out);
+
+/* Registers what `stats` reports on: the store (may be NULL in tests), the workers' counters
+ * (borrowed; they must outlive every stats_command call) and the `stats conns` writer. */
+void stats_init(struct store *store, struct thread_stats *const *threads, int nthreads,
+                stats_conns_fn conns);
+
+/* Sum of every worker's counters since the last `stats reset`. */
+void stats_sum_threads(struct thread_stats *sum);
+
+/* `stats detail on|off` flips this at run time; -D turns it on at start. */
+bool stats_detail_enabled(void);
+void stats_set_detail(bool on);
 
 /* The `stats [group]` command. `args` is what follows "stats" on the line (may be empty), without
  * the line end. Appends the whole reply (ending in END\r\n, or an error line) to out.

@@ -68,17 +68,29 @@ void store_lock_key(struct store *st, uint32_t hv, struct store_lock *lk);
 void store_unlock(struct store *st, struct store_lock *lk);
 
 /* Under the key's lock: the live item with this key, or NULL with *why saying why (an expired or
- * flushed item found on the way is unlinked and freed, and counted as reclaimed). Does not mark
- * the item as accessed; call store_touch_access for that. */
+ * flushed item found on the way is unlinked and freed; as in memcached this is counted by the
+ * caller as get_expired / get_flushed, not as reclaimed). Does not mark the item as accessed;
+ * call store_touch_access for that. */
 struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t nkey,
                         enum store_miss *why);
-/* Under the key's lock: records an access now (for LRU, last-access time and ITEM_FETCHED). */
+/* Under the key's lock: records an access now (for LRU, last-access time and ITEM_FETCHED). As
+ * memcached does, the first access only sets ITEM_FETCHED; later ones also move item_atime to
+ * now. */
 void store_touch_access(struct store *st, struct item *it);
 
 /* Allocates an unlinked item with room for nkey key bytes and nbytes value bytes, with the key
- * copied in, flags 0, exptime 0. Returns NULL with *err set when it cannot. */
+ * copied in, the given client flags, exptime 0. Returns NULL with *err set when it cannot.
+ * The largest nbytes accepted is memcached 1.6.18's for the same -I, -C, key length and flags:
+ *   item_size_max - (48 + (use_cas ? 8 : 0) + (flags ? 4 : 0) + nkey + 1 + 2)
+ * (see server/STORAGE.md); anything larger is STORE_ALLOC_TOO_LARGE. */
+struct item *store_alloc_flags(struct store *st, const char *key, size_t nkey, uint32_t flags,
+                               size_t nbytes, enum store_alloc_err *err);
+/* store_alloc_flags with flags 0 (then set them with item_set_flags). Prefer store_alloc_flags:
+ * with non-zero flags memcached's size limit is 4 bytes lower. */
 struct item *store_alloc(struct store *st, const char *key, size_t nkey, size_t nbytes,
                          enum store_alloc_err *err);
+/* The largest value store_alloc_flags accepts for this key length and flags. */
+size_t store_max_value(const struct store *st, size_t nkey, uint32_t flags);
 /* Frees an item that was never linked. */
 void store_free(struct store *st, struct item *it);
 /* Under the key's lock: links `it` into the table, replacing `old` (unlinked and freed) when old
@@ -89,8 +101,11 @@ void store_unlink(struct store *st, uint32_t hv, struct item *it);
 /* Under the key's lock: gives a linked item a fresh CAS unique (after an in-place change). */
 void store_new_cas(struct store *st, struct item *it);
 
-/* flush_all: every item stored or accessed at or before `when` (a rel_time_t) becomes invalid
- * once clock_now() >= when. `when` = clock_now() flushes now. */
+/* flush_all: `when` is memcached's new_oldest: clock_from_exptime(delay) for a positive delay,
+ * else clock_now(). As memcached 1.6.18 does, with CAS on, items last stored or accessed before
+ * `when` (time <= when - 1), and for an immediate flush also every item stored before the call
+ * (by CAS unique), become invalid once clock_now() >= when - 1; with -C, items with
+ * time <= when become invalid once clock_now() >= when. */
 void store_flush(struct store *st, rel_time_t when);
 
 /* Background upkeep, called about once a second from a maintenance thread: reclaims expired and
@@ -124,7 +139,22 @@ void store_get_stats(struct store *st, struct store_stats *out);
 /* Counts stats reset clears (evictions, reclaimed, total_items, ...). */
 void store_reset_stats(struct store *st);
 
-/* One slab class, for `stats slabs` and `stats items`. */
+/* Per-class command counters for `stats slabs` (memcached counts these per slab class). The
+ * session calls store_count under the key's lock with the item the command hit. */
+enum store_counter {
+    STORE_COUNT_GET_HIT,
+    STORE_COUNT_SET,
+    STORE_COUNT_DELETE_HIT,
+    STORE_COUNT_INCR_HIT,
+    STORE_COUNT_DECR_HIT,
+    STORE_COUNT_CAS_HIT,
+    STORE_COUNT_CAS_BADVAL,
+    STORE_COUNT_TOUCH_HIT,
+};
+void store_count(struct store *st, const struct item *it, enum store_counter which);
+
+/* One slab class, for `stats slabs` and `stats items`. Items larger than a slab page live in
+ * spans of whole pages; they are reported as one extra class after the largest. */
 struct store_class_stats {
     unsigned id;
     uint64_t chunk_size, chunks_per_page, total_pages, total_chunks, used_chunks, free_chunks;

@@ -24,4 +24,19 @@ int aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LE
               const void *aad, size_t aad_len, const void *cipher, size_t len,
               const uint8_t tag[AEAD_TAG_LEN], void *plain);
 
+/* The same with the AAD given as several pieces, authenticated as if concatenated (saves a copy
+ * when the AAD is a header assembled from separate buffers). A piece may have len 0. */
+struct aead_piece {
+    const void *data;
+    size_t len;
+};
+
+void aead_seal_pieces(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN],
+                      const struct aead_piece *aad, size_t aad_pieces, const void *plain, size_t len,
+                      void *cipher, uint8_t tag[AEAD_TAG_LEN]);
+
+int aead_open_pieces(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN],
+                     const struct aead_piece *aad, size_t aad_pieces, const void *cipher, size_t len,
+                     const uint8_t tag[AEAD_TAG_LEN], void *plain);
+
 #endif

@@ -27,6 +27,10 @@ uint32_t hash_fnv1_32(const void *key, size_t len);
 uint32_t hash_fnv1a_32(const void *key, size_t len);
 /* Bob Jenkins' one-at-a-time hash. */
 uint32_t hash_one_at_a_time(const void *key, size_t len);
+/* MurmurHash2 seeded with 0xdeadbeef * len (twemproxy/libhashkit "murmur"). */
+uint32_t hash_murmur(const void *key, size_t len);
+/* Bob Jenkins' lookup3 hashlittle, initval 13 (twemproxy/libhashkit "jenkins"). */
+uint32_t hash_jenkins(const void *key, size_t len);
 
 /* A hash known by its twemproxy configuration name. */
 struct hash_algorithm {

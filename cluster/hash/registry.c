@@ -12,6 +12,8 @@ static const struct hash_algorithm algorithms[] = {
     {"fnv1a_64", hash_fnv1a_64},
     {"fnv1_32", hash_fnv1_32},
     {"fnv1a_32", hash_fnv1a_32},
+    {"murmur", hash_murmur},
+    {"jenkins", hash_jenkins},
     {NULL, NULL},
 };
 

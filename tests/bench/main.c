@@ -82,6 +82,7 @@ static void *progress_main(void *arg)
         uint64_t now = bench_now_ns();
         if (phase != last_phase) {
             last_ops = 0;
+            last_ns = atomic_load(&p->phase_start_ns);
             last_phase = phase;
         }
         double rate = ops >= last_ops && now > last_ns ? (double)(ops - last_ops) * 1e9 / (double)(now - last_ns) : 0;
@@ -102,7 +103,7 @@ done:
 int main(int argc, char **argv)
 {
     struct bench_options opt;
-    int rc = options_parse(&opt, argc, argv);
+    int rc = bench_options_parse(&opt, argc, argv);
     if (rc)
         return rc > 0 ? 0 : EXIT_USAGE;
 
@@ -164,7 +165,8 @@ int main(int argc, char **argv)
     pthread_barrier_wait(&run.barrier); /* 1: connected */
     uint64_t fill_start = bench_now_ns();
     atomic_store(&prog.phase_start_ns, fill_start);
-    atomic_store(&prog.phase, 1);
+    if (opt.fill)
+        atomic_store(&prog.phase, 1);
     pthread_barrier_wait(&run.barrier); /* 2: filled */
     uint64_t fill_end = bench_now_ns();
     run.phase_start_ns = bench_now_ns();

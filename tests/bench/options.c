@@ -177,12 +177,12 @@ static void set_defaults(struct bench_options *o)
     o->verify = true;
 }
 
-int options_parse(struct bench_options *o, int argc, char **argv)
+int bench_options_parse(struct bench_options *o, int argc, char **argv)
 {
     set_defaults(o);
     uint64_t u;
     int c;
-    optind = 1;
+    optind = 0; /* glibc: 0 also resets getopt's internal state, so parsing twice works */
     while ((c = getopt_long(argc, argv, "s:p:t:c:P:r:m:k:d:D:n:fR:qhV", long_options, NULL)) != -1) {
         switch (c) {
         case 's':

@@ -36,6 +36,6 @@ struct bench_options {
 
 /* Fills *o from argv. Returns 0 to run, 1 when --help/--version was printed (exit 0),
  * -1 after printing an error to stderr (exit 1). */
-int options_parse(struct bench_options *o, int argc, char **argv);
+int bench_options_parse(struct bench_options *o, int argc, char **argv);
 
 #endif

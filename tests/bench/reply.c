@@ -55,7 +55,7 @@ static long parse_value(const char *line, size_t len, struct reply_line *out)
     return 0;
 }
 
-long reply_parse_line(const char *buf, size_t len, struct reply_line *out)
+long bench_reply_parse_line(const char *buf, size_t len, struct reply_line *out)
 {
     size_t scan = len < REPLY_LINE_MAX ? len : REPLY_LINE_MAX;
     const char *nl = memchr(buf, '\n', scan);

@@ -32,6 +32,6 @@ struct reply_line {
 /* Returns the length of the line including "\r\n" and fills *out; 0 when the buffer does not
  * hold a whole line yet; -1 when it cannot be a valid line (too long, or a VALUE line that does
  * not parse): the stream is then out of step. */
-long reply_parse_line(const char *buf, size_t len, struct reply_line *out);
+long bench_reply_parse_line(const char *buf, size_t len, struct reply_line *out);
 
 #endif

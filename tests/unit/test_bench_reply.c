@@ -7,7 +7,7 @@
 
 static long parse(const char *s, struct reply_line *rl)
 {
-    return reply_parse_line(s, strlen(s), rl);
+    return bench_reply_parse_line(s, strlen(s), rl);
 }
 
 START_TEST(value_lines)

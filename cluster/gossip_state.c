@@ -1,0 +1,318 @@
+/* Member state transitions: SWIM's incarnation rules plus Lifeguard's suspicion timeouts.
+ *
+ * Rules (X = a member, i = the incarnation a message carries, cur = what we know):
+ *   alive(X, i):   unknown X -> add alive. Known: accepted only if i > cur; then X is alive with
+ *                  the new address/metadata, whatever its state was (a refutation, a restart).
+ *                  So stale gossip (i <= cur) never resurrects a dead or left member.
+ *   suspect(X, i): only an alive X with i >= cur becomes suspect; a suspect X with i == cur
+ *                  counts a new independent confirmation (the timeout shrinks).
+ *   dead(X, i):    alive/suspect X with i >= cur becomes dead (left if X itself sent it).
+ *   about us:      suspect/dead at i >= ours -> refute: our incarnation becomes i + 1, broadcast.
+ *                  Only a node raises its own incarnation.
+ * Tombstones (dead/left) are kept dead_retention_ms, far longer than gossip lives. */
+#include "cluster/gossip_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gossip_notify(struct gossip *g, struct member *m, uint8_t old_state)
+{
+    g->dirty = true;
+    if (g->cfg.on_change) {
+        struct gossip_event ev = {&m->info, old_state, m->state};
+        g->cfg.on_change(g->cfg.ctx, &ev);
+    }
+}
+
+void gossip_broadcast_alive(struct gossip *g, struct member *m)
+{
+    uint8_t buf[256];
+    size_t n = wire_encode_alive(buf, sizeof buf, &m->info);
+    if (n)
+        gossip_queue_push(&g->queue, buf, n, &m->bcast);
+}
+
+static void broadcast_accuse(struct gossip *g, struct member *m, uint8_t type, const char *from)
+{
+    struct wire_accuse a = {.incarnation = m->info.incarnation};
+    memcpy(a.name, m->info.name, sizeof a.name);
+    snprintf(a.from, sizeof a.from, "%s", from);
+    uint8_t buf[256];
+    size_t n = wire_encode_accuse(buf, sizeof buf, type, &a);
+    if (n)
+        gossip_queue_push(&g->queue, buf, n, &m->bcast);
+}
+
+void gossip_refute(struct gossip *g, uint64_t inc, const struct gossip_addr *to)
+{
+    struct member *self = g->self;
+    if (inc == UINT64_MAX) {
+        /* Nothing is above it: only a forged or corrupt message says this. Wrapping to 0 would
+         * silence us for good, so we ignore it. */
+        gossip_logf(g, 1, "gossip: ignoring an accusation at the largest incarnation");
+        return;
+    }
+    if (inc >= self->info.incarnation)
+        self->info.incarnation = inc + 1;
+    g->counters.refutations++;
+    gossip_broadcast_alive(g, self);
+    gossip_awareness_add(g, 1);         /* being suspected hints that we are the slow one */
+    gossip_logf(g, 3, "gossip: refuting suspicion, incarnation now %llu",
+                (unsigned long long)self->info.incarnation);
+    g->dirty = true;
+    if (to) {
+        struct wire_writer w;
+        gossip_packet_begin(g, &w);
+        wire_put_alive(&w, &self->info);
+        gossip_packet_send(g, &w, to, false);
+    }
+}
+
+/* Tells a peer that still believes an older suspicion or death of us who we are now. */
+static void correct_stale(struct gossip *g, const struct gossip_addr *to)
+{
+    if (!to || g->left)
+        return;
+    struct wire_writer w;
+    gossip_packet_begin(g, &w);
+    wire_put_alive(&w, &g->self->info);
+    gossip_packet_send(g, &w, to, false);
+}
+
+static bool protocol_compatible(struct gossip *g, const struct wire_member *a)
+{
+    if (a->proto >= GOSSIP_PROTO_MIN && a->proto <= GOSSIP_PROTO_MAX)
+        return true;
+    g->counters.refused_protocol++;
+    if (g->counters.refused_protocol == 1 || g->counters.refused_protocol % 1000 == 0)
+        gossip_logf(g, 1, "gossip: refused member %s: protocol version %u, we speak %u..%u",
+                    a->name, a->proto, GOSSIP_PROTO_MIN, GOSSIP_PROTO_MAX);
+    return false;
+}
+
+static bool same_identity(const struct wire_member *a, const struct wire_member *b)
+{
+    return gossip_addr_equal(&a->addr, &b->addr) && strcmp(a->data_addr, b->data_addr) == 0 &&
+           a->weight == b->weight && a->role == b->role && a->proto == b->proto;
+}
+
+void gossip_handle_alive(struct gossip *g, const struct wire_member *a,
+                         const struct gossip_addr *from, uint64_t now_ms)
+{
+    if (!protocol_compatible(g, a))
+        return;
+    if (strcmp(a->name, g->name) == 0) {
+        /* Someone believes in a newer us, or in us with other metadata (a previous life that
+         * shared our name): reassert ourselves above it. */
+        if (!g->left && (a->incarnation > g->self->info.incarnation ||
+                         (a->incarnation == g->self->info.incarnation &&
+                          !same_identity(a, &g->self->info)))) {
+            if (!gossip_addr_equal(&a->addr, &g->self->info.addr) &&
+                g->counters.refutations % 1000 == 0) {
+                char other[64];
+                gossip_logf(g, 1, "gossip: a node at %s claims our name %s (misconfigured, or our "
+                            "previous life)", gossip_addr_format(&a->addr, other, sizeof other),
+                            g->name);
+            }
+            gossip_refute(g, a->incarnation, from);
+        }
+        return;
+    }
+    struct member *m = member_table_find(&g->members, a->name);
+    if (!m) {
+        m = member_table_add(&g->members, a, MEMBER_ALIVE, now_ms);
+        if (!m)
+            return;
+        gossip_probe_add(g, m);
+        gossip_broadcast_alive(g, m);
+        gossip_notify(g, m, GOSSIP_STATE_NONE);
+        return;
+    }
+    if (a->incarnation <= m->info.incarnation)
+        return;
+    uint8_t old = m->state;
+    bool changed = old != MEMBER_ALIVE || !same_identity(a, &m->info);
+    m->info = *a;
+    if (old == MEMBER_SUSPECT)
+        gossip_suspects_remove(g, m);
+    member_set_state(&g->members, m, MEMBER_ALIVE, now_ms);
+    if (old == MEMBER_DEAD || old == MEMBER_LEFT)
+        gossip_probe_add(g, m);
+    gossip_broadcast_alive(g, m);
+    if (changed)
+        gossip_notify(g, m, old);
+}
+
+/* Lifeguard: timeout = max - (max - min) * log(C + 1) / log(k + 1), never below min. */
+static void suspicion_recompute(struct member *m)
+{
+    uint64_t t = m->susp_min_ms;
+    if (m->susp_k > 0 && m->susp_confirmations < m->susp_k) {
+        double frac = gossip_log2((double)m->susp_confirmations + 1.0) /
+                      gossip_log2((double)m->susp_k + 1.0);
+        double span = (double)(m->susp_max_ms - m->susp_min_ms);
+        t = m->susp_max_ms - (uint64_t)(span * frac);
+        if (t < m->susp_min_ms)
+            t = m->susp_min_ms;
+    }
+    m->susp_deadline_ms = m->susp_start_ms + t;
+}
+
+static void suspects_add(struct gossip *g, struct member *m)
+{
+    if (g->suspects_len == g->suspects_cap) {
+        size_t cap = g->suspects_cap ? g->suspects_cap * 2 : 16;
+        struct member **s = realloc(g->suspects, cap * sizeof *s);
+        if (!s)
+            return;     /* the member then never times out here; others will declare it */
+        g->suspects = s;
+        g->suspects_cap = cap;
+    }
+    g->suspects[g->suspects_len++] = m;
+}
+
+void gossip_suspects_remove(struct gossip *g, struct member *m)
+{
+    for (size_t i = 0; i < g->suspects_len; i++) {
+        if (g->suspects[i] == m) {
+            g->suspects[i] = g->suspects[--g->suspects_len];
+            return;
+        }
+    }
+}
+
+static void start_suspicion(struct gossip *g, struct member *m, const char *from, uint64_t now_ms)
+{
+    size_t n = gossip_alive_count(g);
+    double lg = n > 1 ? gossip_log2((double)n) / 3.321928094887362 : 0.0;  /* log10 */
+    if (lg < 1.0)
+        lg = 1.0;
+    m->susp_start_ms = now_ms;
+    m->susp_min_ms = (uint64_t)(g->cfg.suspicion_mult * lg * g->cfg.probe_interval_ms);
+    m->susp_max_ms = m->susp_min_ms * g->cfg.suspicion_max_mult;
+    /* Expect as many confirmations as indirect probers exist; too few members, none. */
+    m->susp_k = n >= g->cfg.indirect_checks + 2 ? g->cfg.indirect_checks : 0;
+    m->susp_confirmations = 0;
+    memset(m->susp_confirmers, 0, sizeof m->susp_confirmers);
+    m->susp_confirmers[0] = member_name_hash(from);
+    /* Halfway to the shortest timeout we ask the suspect ourselves (unless we accused it, which
+     * told it already): its refutation may not have reached us through the gossip. */
+    m->susp_recheck_ms = strcmp(from, g->name) == 0 ? 0 : now_ms + m->susp_min_ms / 2;
+    suspicion_recompute(m);
+    suspects_add(g, m);
+}
+
+static bool suspicion_confirm(struct member *m, const char *from)
+{
+    if (m->susp_confirmations >= m->susp_k)
+        return false;
+    uint64_t h = member_name_hash(from);
+    size_t slots = m->susp_confirmations + 1;
+    for (size_t i = 0; i < slots && i < SUSPICION_CONFIRMERS_MAX; i++)
+        if (m->susp_confirmers[i] == h)
+            return false;
+    if (slots < SUSPICION_CONFIRMERS_MAX)
+        m->susp_confirmers[slots] = h;
+    m->susp_confirmations++;
+    suspicion_recompute(m);
+    return true;
+}
+
+void gossip_handle_suspect(struct gossip *g, const struct wire_accuse *s,
+                           const struct gossip_addr *from, uint64_t now_ms)
+{
+    if (strcmp(s->name, g->name) == 0) {
+        if (!g->left && s->incarnation >= g->self->info.incarnation)
+            gossip_refute(g, s->incarnation, from);
+        else
+            correct_stale(g, from);
+        return;
+    }
+    struct member *m = member_table_find(&g->members, s->name);
+    if (!m || s->incarnation < m->info.incarnation)
+        return;
+    if (m->state == MEMBER_SUSPECT) {
+        if (s->incarnation == m->info.incarnation && s->from[0] && suspicion_confirm(m, s->from))
+            broadcast_accuse(g, m, WIRE_SUSPECT, s->from);
+        return;
+    }
+    if (m->state != MEMBER_ALIVE)
+        return;
+    m->info.incarnation = s->incarnation;
+    member_set_state(&g->members, m, MEMBER_SUSPECT, now_ms);
+    start_suspicion(g, m, s->from, now_ms);
+    broadcast_accuse(g, m, WIRE_SUSPECT, s->from[0] ? s->from : g->name);
+    gossip_notify(g, m, MEMBER_ALIVE);
+}
+
+void gossip_handle_dead(struct gossip *g, const struct wire_accuse *d,
+                        const struct gossip_addr *from, uint64_t now_ms)
+{
+    if (strcmp(d->name, g->name) == 0) {
+        if (!g->left && d->incarnation >= g->self->info.incarnation)
+            gossip_refute(g, d->incarnation, from);
+        else
+            correct_stale(g, from);
+        return;
+    }
+    struct member *m = member_table_find(&g->members, d->name);
+    if (!m || d->incarnation < m->info.incarnation)
+        return;
+    if (m->state == MEMBER_DEAD || m->state == MEMBER_LEFT)
+        return;
+    uint8_t old = m->state;
+    if (old == MEMBER_SUSPECT)
+        gossip_suspects_remove(g, m);
+    m->info.incarnation = d->incarnation;
+    bool leave = strcmp(d->from, d->name) == 0;
+    member_set_state(&g->members, m, leave ? MEMBER_LEFT : MEMBER_DEAD, now_ms);
+    broadcast_accuse(g, m, WIRE_DEAD, d->from);
+    gossip_notify(g, m, old);
+}
+
+void gossip_check_suspicions(struct gossip *g, uint64_t now_ms)
+{
+    for (size_t i = 0; i < g->suspects_len;) {
+        struct member *m = g->suspects[i];
+        if (m->susp_recheck_ms && now_ms >= m->susp_recheck_ms) {
+            m->susp_recheck_ms = 0;
+            struct wire_accuse a = {.incarnation = m->info.incarnation};
+            memcpy(a.name, m->info.name, sizeof a.name);
+            memcpy(a.from, g->name, sizeof a.from);
+            struct wire_writer w;
+            gossip_packet_begin(g, &w);
+            wire_put_accuse(&w, WIRE_SUSPECT, &a);
+            gossip_packet_send(g, &w, &m->info.addr, false);
+        }
+        if (now_ms < m->susp_deadline_ms) {
+            i++;
+            continue;
+        }
+        /* handle_dead removes m from the list; index i now holds another suspect. */
+        struct wire_accuse d = {.incarnation = m->info.incarnation};
+        memcpy(d.name, m->info.name, sizeof d.name);
+        memcpy(d.from, g->name, sizeof d.from);
+        g->counters.deaths_declared++;
+        gossip_logf(g, 2, "gossip: %s suspected for %llu ms, declaring it dead", m->info.name,
+                    (unsigned long long)(now_ms - m->susp_start_ms));
+        gossip_handle_dead(g, &d, NULL, now_ms);
+    }
+}
+
+void gossip_reap(struct gossip *g, uint64_t now_ms)
+{
+    for (size_t i = 0; i < g->members.count;) {
+        struct member *m = g->members.items[i];
+        if ((m->state == MEMBER_DEAD || m->state == MEMBER_LEFT) && m != g->self &&
+            now_ms - m->state_since_ms >= g->cfg.dead_retention_ms) {
+            if (m->bcast)
+                gossip_queue_remove(&g->queue, m->bcast);
+            gossip_probe_forget(g, m);
+            member_table_remove(&g->members, m);    /* moves the last member into slot i */
+            g->dirty = true;
+            continue;
+        }
+        i++;
+    }
+}

@@ -1,0 +1,142 @@
+#ifndef SHOAL_CMD_INTERNAL_H
+#define SHOAL_CMD_INTERNAL_H
+/* What the protocol session (session.c) shares with the command implementations (cmd_*.c):
+ * the session's state and the helpers every command uses. Not an interface for anyone else. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/meta.h"
+#include "proto/parse.h"
+#include "server/outbuf.h"
+#include "server/session.h"
+#include "server/store.h"
+
+/* An item bit the session keeps beside the store's ITEM_* bits: the key was given base64-encoded
+ * (meta `b`), so meta replies print it encoded again, as memcached's ITEM_KEY_BINARY does. */
+#define SESSION_ITEM_KEY_BINARY (1u << 7)
+
+/* How a completed data block is stored (memcached's NREAD_* modes). */
+enum store_mode {
+    MODE_SET,
+    MODE_ADD,
+    MODE_REPLACE,
+    MODE_APPEND,
+    MODE_PREPEND,
+    MODE_CAS,
+};
+
+/* memcached's store_item results. */
+enum store_result {
+    RESULT_STORED,
+    RESULT_EXISTS,
+    RESULT_NOT_FOUND,
+    RESULT_NOT_STORED,
+};
+
+enum session_phase {
+    PHASE_LINE,     /* waiting for a command line */
+    PHASE_DATA,     /* copying a data block into s->item */
+    PHASE_DATA_END, /* reading the two bytes that must be "\r\n" after a data block */
+    PHASE_SWALLOW,  /* discarding a refused data block */
+};
+
+/* Longest stash of ms return flags (O<opaque>, k, c) carried over the data block. */
+#define MS_STASH_MAX 1024
+
+struct session {
+    const struct session_env *env;
+    enum session_state state;
+    enum session_phase phase;
+    bool noreply; /* the current command's replies are suppressed (memcached's c->noreply) */
+
+    /* The current command line, copied so that it can be NUL-terminated and tokenized. */
+    char *line;
+    size_t line_cap;
+
+    /* A data block in flight: owned until linked or freed. */
+    struct item *item;
+    size_t data_len;  /* value bytes expected */
+    size_t data_done; /* value bytes copied so far */
+    char data_end[2];
+    size_t data_end_have;
+    enum store_mode mode;
+    bool meta_set;       /* the block belongs to ms: reply with meta codes */
+    bool meta_set_stale; /* ms I with a CAS: a lower CAS stores the value as stale */
+    bool meta_key_binary;
+    char ms_stash[MS_STASH_MAX];
+    size_t ms_stash_len;
+    char ms_key[PROTO_KEY_MAX_LENGTH];
+    size_t ms_nkey;
+
+    uint64_t swallow_left;
+};
+
+/* Appends a reply line plus "\r\n" unless the command is noreply (which it then clears), as
+ * memcached's out_string does. */
+void reply_line(struct session *s, struct outbuf *out, const char *line);
+/* An error that noreply must not hide (memcached's out_errstring). */
+void reply_error(struct session *s, struct outbuf *out, const char *line);
+/* Appends raw bytes. */
+void reply_raw(struct outbuf *out, const void *data, size_t n);
+
+/* Looks a key up under its (held) lock, counting expired and flushed finds as memcached's
+ * do_item_get does. */
+struct item *session_find(struct session *s, uint32_t hv, const char *key, size_t nkey);
+
+/* Converts a client exptime as memcached does (negative means already expired). */
+rel_time_t session_exptime(int32_t exptime);
+
+/* Starts reading a data block of vlen value bytes into `it` (owned by the session from now on). */
+void session_expect_data(struct session *s, struct item *it, size_t vlen, enum store_mode mode);
+/* Discards the next n bytes of input. */
+void session_swallow(struct session *s, uint64_t n);
+
+/* Stores a completed item as memcached's do_store_item does, under the key's lock. Consumes `it`
+ * (linked or freed). With cas_out, reports the stored item's CAS (0 when not stored). */
+enum store_result session_store_item(struct session *s, struct item *it, enum store_mode mode,
+                                     bool cas_stale, uint64_t *cas_out);
+
+/* Storage commands (cmd_storage.c). */
+void cmd_update(struct session *s, struct proto_token *t, size_t nt, enum store_mode mode,
+                bool handle_cas, struct outbuf *out);
+void cmd_complete_data(struct session *s, bool valid, struct outbuf *out);
+
+/* Retrieval and touch (cmd_retrieve.c). */
+void cmd_get(struct session *s, struct proto_token *t, size_t nt, bool return_cas,
+             bool should_touch, struct outbuf *out);
+void cmd_touch(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+
+/* Arithmetic (cmd_arith.c). */
+enum delta_result {
+    DELTA_OK,
+    DELTA_NON_NUMERIC,
+    DELTA_EOM,
+    DELTA_NOT_FOUND,
+    DELTA_CAS_MISMATCH,
+};
+/* memcached's do_add_delta, under the key's (held) lock. Writes the new value in decimal to buf
+ * (NUL-terminated, at least 21 bytes). With cas: a nonzero *cas must match, and *cas receives
+ * the new CAS. With it_out: the item holding the new value (valid while the lock is held). */
+enum delta_result session_add_delta(struct session *s, uint32_t hv, const char *key, size_t nkey,
+                                    bool incr, uint64_t delta, char *buf, uint64_t *cas,
+                                    struct item **it_out);
+void cmd_arith(struct session *s, struct proto_token *t, size_t nt, bool incr,
+               struct outbuf *out);
+
+/* Meta commands (cmd_meta.c). */
+void cmd_mg(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_ms(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_md(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_ma(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_me(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+/* Replies to a completed ms data block. */
+void cmd_ms_finish(struct session *s, enum store_result r, uint64_t cas, struct outbuf *out);
+
+/* Everything else (cmd_misc.c). */
+void cmd_delete(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_flush_all(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_verbosity(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_shutdown(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+
+#endif

@@ -1,0 +1,137 @@
+/* get, gets, gat, gats (any number of keys) and touch. */
+#include <string.h>
+
+#include "proto/compose.h"
+#include "proto/number.h"
+#include "server/cmd_internal.h"
+#include "server/stats.h"
+
+/* Looks up one key and, when `emit`, appends its VALUE block. Counts as memcached does. */
+static void get_one(struct session *s, const char *key, size_t nkey, bool return_cas,
+                    bool should_touch, rel_time_t exptime, bool emit, struct outbuf *out)
+{
+    struct store *st = s->env->store;
+    struct thread_stats *ts = s->env->stats;
+    struct store_lock lk;
+    uint32_t hv = store_hash(key, nkey);
+
+    store_lock_key(st, hv, &lk);
+    struct item *it = session_find(s, hv, key, nkey);
+    if (it != NULL) {
+        if (should_touch)
+            item_set_exptime(it, exptime);
+        store_touch_access(st, it);
+        if (emit) {
+            char head[PROTO_VALUE_HEADER_MAX];
+            size_t n = proto_value_header(head, item_key(it), item_nkey(it), item_flags(it),
+                                          (uint32_t)item_nbytes(it), return_cas, item_cas(it));
+            reply_raw(out, head, n);
+            reply_raw(out, item_data(it), item_nbytes(it));
+            reply_raw(out, "\r\n", 2);
+        }
+        if (should_touch) {
+            STAT_INC(ts, cmd_touch);
+            STAT_INC(ts, touch_hits);
+        } else {
+            STAT_INC(ts, cmd_get);
+            STAT_INC(ts, get_hits);
+        }
+    } else if (should_touch) {
+        STAT_INC(ts, cmd_touch);
+        STAT_INC(ts, touch_misses);
+    } else {
+        STAT_INC(ts, cmd_get);
+        STAT_INC(ts, get_misses);
+    }
+    store_unlock(st, &lk);
+}
+
+/* memcached tokenizes a get line 23 tokens at a time; a key over 250 bytes stops the command
+ * there and replaces everything it had answered with one error line. Earlier keys have still
+ * been looked up (and counted), so the keys are walked twice: once to find where it stops,
+ * once to look them up, emitting only if it does not stop early. */
+static bool get_line_has_long_key(char *rest_of_line, struct proto_token *first, size_t nfirst)
+{
+    for (size_t i = 0; i < nfirst; i++)
+        if (first[i].length > PROTO_KEY_MAX_LENGTH)
+            return true;
+    /* later tokens: scan the untokenized remainder by hand, without modifying it */
+    const char *p = rest_of_line;
+    if (p == NULL)
+        return false;
+    while (*p != '\0') {
+        while (*p == ' ')
+            p++;
+        const char *start = p;
+        while (*p != ' ' && *p != '\0')
+            p++;
+        if ((size_t)(p - start) > PROTO_KEY_MAX_LENGTH)
+            return true;
+    }
+    return false;
+}
+
+void cmd_get(struct session *s, struct proto_token *t, size_t nt, bool return_cas,
+             bool should_touch, struct outbuf *out)
+{
+    struct proto_token *key = &t[1];
+    rel_time_t exptime = 0;
+    if (should_touch) {
+        int32_t e;
+        if (!proto_parse_i32(t[1].value, &e)) {
+            reply_line(s, out, "CLIENT_ERROR invalid exptime argument");
+            return;
+        }
+        exptime = session_exptime(e);
+        key++;
+    }
+    size_t nkeys_first = (size_t)(&t[nt - 1] - key);
+    bool fails = get_line_has_long_key(t[nt - 1].value, key, nkeys_first);
+
+    for (;;) {
+        while (key->length != 0) {
+            if (key->length > PROTO_KEY_MAX_LENGTH) {
+                reply_line(s, out, "CLIENT_ERROR bad command line format");
+                return;
+            }
+            get_one(s, key->value, key->length, return_cas, should_touch, exptime, !fails, out);
+            key++;
+        }
+        if (key->value == NULL)
+            break;
+        nt = proto_tokenize(key->value, t, PROTO_MAX_TOKENS);
+        key = t;
+    }
+    reply_raw(out, "END\r\n", 5);
+}
+
+void cmd_touch(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out)
+{
+    s->noreply = proto_has_noreply(t, nt);
+    if (t[1].length > PROTO_KEY_MAX_LENGTH) {
+        reply_line(s, out, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    int32_t e;
+    if (!proto_parse_i32(t[2].value, &e)) {
+        reply_line(s, out, "CLIENT_ERROR invalid exptime argument");
+        return;
+    }
+    struct store *st = s->env->store;
+    struct thread_stats *ts = s->env->stats;
+    struct store_lock lk;
+    uint32_t hv = store_hash(t[1].value, t[1].length);
+    store_lock_key(st, hv, &lk);
+    struct item *it = session_find(s, hv, t[1].value, t[1].length);
+    bool hit = it != NULL;
+    STAT_INC(ts, cmd_touch);
+    if (hit) {
+        item_set_exptime(it, session_exptime(e));
+        store_touch_access(st, it);
+        STAT_INC(ts, touch_hits);
+    } else {
+        STAT_INC(ts, touch_misses);
+    }
+    store_unlock(st, &lk);
+    reply_line(s, out, hit ? "TOUCHED" : "NOT_FOUND");
+}

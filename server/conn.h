@@ -1,0 +1,60 @@
+#ifndef SHOAL_CONN_H
+#define SHOAL_CONN_H
+/* One client connection, owned by one worker thread: reads into the worker's shared buffer,
+ * feeds the session, writes replies with writev.
+ *
+ * Memory: an idle connection holds only its struct and session. `in` exists only while a partial
+ * line (or input held back by the output bound) is waiting; `out` holds chunks only while replies
+ * are pending. The worker owns every conn; conn_close frees it. */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/clock.h"
+#include "server/outbuf.h"
+
+struct worker;
+struct session;
+
+/* Replies queued beyond this make the session stop and the connection stop reading until the
+ * client has taken some: a client that pipelines without reading cannot grow server memory. */
+#define CONN_OUT_LIMIT (256 * 1024)
+/* The longest input line a connection will buffer (long multi-key get lines grow to this). */
+#define CONN_IN_MAX (8 * 1024 * 1024)
+
+/* What `stats conns` shows, in memcached's state names. */
+enum conn_view_state {
+    CONN_VIEW_READ,  /* conn_parse_cmd: waiting for or parsing a command */
+    CONN_VIEW_NREAD, /* conn_nread: inside a data block */
+    CONN_VIEW_WRITE, /* conn_mwrite: replies waiting for the client to read */
+};
+
+struct conn {
+    int fd;
+    struct worker *worker;
+    struct session *session;
+    struct outbuf out;
+    char *in;          /* held input not yet consumed; NULL when none */
+    size_t in_len, in_cap;
+    bool in_ready;     /* held input may be processable without more bytes (output was full) */
+    bool closing;      /* flush what is queued, then close */
+    bool stop_server;  /* the shutdown command: stop the process after closing */
+    unsigned events;   /* epoll interest currently registered */
+    rel_time_t last_active;
+    _Atomic rel_time_t last_cmd; /* read by `stats conns` from other threads */
+    _Atomic int view_state;
+    const char *listen_name; /* the listener's name; owned by the listen set */
+    char peer[128]; /* LISTEN_NAME_MAX */
+    struct conn *prev, *next; /* the worker's list */
+};
+
+/* Creates a connection for an accepted fd (non-blocking already). NULL when memory ran out. */
+struct conn *conn_create(struct worker *w, int fd, const char *listen_name, const char *peer);
+/* Runs on an epoll event: writes what is pending, then reads and processes up to -R reads.
+ * Returns false when the connection was closed (and freed). */
+bool conn_on_event(struct conn *c, unsigned events);
+/* Closes the socket and frees everything the connection owns. */
+void conn_close(struct conn *c);
+
+#endif

@@ -1,0 +1,977 @@
+/* The option table and the parser that follows it. See options.h. */
+#include "server/options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "server/log.h"
+#include "server/outbuf.h"
+#include "server/stats.h"
+#include "server/version.h"
+
+#define THREADS_WARN 64
+#define THREADS_MAX 1024
+#define ITEM_SIZE_MIN 1024
+#define ITEM_SIZE_MAX (1024u * 1024 * 1024)
+#define HASHPOWER_MIN 12
+#define HASHPOWER_MAX 64
+
+/* Strict integer parsing: the whole string must be a number in [min, max]. */
+static bool parse_long(const char *arg, long min, long max, long *out)
+{
+    if (!arg || !*arg)
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_double(const char *arg, double *out)
+{
+    if (!arg || !*arg)
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int bad_value(FILE *msg, const char *what, const char *arg)
+{
+    fprintf(msg, "Invalid value for %s: %s\n", what, arg ? arg : "(none)");
+    return EX_USAGE;
+}
+
+/* ---- parsers ------------------------------------------------------------------------------ */
+
+static int parse_port(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!parse_long(arg, LONG_MIN, LONG_MAX, &v) || v < 0 || v > 65535) {
+        fprintf(msg, "ERROR: Invalid port number %s.\n", arg);
+        return EX_USAGE;
+    }
+    s->port = (int)v;
+    return 0;
+}
+
+static int parse_udp_port(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!parse_long(arg, 0, 65535, &v)) {
+        fprintf(msg, "ERROR: Invalid port number %s.\n", arg);
+        return EX_USAGE;
+    }
+    if (v != 0) {
+        fprintf(msg, "Shoal does not serve UDP: -U must be 0 (got %ld)\n", v);
+        return EX_USAGE;
+    }
+    s->udpport = 0;
+    return 0;
+}
+
+static int parse_socket(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)msg;
+    s->socketpath = arg;
+    return 0;
+}
+
+static int parse_mask(struct settings *s, const char *arg, FILE *msg)
+{
+    char *end;
+    errno = 0;
+    long v = arg ? strtol(arg, &end, 8) : -1;
+    if (!arg || !*arg || errno || *end || v < 0 || v > 0777)
+        return bad_value(msg, "-a (octal mask)", arg);
+    s->access = (int)v;
+    return 0;
+}
+
+static int parse_shutdown(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->shutdown_command = true;
+    return 0;
+}
+
+/* The -l list being built; owned here, kept for the life of the process (settings.inter). */
+static char *joined;
+
+/* Several -l flags add up, as memcached joins them with commas. */
+static int parse_listen(struct settings *s, const char *arg, FILE *msg)
+{
+    if (!arg || !*arg)
+        return bad_value(msg, "-l", arg);
+    size_t old = joined ? strlen(joined) : 0;
+    char *grown = realloc(joined, old + strlen(arg) + 2);
+    if (!grown) {
+        fprintf(msg, "out of memory\n");
+        return EXIT_FAILURE;
+    }
+    if (old)
+        grown[old++] = ',';
+    strcpy(grown + old, arg);
+    joined = grown;
+    s->inter = joined;
+    return 0;
+}
+
+static int parse_daemon(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->daemonize = true;
+    return 0;
+}
+
+static int parse_coredumps(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->maxcore = true;
+    return 0;
+}
+
+static int parse_user(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)msg;
+    s->username = arg;
+    return 0;
+}
+
+static int parse_memory(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!parse_long(arg, 0, (long)(SIZE_MAX / (1024 * 1024)), &v))
+        return bad_value(msg, "-m (megabytes)", arg);
+    s->maxbytes = (size_t)v * 1024 * 1024;
+    return 0;
+}
+
+static int parse_no_evict(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->evict_to_free = false;
+    return 0;
+}
+
+static int parse_conns(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!parse_long(arg, 1, INT_MAX, &v)) {
+        fprintf(msg, "Maximum connections must be greater than 0\n");
+        return EXIT_FAILURE;
+    }
+    s->maxconns = (int)v;
+    return 0;
+}
+
+static int parse_lock_memory(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->lock_memory = true;
+    return 0;
+}
+
+static int parse_verbose(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->verbose++;
+    return 0;
+}
+
+static int parse_pidfile(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)msg;
+    s->pid_file = arg;
+    return 0;
+}
+
+static int parse_factor(struct settings *s, const char *arg, FILE *msg)
+{
+    double v;
+    if (!parse_double(arg, &v) || v <= 1.0) {
+        fprintf(msg, "Factor must be greater than 1\n");
+        return EXIT_FAILURE;
+    }
+    s->factor = v;
+    return 0;
+}
+
+static int parse_chunk_size(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!parse_long(arg, 1, INT_MAX, &v)) {
+        fprintf(msg, "Chunk size must be greater than 0\n");
+        return EXIT_FAILURE;
+    }
+    s->chunk_size = (int)v;
+    return 0;
+}
+
+static int parse_delimiter(struct settings *s, const char *arg, FILE *msg)
+{
+    if (!arg || !*arg)
+        return bad_value(msg, "-D", arg);
+    s->prefix_delimiter = arg[0];
+    s->detail_enabled = true;
+    return 0;
+}
+
+static int parse_threads(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!parse_long(arg, LONG_MIN, LONG_MAX, &v) || v <= 0) {
+        fprintf(msg, "Number of threads must be greater than 0\n");
+        return EXIT_FAILURE;
+    }
+    if (v > THREADS_MAX) {
+        fprintf(msg, "Number of threads must be at most %d\n", THREADS_MAX);
+        return EXIT_FAILURE;
+    }
+    if (v > THREADS_WARN)
+        fprintf(msg, "WARNING: Setting a high number of workerthreads is not recommended.\n"
+                     " Set this value to the number of cores in your machine or less.\n");
+    s->num_threads = (int)v;
+    return 0;
+}
+
+static int parse_reqs(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!parse_long(arg, 1, INT_MAX, &v)) {
+        fprintf(msg, "Number of requests per event must be greater than 0\n");
+        return EXIT_FAILURE;
+    }
+    s->reqs_per_event = (int)v;
+    return 0;
+}
+
+static int parse_no_cas(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->use_cas = false;
+    return 0;
+}
+
+static int parse_backlog(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!parse_long(arg, 1, INT_MAX, &v))
+        return bad_value(msg, "-b (backlog)", arg);
+    s->backlog = (int)v;
+    return 0;
+}
+
+static int parse_protocol(struct settings *s, const char *arg, FILE *msg)
+{
+    if (strcmp(arg, "auto") == 0) {
+        s->binding_protocol = BINDING_AUTO;
+    } else if (strcmp(arg, "ascii") == 0) {
+        s->binding_protocol = BINDING_ASCII;
+    } else if (strcmp(arg, "binary") == 0) {
+        fprintf(msg, "Shoal speaks only memcached's ASCII protocol: -B binary is not supported"
+                     " (use -B ascii or -B auto)\n");
+        return EX_USAGE;
+    } else {
+        fprintf(msg, "Invalid value for binding protocol: %s\n"
+                     " -- should be one of auto, binary, or ascii\n",
+                arg);
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+/* memcached's -I: a number of bytes with an optional k or m suffix. Garbage reads as too small,
+ * as memcached's atoi does. */
+static int parse_item_size(struct settings *s, const char *arg, FILE *msg)
+{
+    size_t len = strlen(arg);
+    unsigned long long mult = 1;
+    char digits[32];
+    if (len == 0 || len >= sizeof(digits)) {
+        fprintf(msg, "Item max size cannot be less than %d bytes.\n", ITEM_SIZE_MIN);
+        return EX_USAGE;
+    }
+    memcpy(digits, arg, len + 1);
+    char unit = digits[len - 1];
+    if (unit == 'k' || unit == 'K')
+        mult = 1024;
+    else if (unit == 'm' || unit == 'M')
+        mult = 1024 * 1024;
+    if (mult != 1)
+        digits[len - 1] = '\0';
+    long v;
+    if (!parse_long(digits, 0, LONG_MAX / (long)mult, &v) || (unsigned long long)v * mult < ITEM_SIZE_MIN) {
+        fprintf(msg, "Item max size cannot be less than %d bytes.\n", ITEM_SIZE_MIN);
+        return EX_USAGE;
+    }
+    unsigned long long bytes = (unsigned long long)v * mult;
+    if (bytes > ITEM_SIZE_MAX) {
+        fprintf(msg, "Cannot set item size limit higher than a gigabyte.\n");
+        return EX_USAGE;
+    }
+    s->item_size_max = (size_t)bytes;
+    return 0;
+}
+
+static int parse_no_flush(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->flush_enabled = false;
+    return 0;
+}
+
+static int parse_no_dump(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->dump_enabled = false;
+    return 0;
+}
+
+static int parse_no_watch(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->watch_enabled = false;
+    return 0;
+}
+
+static int parse_memory_file(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)msg;
+    s->memory_file = arg;
+    return 0;
+}
+
+static int parse_accepted(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)s, (void)arg, (void)msg;
+    return 0;
+}
+
+static int refuse_sasl(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)s, (void)arg;
+    fprintf(msg, "Shoal does not support SASL authentication (-S)\n");
+    return EX_USAGE;
+}
+
+static int refuse_tls(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)s, (void)arg;
+    fprintf(msg, "Shoal does not support TLS (-Z)\n");
+    return EX_USAGE;
+}
+
+static int refuse_auth_file(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)s;
+    fprintf(msg, "Shoal does not support ASCII authentication (-Y %s)\n", arg);
+    return EX_USAGE;
+}
+
+/* ---- -o suboptions ------------------------------------------------------------------------ */
+
+static int missing_numeric(FILE *msg, const char *name)
+{
+    fprintf(msg, "Missing numeric argument for %s\n", name);
+    return EXIT_FAILURE;
+}
+
+static int sub_idle_timeout(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!arg)
+        return missing_numeric(msg, "idle_timeout");
+    if (!parse_long(arg, 0, INT_MAX, &v)) {
+        fprintf(msg, "Invalid value for idle_timeout: %s\n", arg);
+        return EXIT_FAILURE;
+    }
+    s->idle_timeout = (int)v;
+    return 0;
+}
+
+static int sub_hashpower(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!arg)
+        return missing_numeric(msg, "hashpower");
+    if (!parse_long(arg, LONG_MIN, LONG_MAX, &v))
+        v = 0; /* memcached reads garbage as 0, which is too low */
+    if (v < HASHPOWER_MIN) {
+        fprintf(msg, "Initial hashtable multiplier of %ld is too low\n", v);
+        return EXIT_FAILURE;
+    }
+    if (v > HASHPOWER_MAX) {
+        fprintf(msg, "Initial hashtable multiplier of %ld is too high\n"
+                     "Choose a value based on \"STAT hash_power_level\" from a running instance\n",
+                v);
+        return EXIT_FAILURE;
+    }
+    s->hashpower_init = (int)v;
+    return 0;
+}
+
+static int sub_read_buf_mem_limit(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!arg)
+        return missing_numeric(msg, "read_buf_mem_limit");
+    if (!parse_long(arg, 0, (long)(SIZE_MAX / (1024 * 1024)), &v)) {
+        fprintf(msg, "could not parse argument to read_buf_mem_limit\n");
+        return EXIT_FAILURE;
+    }
+    s->read_buf_mem_limit = (size_t)v * 1024 * 1024;
+    return 0;
+}
+
+static int sub_maxconns_fast(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->maxconns_fast = true;
+    return 0;
+}
+
+static int sub_no_maxconns_fast(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg;
+    /* Shoal always answers and closes at the limit; it has no accept back-off to fall back to. */
+    fprintf(msg, "note: Shoal always rejects connections over -c at once (maxconns_fast)\n");
+    s->maxconns_fast = true;
+    return 0;
+}
+
+static int sub_slab_chunk_max(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!arg)
+        return missing_numeric(msg, "slab_chunk_max");
+    if (!parse_long(arg, 1, INT_MAX, &v)) {
+        fprintf(msg, "could not parse argument to slab_chunk_max\n");
+        return EXIT_FAILURE;
+    }
+    s->slab_chunk_max = (unsigned)v;
+    return 0;
+}
+
+static int sub_track_sizes(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg, (void)msg;
+    s->track_sizes = true;
+    return 0;
+}
+
+static int sub_hash_algorithm(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)s;
+    if (!arg) {
+        fprintf(msg, "Missing hash_algorithm argument\n");
+        return EXIT_FAILURE;
+    }
+    if (strcmp(arg, "jenkins") && strcmp(arg, "murmur3") && strcmp(arg, "xxh3")) {
+        fprintf(msg, "Unknown hash_algorithm option (jenkins, murmur3, xxh3)\n");
+        return EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int sub_tuning_number(const char *name, const char *arg, FILE *msg)
+{
+    double v;
+    if (!arg)
+        return missing_numeric(msg, name);
+    if (!parse_double(arg, &v)) {
+        fprintf(msg, "Invalid value for %s: %s\n", name, arg);
+        return EXIT_FAILURE;
+    }
+    return 0;
+}
+
+#define TUNING_NUMBER(name)                                                  \
+    static int sub_##name(struct settings *s, const char *arg, FILE *msg)    \
+    {                                                                        \
+        (void)s;                                                             \
+        return sub_tuning_number(#name, arg, msg);                           \
+    }
+TUNING_NUMBER(slab_automove_ratio)
+TUNING_NUMBER(slab_automove_window)
+TUNING_NUMBER(lru_crawler_sleep)
+TUNING_NUMBER(lru_crawler_tocrawl)
+TUNING_NUMBER(hot_max_factor)
+TUNING_NUMBER(warm_max_factor)
+TUNING_NUMBER(temporary_ttl)
+TUNING_NUMBER(watcher_logbuf_size)
+TUNING_NUMBER(worker_logbuf_size)
+TUNING_NUMBER(resp_obj_mem_limit)
+TUNING_NUMBER(sock_cookie_id)
+TUNING_NUMBER(slab_automove_freeratio)
+
+static int sub_tail_repair_time(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)s;
+    long v;
+    if (!arg)
+        return missing_numeric(msg, "tail_repair_time");
+    if (!parse_long(arg, LONG_MIN, LONG_MAX, &v) || v < 10) {
+        fprintf(msg, "Cannot set tail_repair_time to less than 10 seconds\n");
+        return EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int lru_pct(const char *name, const char *arg, FILE *msg)
+{
+    long v;
+    if (!arg)
+        return missing_numeric(msg, name);
+    if (!parse_long(arg, LONG_MIN, LONG_MAX, &v) || v < 1 || v > 80) {
+        fprintf(msg, "%s must be > 1 and < 80\n", name);
+        return EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int sub_hot_lru_pct(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)s;
+    return lru_pct("hot_lru_pct", arg, msg);
+}
+
+static int sub_warm_lru_pct(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)s;
+    return lru_pct("warm_lru_pct", arg, msg);
+}
+
+static int sub_slab_automove(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)s;
+    long v;
+    if (arg && (!parse_long(arg, 0, 2, &v))) {
+        fprintf(msg, "slab_automove must be between 0 and 2\n");
+        return EXIT_FAILURE;
+    }
+    return 0;
+}
+
+/* ---- stats settings values ---------------------------------------------------------------- */
+
+#define SHOW(fn, ...)                                                          \
+    static void fn(const struct settings *s, char *buf, size_t len)            \
+    {                                                                          \
+        (void)s;                                                               \
+        snprintf(buf, len, __VA_ARGS__);                                       \
+    }
+static const char *yes_no(bool b)
+{
+    return b ? "yes" : "no";
+}
+SHOW(show_maxbytes, "%zu", s->maxbytes)
+SHOW(show_maxconns, "%d", s->maxconns)
+SHOW(show_port, "%d", s->port)
+SHOW(show_udpport, "%d", s->udpport)
+SHOW(show_inter, "%s", s->inter ? s->inter : "NULL")
+SHOW(show_verbosity, "%d", atomic_load(&log_verbosity))
+SHOW(show_oldest, "%lu", 0UL)
+SHOW(show_evictions, "%s", s->evict_to_free ? "on" : "off")
+SHOW(show_socket, "%s", s->socketpath ? s->socketpath : "NULL")
+SHOW(show_umask, "%o", (unsigned)s->access)
+SHOW(show_shutdown, "%s", yes_no(s->shutdown_command))
+SHOW(show_factor, "%.2f", s->factor)
+SHOW(show_chunk_size, "%d", s->chunk_size)
+SHOW(show_threads, "%d", s->num_threads)
+SHOW(show_delimiter, "%c", s->prefix_delimiter)
+SHOW(show_detail, "%s", yes_no(stats_detail_enabled()))
+SHOW(show_reqs, "%d", s->reqs_per_event)
+SHOW(show_cas, "%s", yes_no(s->use_cas))
+SHOW(show_backlog, "%d", s->backlog)
+SHOW(show_protocol, "%s", s->binding_protocol == BINDING_ASCII ? "ascii" : "auto-negotiate")
+SHOW(show_no, "no")
+SHOW(show_item_size, "%zu", s->item_size_max)
+SHOW(show_maxconns_fast, "%s", yes_no(s->maxconns_fast))
+SHOW(show_hashpower, "%d", s->hashpower_init)
+SHOW(show_slab_chunk_max, "%u", s->slab_chunk_max)
+SHOW(show_flush, "%s", yes_no(s->flush_enabled))
+SHOW(show_dump, "%s", yes_no(s->dump_enabled))
+SHOW(show_idle_timeout, "%d", s->idle_timeout)
+SHOW(show_read_buf, "%zu", s->read_buf_mem_limit)
+SHOW(show_track_sizes, "%s", yes_no(s->track_sizes))
+SHOW(show_memory_file, "%s", s->memory_file ? s->memory_file : "(null)")
+
+/* ---- the table ---------------------------------------------------------------------------- */
+
+/* Flags and suboptions with a default take it as text the parser accepts, so a test can check
+ * that the documented default is the real one; DEF(NULL) where the default is not a value
+ * (-t: the number of cores, -l: every interface) or the option takes no argument. */
+#define DEF(text) text
+#define FLAG(sh, lo, arg, def, help, parse, stat, show, rank) \
+    {OPTION_FLAG, sh, lo, arg, false, def, help, parse, stat, show, rank}
+#define SUB(lo, arg, opt, def, help, parse, stat, show, rank) \
+    {OPTION_SUB, 0, lo, arg, opt, def, help, parse, stat, show, rank}
+#define TUNE(lo, arg, opt, parse) {OPTION_TUNING, 0, lo, arg, opt, NULL, NULL, parse, NULL, NULL, 0}
+#define STAT_ONLY(stat, show, rank) \
+    {OPTION_STAT_ONLY, 0, NULL, NULL, false, NULL, NULL, NULL, stat, show, rank}
+
+const struct option_def option_table[] = {
+    FLAG('p', "port", "<num>", DEF("11211"), "TCP port to listen on, 0: off", parse_port,
+         "tcpport", show_port, 3),
+    FLAG('U', "udp-port", "<num>", DEF("0"), "UDP port: must be 0 (off); Shoal serves no UDP",
+         parse_udp_port, "udpport", show_udpport, 4),
+    FLAG('s', "unix-socket", "<file>", DEF(NULL), "UNIX socket to listen on (disables network support)",
+         parse_socket, "domain_socket", show_socket, 9),
+    FLAG('a', "unix-mask", "<mask>", DEF("700"), "access mask for UNIX socket, in octal",
+         parse_mask, "umask", show_umask, 10),
+    FLAG('A', "enable-shutdown", NULL, DEF(NULL), "enable ascii \"shutdown\" command", parse_shutdown,
+         "shutdown_command", show_shutdown, 11),
+    FLAG('l', "listen", "<addr>", DEF(NULL), "interfaces to listen on, comma separated (default: all)",
+         parse_listen, "inter", show_inter, 5),
+    FLAG('d', "daemon", NULL, DEF(NULL), "run as a daemon", parse_daemon, NULL, NULL, 0),
+    FLAG('r', "enable-coredumps", NULL, DEF(NULL), "maximize core file limit", parse_coredumps, NULL, NULL, 0),
+    FLAG('u', "user", "<user>", DEF(NULL), "assume identity of <username> (only when run as root)",
+         parse_user, NULL, NULL, 0),
+    FLAG('m', "memory-limit", "<num>", DEF("64"), "item memory in megabytes", parse_memory,
+         "maxbytes", show_maxbytes, 1),
+    FLAG('M', "disable-evictions", NULL, DEF(NULL), "return error on memory exhausted instead of evicting",
+         parse_no_evict, "evictions", show_evictions, 8),
+    FLAG('c', "conn-limit", "<num>", DEF("1024"), "max simultaneous connections", parse_conns,
+         "maxconns", show_maxconns, 2),
+    FLAG('k', "lock-memory", NULL, DEF(NULL), "lock down all paged memory", parse_lock_memory, NULL, NULL, 0),
+    FLAG('v', "verbose", NULL, DEF(NULL),
+         "verbose (errors and warnings); -vv: also client commands and replies;"
+         " -vvv: also internal state transitions",
+         parse_verbose, "verbosity", show_verbosity, 6),
+    FLAG('h', "help", NULL, DEF(NULL), "print this help and exit", NULL, NULL, NULL, 0),
+    FLAG('i', "license", NULL, DEF(NULL), "print the license and exit", NULL, NULL, NULL, 0),
+    FLAG('V', "version", NULL, DEF(NULL), "print version and exit", NULL, NULL, NULL, 0),
+    FLAG('P', "pidfile", "<file>", DEF(NULL), "save PID in <file> (removed at exit)", parse_pidfile, NULL,
+         NULL, 0),
+    FLAG('f', "slab-growth-factor", "<num>", DEF("1.25"), "chunk size growth factor",
+         parse_factor, "growth_factor", show_factor, 12),
+    FLAG('n', "slab-min-size", "<bytes>", DEF("48"), "min space used for key+value+flags",
+         parse_chunk_size, "chunk_size", show_chunk_size, 13),
+    FLAG('L', "enable-largepages", NULL, DEF(NULL), "accepted; Shoal does not use large pages",
+         parse_accepted, NULL, NULL, 0),
+    FLAG('D', "prefix-delimiter", "<char>", DEF(NULL),
+         "delimiter between key prefixes and IDs for per-prefix stats; turns stats detail on",
+         parse_delimiter, "stat_key_prefix", show_delimiter, 16),
+    FLAG('t', "threads", "<num>", DEF(NULL), "number of worker threads (default: number of cores)",
+         parse_threads, "num_threads", show_threads, 14),
+    FLAG('R', "max-reqs-per-event", "<num>", DEF("20"),
+         "maximum requests processed per connection per event", parse_reqs,
+         "reqs_per_event", show_reqs, 18),
+    FLAG('C', "disable-cas", NULL, DEF(NULL), "disable use of CAS", parse_no_cas, "cas_enabled", show_cas,
+         19),
+    FLAG('b', "listen-backlog", "<num>", DEF("1024"), "set the backlog queue limit",
+         parse_backlog, "tcp_backlog", show_backlog, 20),
+    FLAG('B', "protocol", "<name>", DEF("auto"), "protocol: ascii or auto; binary is refused",
+         parse_protocol, "binding_protocol", show_protocol, 21),
+    FLAG('I', "max-item-size", "<num>", DEF("1m"),
+         "max item size, k/m suffix allowed (min: 1k, max: 1024m)", parse_item_size,
+         "item_size_max", show_item_size, 24),
+    FLAG('S', "enable-sasl", NULL, DEF(NULL), "refused: Shoal has no SASL", refuse_sasl, "auth_enabled_sasl",
+         show_no, 22),
+    FLAG('F', "disable-flush-all", NULL, DEF(NULL), "disable flush_all command", parse_no_flush,
+         "flush_enabled", show_flush, 30),
+    FLAG('X', "disable-dumping", NULL, DEF(NULL), "disable stats cachedump and lru_crawler metadump",
+         parse_no_dump, "dump_enabled", show_dump, 31),
+    FLAG('W', "disable-watch", NULL, DEF(NULL), "disable watch commands", parse_no_watch, NULL, NULL, 0),
+    FLAG('Y', "auth-file", "<file>", DEF(NULL), "refused: Shoal has no ASCII authentication",
+         refuse_auth_file, "auth_enabled_ascii", show_no, 23),
+    FLAG('e', "memory-file", "<file>", DEF(NULL), "accepted and ignored: items live in plain memory",
+         parse_memory_file, "memory_file", show_memory_file, 40),
+    FLAG('Z', "enable-ssl", NULL, DEF(NULL), "refused: Shoal has no TLS", refuse_tls, "ssl_enabled", show_no,
+         39),
+    FLAG('o', "extended", "<list>", DEF(NULL), "comma separated list of extended options (below)", NULL, NULL,
+         NULL, 0),
+    SUB("maxconns_fast", NULL, false, DEF(NULL), "immediately close new connections after limit (default: on)",
+        sub_maxconns_fast, "maxconns_fast", show_maxconns_fast, 25),
+    SUB("no_maxconns_fast", NULL, false, DEF(NULL), "accepted; Shoal always closes at once", sub_no_maxconns_fast,
+        NULL, NULL, 0),
+    SUB("hashpower", "<num>", false, DEF(NULL), "initial hash table size is 2^num buckets (12-64)",
+        sub_hashpower, "hashpower_init", show_hashpower, 26),
+    SUB("idle_timeout", "<sec>", false, DEF("0"), "close connections idle this long, 0: never",
+        sub_idle_timeout, "idle_timeout", show_idle_timeout, 33),
+    SUB("read_buf_mem_limit", "<mb>", false, DEF("0"),
+        "megabytes for all connections' buffered input",
+        sub_read_buf_mem_limit, "read_buf_mem_limit", show_read_buf, 34),
+    SUB("slab_chunk_max", "<bytes>", false, DEF("524288"), "largest slab chunk; -I must be a multiple",
+        sub_slab_chunk_max, "slab_chunk_max", show_slab_chunk_max, 29),
+    SUB("track_sizes", NULL, false, DEF(NULL), "accepted; stats sizes is not tracked", sub_track_sizes,
+        "track_sizes", show_track_sizes, 35),
+    TUNE("hash_algorithm", "<name>", false, sub_hash_algorithm),
+    TUNE("no_hashexpand", NULL, false, parse_accepted),
+    TUNE("slab_reassign", NULL, false, parse_accepted),
+    TUNE("no_slab_reassign", NULL, false, parse_accepted),
+    TUNE("slab_automove", "<0-2>", true, sub_slab_automove),
+    TUNE("no_slab_automove", NULL, false, parse_accepted),
+    TUNE("slab_automove_ratio", "<num>", false, sub_slab_automove_ratio),
+    TUNE("slab_automove_window", "<num>", false, sub_slab_automove_window),
+    TUNE("slab_automove_freeratio", "<num>", false, sub_slab_automove_freeratio),
+    TUNE("tail_repair_time", "<sec>", false, sub_tail_repair_time),
+    TUNE("lru_crawler", NULL, false, parse_accepted),
+    TUNE("no_lru_crawler", NULL, false, parse_accepted),
+    TUNE("lru_crawler_sleep", "<us>", false, sub_lru_crawler_sleep),
+    TUNE("lru_crawler_tocrawl", "<num>", false, sub_lru_crawler_tocrawl),
+    TUNE("lru_maintainer", NULL, false, parse_accepted),
+    TUNE("no_lru_maintainer", NULL, false, parse_accepted),
+    TUNE("hot_lru_pct", "<pct>", false, sub_hot_lru_pct),
+    TUNE("warm_lru_pct", "<pct>", false, sub_warm_lru_pct),
+    TUNE("hot_max_factor", "<num>", false, sub_hot_max_factor),
+    TUNE("warm_max_factor", "<num>", false, sub_warm_max_factor),
+    TUNE("temporary_ttl", "<sec>", false, sub_temporary_ttl),
+    TUNE("watcher_logbuf_size", "<kb>", false, sub_watcher_logbuf_size),
+    TUNE("worker_logbuf_size", "<kb>", false, sub_worker_logbuf_size),
+    TUNE("slab_sizes", "<list>", false, parse_accepted),
+    TUNE("no_inline_ascii_resp", NULL, false, parse_accepted),
+    TUNE("modern", NULL, false, parse_accepted),
+    TUNE("no_modern", NULL, false, parse_accepted),
+    TUNE("no_chunked_items", NULL, false, parse_accepted),
+    TUNE("drop_privileges", NULL, false, parse_accepted),
+    TUNE("no_drop_privileges", NULL, false, parse_accepted),
+    TUNE("resp_obj_mem_limit", "<mb>", false, sub_resp_obj_mem_limit),
+    TUNE("sock_cookie_id", "<num>", false, sub_sock_cookie_id),
+    STAT_ONLY("oldest", show_oldest, 7),
+    STAT_ONLY("num_threads_per_udp", show_threads, 15),
+    STAT_ONLY("detail_enabled", show_detail, 17),
+};
+const unsigned option_count = sizeof(option_table) / sizeof(option_table[0]);
+
+/* ---- help --------------------------------------------------------------------------------- */
+
+void options_print_help(FILE *out)
+{
+    fprintf(out, "shoal %s (memcached %s compatible)\n", SHOAL_VERSION, SHOAL_MEMCACHED_VERSION);
+    for (unsigned i = 0; i < option_count; i++) {
+        const struct option_def *o = &option_table[i];
+        if (o->kind != OPTION_FLAG || !o->help)
+            continue;
+        char left[64];
+        if (o->arg_name)
+            snprintf(left, sizeof(left), "-%c, --%s=%s", o->short_name, o->long_name, o->arg_name);
+        else
+            snprintf(left, sizeof(left), "-%c, --%s", o->short_name, o->long_name);
+        fprintf(out, "%-34s %s", left, o->help);
+        if (o->def)
+            fprintf(out, " (default: %s)", o->def);
+        fputc('\n', out);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        fprintf(out, pass == 0 ? "-o suboptions Shoal honours:\n"
+                               : "-o suboptions memcached uses for its own internals "
+                                 "(accepted, noted at -v, no effect):\n  ");
+        unsigned col = 2;
+        for (unsigned i = 0; i < option_count; i++) {
+            const struct option_def *o = &option_table[i];
+            if (pass == 0 && o->kind == OPTION_SUB) {
+                char left[64];
+                snprintf(left, sizeof(left), "   - %s%s%s", o->long_name, o->arg_name ? "=" : "",
+                         o->arg_name ? o->arg_name : "");
+                fprintf(out, "%-34s %s", left, o->help);
+                if (o->def)
+                    fprintf(out, " (default: %s)", o->def);
+                fputc('\n', out);
+            } else if (pass == 1 && o->kind == OPTION_TUNING) {
+                size_t w = strlen(o->long_name) + 1;
+                if (col + w > 96) {
+                    fprintf(out, "\n  ");
+                    col = 2;
+                }
+                fprintf(out, "%s ", o->long_name);
+                col += (unsigned)w;
+            }
+        }
+    }
+    fprintf(out, "\n");
+}
+
+/* ---- parsing ------------------------------------------------------------------------------ */
+
+static const struct option_def *find_flag(int short_name)
+{
+    for (unsigned i = 0; i < option_count; i++)
+        if (option_table[i].kind == OPTION_FLAG && option_table[i].short_name == short_name)
+            return &option_table[i];
+    return NULL;
+}
+
+static const struct option_def *find_sub(const char *name, size_t len)
+{
+    for (unsigned i = 0; i < option_count; i++) {
+        const struct option_def *o = &option_table[i];
+        if ((o->kind == OPTION_SUB || o->kind == OPTION_TUNING) && strlen(o->long_name) == len &&
+            memcmp(o->long_name, name, len) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+/* -o a,b=1,c: each item must be known; memcached refuses the first unknown one. */
+static int parse_suboptions(struct settings *s, const char *list, FILE *msg)
+{
+    char *copy = strdup(list);
+    if (!copy) {
+        fprintf(msg, "out of memory\n");
+        return EXIT_FAILURE;
+    }
+    int rc = 0;
+    char *p = copy;
+    /* strtok would skip empty items, which memcached refuses. */
+    for (;;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        char *eq = strchr(p, '=');
+        size_t nlen = eq ? (size_t)(eq - p) : strlen(p);
+        const struct option_def *o = find_sub(p, nlen);
+        if (!o || (eq && !o->arg_name)) {
+            fprintf(msg, "Illegal suboption \"%s\"\n", p);
+            rc = EXIT_FAILURE;
+            break;
+        }
+        rc = o->parse(s, eq ? eq + 1 : NULL, msg);
+        if (rc)
+            break;
+        if (o->kind == OPTION_TUNING && s->verbose > 0)
+            fprintf(msg, "note: -o %s is a memcached internal setting; Shoal accepts it and "
+                         "ignores it\n", p);
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    free(copy);
+    return rc;
+}
+
+static void print_license(FILE *out)
+{
+    fprintf(out, "shoal %s\n\nA memcached-compatible cache. Written independently of memcached;"
+                 " see the project's LICENSE file.\n", SHOAL_VERSION);
+}
+
+static int check_combination(struct settings *s, FILE *msg)
+{
+    if (s->item_size_max > s->maxbytes / 2) {
+        fprintf(msg, "Cannot set item size limit higher than 1/2 of memory max.\n");
+        return EX_USAGE;
+    }
+    if (s->slab_chunk_max > s->item_size_max) {
+        fprintf(msg, "slab_chunk_max (bytes: %u) cannot be larger than -I (item_size_max %zu)\n",
+                s->slab_chunk_max, s->item_size_max);
+        return EX_USAGE;
+    }
+    if (s->item_size_max % s->slab_chunk_max != 0) {
+        fprintf(msg, "-I (item_size_max: %zu) must be evenly divisible by slab_chunk_max (bytes: %u)\n",
+                s->item_size_max, s->slab_chunk_max);
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+enum options_outcome options_parse(int argc, char **argv, struct settings *s, FILE *out, FILE *msg,
+                                   int *exit_code)
+{
+    char shortopts[128];
+    struct option longopts[64];
+    size_t ns = 0, nl = 0;
+    shortopts[ns++] = ':'; /* report a missing argument as ':' */
+    for (unsigned i = 0; i < option_count; i++) {
+        const struct option_def *o = &option_table[i];
+        if (o->kind != OPTION_FLAG)
+            continue;
+        shortopts[ns++] = o->short_name;
+        if (o->arg_name)
+            shortopts[ns++] = ':';
+        longopts[nl++] = (struct option){o->long_name, o->arg_name ? required_argument : no_argument,
+                                         NULL, o->short_name};
+    }
+    shortopts[ns] = '\0';
+    longopts[nl] = (struct option){0};
+
+    optind = 0; /* 0 also resets glibc's internal state, so tests may parse again */
+    free(joined);
+    joined = NULL;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        int rc = 0;
+        if (c == '?' || c == ':') {
+            const char *name = argv[optind - 1];
+            if (c == ':')
+                fprintf(msg, "%s: option requires an argument -- '%s'\n", argv[0],
+                        name + strspn(name, "-"));
+            else if (optopt)
+                fprintf(msg, "%s: invalid option -- '%c'\n", argv[0], optopt);
+            else
+                fprintf(msg, "%s: unrecognized option '%s'\n", argv[0], name);
+            fprintf(msg, "Illegal argument \"?\"\n");
+            *exit_code = EXIT_FAILURE;
+            return OPTIONS_EXIT;
+        }
+        if (c == 'h') {
+            options_print_help(out);
+            *exit_code = 0;
+            return OPTIONS_EXIT;
+        }
+        if (c == 'V') {
+            fprintf(out, "shoal %s\n", SHOAL_VERSION_STRING);
+            *exit_code = 0;
+            return OPTIONS_EXIT;
+        }
+        if (c == 'i') {
+            print_license(out);
+            *exit_code = 0;
+            return OPTIONS_EXIT;
+        }
+        if (c == 'o')
+            rc = parse_suboptions(s, optarg, msg);
+        else
+            rc = find_flag(c)->parse(s, optarg, msg);
+        if (rc) {
+            *exit_code = rc;
+            return OPTIONS_EXIT;
+        }
+    }
+    if (optind < argc) {
+        /* memcached ignores stray words; say so rather than silently drop them. */
+        fprintf(msg, "warning: ignoring extra argument \"%s\"\n", argv[optind]);
+    }
+    int rc = check_combination(s, msg);
+    if (rc) {
+        *exit_code = rc;
+        return OPTIONS_EXIT;
+    }
+    *exit_code = 0;
+    return OPTIONS_RUN;
+}
+
+void options_stats_settings(const struct settings *s, struct outbuf *out)
+{
+    int max_rank = 0;
+    for (unsigned i = 0; i < option_count; i++)
+        if (option_table[i].stat_rank > max_rank)
+            max_rank = option_table[i].stat_rank;
+    for (int rank = 1; rank <= max_rank; rank++) {
+        for (unsigned i = 0; i < option_count; i++) {
+            const struct option_def *o = &option_table[i];
+            if (o->stat_rank != rank || !o->stat_name)
+                continue;
+            char value[256], line[400];
+            o->show(s, value, sizeof(value));
+            int n = snprintf(line, sizeof(line), "STAT %s %s\r\n", o->stat_name, value);
+            if (n > 0)
+                outbuf_append(out, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+        }
+    }
+}

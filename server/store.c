@@ -1,0 +1,1163 @@
+/* The storage engine: items in slab memory (server/slab.c), a chained hash table of 32-bit item
+ * references guarded by lock stripes, CLOCK eviction per class, page moving between classes,
+ * expiry, flush_all and the background crawl. Layout and costs: server/STORAGE.md. */
+#include "server/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/slab.h"
+
+#define STORE_STRIPES 1024u /* power of two; no more than 2^STORE_MIN_HASHPOWER */
+#define STORE_MIN_HASHPOWER 10
+#define STORE_DEFAULT_HASHPOWER 16
+#define STORE_MAX_HASHPOWER 30
+#define STORE_ITEM_SIZE_MAX_LIMIT ((size_t)1 << 30)
+/* How often store_alloc retries after freeing a page that another thread may take first. */
+#define STORE_ALLOC_ATTEMPTS 16
+/* Pages looked at, per attempt, for one that can be emptied. */
+#define STORE_EVACUATE_TRIES 64
+/* store_maintain calls without an eviction before a class gives pages to one that evicts. */
+#define STORE_QUIET_CALLS 3
+/* Buckets the background crawl visits per store_maintain call, at least. */
+#define STORE_CRAWL_MIN_BUCKETS 16384
+
+/* memcached 1.6.18's item header (48 bytes with the 8-byte CAS counted separately), which sets
+ * the largest value it accepts for a given -I. */
+#define MEMCACHED_ITEM_HEADER 48
+
+/* Chunk state, read without the stripe lock by sweeps and evacuations (hence atomic). */
+enum {
+    STATE_ALLOCATED = 1, /* handed out by store_alloc */
+    STATE_LINKED = 2,    /* in the hash table: the key is final and safe to read */
+    /* Bits 2-3: CLOCK level 0..3. Linking sets 1, an access sets 3, each pass of the hand takes
+     * one off, and the hand evicts at 0: a new item survives one revolution, a read one
+     * three, so a hand that must clear a whole class in one sweep still spares what was read. */
+    STATE_REF_ONE = 4,
+    STATE_REF_MASK = 12,
+};
+
+/* In item.cls, beside the class id: the item has a CAS field (the store has use_cas). Kept out of
+ * item.bits, which changes under the stripe lock while sweeps read the key offset without it. */
+#define ITEM_HAS_CAS 0x80u
+#define ITEM_CLASS_MASK 0x7fu
+#define ITEM_PUBLIC_BITS (ITEM_FETCHED | ITEM_STALE | ITEM_WIN_SENT)
+
+struct item {
+    uint32_t next;            /* hash chain (or free list) reference; 0 = end */
+    _Atomic uint32_t atime;   /* memcached's it->time: last store or (counted) access */
+    uint32_t exptime;         /* 0 = never */
+    uint32_t flags;           /* client flags */
+    uint32_t nbytes;          /* value length */
+    uint8_t nkey;
+    _Atomic uint8_t state;    /* STATE_* */
+    uint8_t bits;             /* ITEM_* */
+    uint8_t cls;              /* slab class id (0 for a span) | ITEM_HAS_CAS; set once */
+    char body[];              /* [CAS, 8 bytes], key, value */
+};
+_Static_assert(sizeof(struct item) == 24, "item header is 24 bytes");
+
+/* A lock stripe and its view of the hash table. A bucket's chain belongs to the stripe
+ * (bucket & (STORE_STRIPES - 1)); since the table only doubles, a chain stays in its stripe. A
+ * growing table is switched to one stripe at a time, so no one ever holds two stripes. */
+struct stripe {
+    _Alignas(64) pthread_mutex_t lock; /* a cache line each: stripes are hot and shared */
+    uint32_t *buckets;
+    uint32_t mask;
+    /* This stripe's share of curr_items, bytes and total_items: written under the lock only (so
+     * no locked instruction), read by stats as atomics. */
+    _Atomic uint64_t items, bytes, total;
+};
+
+#define STRIPE_ADD(sp, field, n)                                                                \
+    atomic_store_explicit(&(sp)->field,                                                         \
+                          atomic_load_explicit(&(sp)->field, memory_order_relaxed) + (n),       \
+                          memory_order_relaxed)
+
+struct store {
+    struct store_config cfg;
+    struct slabs slabs;
+    size_t header_size; /* 24, or 32 with the CAS field */
+    struct stripe stripes[STORE_STRIPES];
+
+    /* The table as store_maintain (its only writer) sees it; workers use their stripe's view. */
+    uint32_t *table;
+    uint32_t table_mask;
+    _Atomic unsigned hashpower;
+
+    _Atomic uint64_t last_cas;
+    _Atomic rel_time_t oldest_live;
+    _Atomic uint64_t oldest_cas;
+
+    _Atomic uint64_t evictions, reclaimed, expired_unfetched, evicted_unfetched, evicted_active;
+    _Atomic uint64_t crawler_reclaimed;
+
+    pthread_mutex_t maintain_lock;
+    /* Under maintain_lock: */
+    uint32_t crawl_cursor;
+    uint64_t seen_evictions[SLAB_MAX_CLASSES + 1]; /* class eviction counts at the last call */
+    unsigned quiet_calls[SLAB_MAX_CLASSES + 1];     /* calls since the class last evicted */
+};
+
+#define RELAXED memory_order_relaxed
+#define COUNT(var, n) atomic_fetch_add_explicit(&(var), (n), RELAXED)
+
+/* ---- hashing ---- */
+
+static uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+uint32_t store_hash(const char *key, size_t nkey)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (nkey * 0x100000001b3ULL);
+    size_t i = 0;
+    for (; i + 8 <= nkey; i += 8) {
+        uint64_t w;
+        memcpy(&w, key + i, 8);
+        h = (h ^ mix64(w)) * 0x9e3779b97f4a7c15ULL;
+        h = (h << 27) | (h >> 37);
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, key + i, nkey - i);
+    h ^= mix64(tail ^ ((uint64_t)(nkey - i) << 56));
+    return (uint32_t)mix64(h);
+}
+
+/* ---- item layout ---- */
+
+static size_t item_total(const struct store *st, size_t nkey, size_t nbytes)
+{
+    return st->header_size + nkey + nbytes;
+}
+
+static size_t item_size(const struct store *st, const struct item *it)
+{
+    return item_total(st, it->nkey, it->nbytes);
+}
+
+static size_t cas_len(const struct item *it)
+{
+    return (it->cls & ITEM_HAS_CAS) ? sizeof(uint64_t) : 0;
+}
+
+const char *item_key(const struct item *it)
+{
+    return it->body + cas_len(it);
+}
+
+size_t item_nkey(const struct item *it)
+{
+    return it->nkey;
+}
+
+char *item_data(struct item *it)
+{
+    return it->body + cas_len(it) + it->nkey;
+}
+
+size_t item_nbytes(const struct item *it)
+{
+    return it->nbytes;
+}
+
+uint32_t item_flags(const struct item *it)
+{
+    return it->flags;
+}
+
+void item_set_flags(struct item *it, uint32_t flags)
+{
+    it->flags = flags;
+}
+
+rel_time_t item_exptime(const struct item *it)
+{
+    return it->exptime;
+}
+
+void item_set_exptime(struct item *it, rel_time_t exptime)
+{
+    it->exptime = exptime;
+}
+
+rel_time_t item_atime(const struct item *it)
+{
+    return atomic_load_explicit(&((struct item *)it)->atime, RELAXED);
+}
+
+uint64_t item_cas(const struct item *it)
+{
+    uint64_t cas = 0;
+    if (it->cls & ITEM_HAS_CAS)
+        memcpy(&cas, it->body, sizeof cas);
+    return cas;
+}
+
+void item_set_cas(struct item *it, uint64_t cas)
+{
+    if (it->cls & ITEM_HAS_CAS)
+        memcpy(it->body, &cas, sizeof cas);
+}
+
+unsigned item_bits(const struct item *it)
+{
+    return it->bits & ITEM_PUBLIC_BITS;
+}
+
+void item_set_bits(struct item *it, unsigned bits)
+{
+    it->bits = (uint8_t)(bits & ITEM_PUBLIC_BITS);
+}
+
+static struct item *item_at(const struct store *st, uint32_t ref)
+{
+    return (struct item *)slabs_ptr(&st->slabs, ref);
+}
+
+static uint32_t item_ref(const struct store *st, const struct item *it)
+{
+    return slabs_ref(&st->slabs, it);
+}
+
+static struct slab_counters *item_counters(struct store *st, const struct item *it)
+{
+    return &st->slabs.classes[it->cls & ITEM_CLASS_MASK].counters;
+}
+
+static struct stripe *stripe_of(struct store *st, uint32_t hv)
+{
+    return &st->stripes[hv & (STORE_STRIPES - 1)];
+}
+
+/* Under the stripe of hv: the head of hv's chain. */
+static uint32_t *bucket_of(struct store *st, uint32_t hv)
+{
+    struct stripe *sp = stripe_of(st, hv);
+    return &sp->buckets[hv & sp->mask];
+}
+
+/* ---- life and death ---- */
+
+static bool item_is_flushed(struct store *st, const struct item *it, rel_time_t now)
+{
+    rel_time_t oldest_live = atomic_load_explicit(&st->oldest_live, RELAXED);
+    if (oldest_live == 0 || oldest_live > now)
+        return false;
+    if (item_atime(it) <= oldest_live)
+        return true;
+    uint64_t oldest_cas = atomic_load_explicit(&st->oldest_cas, RELAXED);
+    uint64_t cas = item_cas(it);
+    return oldest_cas != 0 && cas != 0 && cas < oldest_cas;
+}
+
+static bool item_is_expired(const struct item *it, rel_time_t now)
+{
+    return it->exptime != 0 && it->exptime <= now;
+}
+
+static bool item_is_dead(struct store *st, const struct item *it, rel_time_t now)
+{
+    return item_is_flushed(st, it, now) || item_is_expired(it, now);
+}
+
+/* Under the stripe: takes a linked item out of its chain and out of the counts. The chunk stays
+ * allocated (the caller frees it). */
+static void unlink_from_table(struct store *st, uint32_t hv, struct item *it)
+{
+    uint32_t ref = item_ref(st, it);
+    uint32_t *link = bucket_of(st, hv);
+    while (*link != ref) {
+        if (*link == 0)
+            abort(); /* a linked item missing from its chain: the table is corrupt */
+        link = &item_at(st, *link)->next;
+    }
+    *link = it->next;
+    it->next = 0;
+    atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
+    STRIPE_ADD(stripe_of(st, hv), items, (uint64_t)-1);
+    STRIPE_ADD(stripe_of(st, hv), bytes, (uint64_t)0 - item_size(st, it));
+    COUNT(item_counters(st, it)->number, (uint64_t)-1);
+}
+
+/* Frees an unlinked item's memory. Takes the class lock (or the pool lock for a span). */
+static void free_item(struct store *st, struct item *it)
+{
+    size_t size = item_size(st, it);
+    unsigned cls = it->cls & ITEM_CLASS_MASK;
+    if (cls == 0) {
+        atomic_store_explicit(&it->state, 0, memory_order_release);
+        slab_span_put(&st->slabs, it);
+        return;
+    }
+    struct slab_class *c = &st->slabs.classes[cls];
+    pthread_mutex_lock(&c->lock);
+    /* Only under the class lock: an evacuation takes state 0 to mean "on the free list". */
+    atomic_store_explicit(&it->state, 0, memory_order_release);
+    slab_chunk_put(c, &st->slabs, it, size);
+    pthread_mutex_unlock(&c->lock);
+}
+
+enum removal { REMOVE_EVICT, REMOVE_RECLAIM, REMOVE_CRAWL };
+
+/* Counts an item that the store itself removes (not a client's delete). */
+static void count_removal(struct store *st, const struct item *it, enum removal why,
+                          rel_time_t now)
+{
+    struct slab_counters *cc = item_counters(st, it);
+    bool fetched = it->bits & ITEM_FETCHED;
+    if (why == REMOVE_EVICT) {
+        COUNT(st->evictions, 1);
+        COUNT(cc->evicted, 1);
+        if (it->exptime != 0)
+            COUNT(cc->evicted_nonzero, 1);
+        if (!fetched) {
+            COUNT(st->evicted_unfetched, 1);
+            COUNT(cc->evicted_unfetched, 1);
+        }
+        /* Read and still marked recently used: evicted only by a page move. */
+        uint8_t level = atomic_load_explicit(&((struct item *)it)->state, RELAXED) & STATE_REF_MASK;
+        if (fetched && level >= 2 * STATE_REF_ONE) {
+            COUNT(st->evicted_active, 1);
+            COUNT(cc->evicted_active, 1);
+        }
+        rel_time_t at = item_atime(it);
+        atomic_store_explicit(&cc->evicted_time, now >= at ? now - at : 0, RELAXED);
+        return;
+    }
+    if (why == REMOVE_CRAWL) {
+        COUNT(st->crawler_reclaimed, 1);
+        COUNT(cc->crawler_reclaimed, 1);
+    } else {
+        COUNT(st->reclaimed, 1);
+        COUNT(cc->reclaimed, 1);
+    }
+    if (!fetched) {
+        COUNT(st->expired_unfetched, 1);
+        COUNT(cc->expired_unfetched, 1);
+    }
+}
+
+/* Tries to lock the stripe of a linked chunk seen without it. On success the item is still
+ * linked and its stripe is locked (returned); else NULL. */
+static pthread_mutex_t *lock_linked(struct store *st, struct item *it, uint32_t *hv)
+{
+    if (!(atomic_load_explicit(&it->state, memory_order_acquire) & STATE_LINKED))
+        return NULL;
+    /* LINKED was published after the key was written, and the key does not change while
+     * linked; the chunk cannot be freed under us (the caller holds its class or pool lock). */
+    *hv = store_hash(item_key(it), it->nkey);
+    pthread_mutex_t *m = &stripe_of(st, *hv)->lock;
+    if (pthread_mutex_trylock(m) != 0)
+        return NULL;
+    if (!(atomic_load_explicit(&it->state, RELAXED) & STATE_LINKED)) {
+        pthread_mutex_unlock(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Under c->lock: moves the CLOCK hand until one item is freed into the class. With eviction off,
+ * only dead items are taken. */
+static bool sweep_class(struct store *st, struct slab_class *c, bool allow_evict)
+{
+    if (c->npages == 0)
+        return false;
+    uint64_t chunks = (uint64_t)c->npages * c->chunks_per_page;
+    /* Levels reach 3: at most three revolutions lower everything to 0. */
+    uint64_t limit = allow_evict ? 4 * chunks + 1 : chunks;
+    rel_time_t now = clock_now();
+    for (uint64_t n = 0; n < limit; n++) {
+        if (c->hand_slot >= c->npages)
+            c->hand_slot = 0;
+        char *page = slabs_page_ptr(&st->slabs, c->pages[c->hand_slot]);
+        struct item *it = (struct item *)(page + (size_t)c->hand_chunk * c->chunk_size);
+        if (++c->hand_chunk == c->chunks_per_page) {
+            c->hand_chunk = 0;
+            c->hand_slot = (c->hand_slot + 1) % c->npages;
+        }
+        uint8_t state = atomic_load_explicit(&it->state, memory_order_acquire);
+        if (!(state & STATE_LINKED))
+            continue;
+        if ((state & STATE_REF_MASK) && allow_evict) {
+            /* Only the hand lowers the level; if the state changed meanwhile (an access or an
+             * unlink), leave it to the next pass. */
+            atomic_compare_exchange_strong_explicit(&it->state, &state,
+                                                    (uint8_t)(state - STATE_REF_ONE), RELAXED,
+                                                    RELAXED);
+            continue;
+        }
+        uint32_t hv;
+        pthread_mutex_t *m = lock_linked(st, it, &hv);
+        if (!m)
+            continue;
+        bool dead = item_is_dead(st, it, now);
+        if (dead || allow_evict) {
+            count_removal(st, it, dead ? REMOVE_RECLAIM : REMOVE_EVICT, now);
+            unlink_from_table(st, hv, it);
+            size_t size = item_size(st, it);
+            atomic_store_explicit(&it->state, 0, memory_order_release);
+            slab_chunk_put(c, &st->slabs, it, size);
+            pthread_mutex_unlock(m);
+            return true;
+        }
+        pthread_mutex_unlock(m);
+    }
+    return false;
+}
+
+/* Under c->lock and it's stripe: moves a linked item into chunk `to` of the same class. */
+static void move_item(struct store *st, struct slab_class *c, uint32_t hv, struct item *it,
+                      struct item *to)
+{
+    size_t size = item_size(st, it);
+    uint8_t state = atomic_load_explicit(&it->state, RELAXED);
+    memcpy(to, it, size);
+    atomic_store_explicit(&to->state, state, RELAXED);
+    uint32_t ref = item_ref(st, it);
+    uint32_t *link = bucket_of(st, hv);
+    while (*link != ref) {
+        if (*link == 0)
+            abort(); /* a linked item missing from its chain: the table is corrupt */
+        link = &item_at(st, *link)->next;
+    }
+    *link = item_ref(st, to);
+    atomic_store_explicit(&it->state, 0, memory_order_release);
+    slab_chunk_put(c, &st->slabs, it, size);
+}
+
+/* Under c->lock: a free chunk of class c outside `page`, or NULL. Free chunks of `page` met on
+ * the way are parked on *parked (a list through their first 4 bytes) for unpark_chunks. */
+static struct item *take_outside(struct store *st, struct slab_class *c, const char *page,
+                                 size_t size, uint32_t *parked)
+{
+    for (;;) {
+        char *chunk = slab_chunk_take(c, &st->slabs, size);
+        if (!chunk || chunk < page || chunk >= page + SLAB_PAGE_SIZE)
+            return (struct item *)chunk;
+        c->mem_requested -= size;
+        memcpy(chunk, parked, sizeof *parked);
+        *parked = slabs_ref(&st->slabs, chunk);
+    }
+}
+
+static void unpark_chunks(struct store *st, struct slab_class *c, uint32_t parked)
+{
+    while (parked) {
+        char *chunk = slabs_ptr(&st->slabs, parked);
+        memcpy(&parked, chunk, sizeof parked);
+        slab_chunk_put(c, &st->slabs, chunk, 0);
+    }
+}
+
+/* Under c->lock: empties pages[slot] and gives it back to the pool. Live items move to free
+ * chunks elsewhere in the class while there are any (memcached's rescue), the rest are evicted.
+ * False when an item there is held by a caller or its stripe is busy. */
+static bool evacuate_page(struct store *st, struct slab_class *c, uint32_t slot)
+{
+    char *page = slabs_page_ptr(&st->slabs, c->pages[slot]);
+    rel_time_t now = clock_now();
+    uint32_t parked = 0;
+    bool ok = true;
+    for (uint32_t i = 0; i < c->chunks_per_page && ok; i++) {
+        struct item *it = (struct item *)(page + (size_t)i * c->chunk_size);
+        uint8_t state = atomic_load_explicit(&it->state, memory_order_acquire);
+        if (state == 0)
+            continue;
+        uint32_t hv;
+        pthread_mutex_t *m = lock_linked(st, it, &hv);
+        if (!m) {
+            ok = false;
+            break;
+        }
+        bool dead = item_is_dead(st, it, now);
+        struct item *to = dead ? NULL : take_outside(st, c, page, item_size(st, it), &parked);
+        if (to) {
+            move_item(st, c, hv, it, to);
+        } else {
+            count_removal(st, it, dead ? REMOVE_RECLAIM : REMOVE_EVICT, now);
+            unlink_from_table(st, hv, it);
+            size_t size = item_size(st, it);
+            atomic_store_explicit(&it->state, 0, memory_order_release);
+            slab_chunk_put(c, &st->slabs, it, size);
+        }
+        pthread_mutex_unlock(m);
+    }
+    unpark_chunks(st, c, parked);
+    if (ok)
+        slab_class_release_page(&st->slabs, c, slot);
+    return ok;
+}
+
+/* Under pool_lock: evicts the large item whose span starts at page `head`. */
+static bool evict_span_locked(struct store *st, uint32_t head)
+{
+    struct item *it = (struct item *)slabs_page_ptr(&st->slabs, head);
+    uint32_t hv;
+    pthread_mutex_t *m = lock_linked(st, it, &hv);
+    if (!m)
+        return false;
+    rel_time_t now = clock_now();
+    count_removal(st, it, item_is_dead(st, it, now) ? REMOVE_RECLAIM : REMOVE_EVICT, now);
+    unlink_from_table(st, hv, it);
+    atomic_store_explicit(&it->state, 0, memory_order_release);
+    slab_span_put_locked(&st->slabs, it);
+    pthread_mutex_unlock(m);
+    return true;
+}
+
+/* Makes page p free by evacuating whatever holds it, but not the page of a class that has fewer
+ * than min_class_pages. The caller holds no class or pool lock. */
+static bool make_page_free(struct store *st, uint32_t p, uint32_t min_class_pages)
+{
+    struct slabs *s = &st->slabs;
+    pthread_mutex_lock(&s->pool_lock);
+    uint8_t owner = s->owner[p];
+    if (owner == SLAB_OWNER_FREE || owner == SLAB_OWNER_SPAN || owner == SLAB_OWNER_SPAN_CONT) {
+        bool ok = owner == SLAB_OWNER_FREE ||
+                  evict_span_locked(st, owner == SLAB_OWNER_SPAN ? p : s->page_aux[p]);
+        pthread_mutex_unlock(&s->pool_lock);
+        return ok;
+    }
+    pthread_mutex_unlock(&s->pool_lock);
+    struct slab_class *c = &s->classes[owner];
+    if (pthread_mutex_trylock(&c->lock) != 0)
+        return false;
+    /* Holding the class lock, the page cannot leave this class: check it has not already. */
+    pthread_mutex_lock(&s->pool_lock);
+    bool still = s->owner[p] == owner;
+    uint32_t slot = s->page_aux[p];
+    pthread_mutex_unlock(&s->pool_lock);
+    bool ok = still && c->npages >= min_class_pages && evacuate_page(st, c, slot);
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+/* Frees one page somewhere: preferably one whose items all fit in free chunks elsewhere in
+ * their class; else the next page after a rotating cursor that can be emptied, preferring
+ * classes that keep at least one other page (a class left with no page would only have to take
+ * one back). */
+/* Frees a page of a class with a page's worth of free chunks, moving its items (no loss). */
+static bool free_spare_page(struct store *st)
+{
+    struct slabs *s = &st->slabs;
+    for (unsigned id = 1; id <= s->nclasses; id++) {
+        struct slab_class *c = &s->classes[id];
+        if (!atomic_load_explicit(&c->spare, RELAXED) || pthread_mutex_trylock(&c->lock) != 0)
+            continue;
+        bool ok = c->npages > 0 && c->nfree >= c->chunks_per_page &&
+                  evacuate_page(st, c, c->npages - 1);
+        pthread_mutex_unlock(&c->lock);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+static bool any_spare_class(struct store *st, const struct slab_class *except)
+{
+    for (unsigned id = 1; id <= st->slabs.nclasses; id++)
+        if (&st->slabs.classes[id] != except &&
+            atomic_load_explicit(&st->slabs.classes[id].spare, RELAXED))
+            return true;
+    return false;
+}
+
+static bool free_some_page(struct store *st)
+{
+    struct slabs *s = &st->slabs;
+    if (free_spare_page(st))
+        return true;
+    unsigned tries = s->npages < STORE_EVACUATE_TRIES ? s->npages : STORE_EVACUATE_TRIES;
+    for (unsigned i = 0; i < 2 * tries; i++) {
+        pthread_mutex_lock(&s->pool_lock);
+        bool have_free = s->free_pages > 0;
+        uint32_t p = s->evict_cursor;
+        s->evict_cursor = (p + 1) % s->npages;
+        pthread_mutex_unlock(&s->pool_lock);
+        if (have_free || make_page_free(st, p, i < tries ? 2 : 1))
+            return true;
+    }
+    return false;
+}
+
+static void *alloc_chunk(struct store *st, unsigned cls, size_t size)
+{
+    struct slab_class *c = &st->slabs.classes[cls];
+    for (int attempt = 0; attempt < STORE_ALLOC_ATTEMPTS; attempt++) {
+        pthread_mutex_lock(&c->lock);
+        void *mem = slab_chunk_take(c, &st->slabs, size);
+        if (!mem && slab_class_grow(&st->slabs, c))
+            mem = slab_chunk_take(c, &st->slabs, size);
+        /* Before evicting here, take a page that another class is not using. */
+        bool spare = !mem && st->cfg.evict && attempt < STORE_ALLOC_ATTEMPTS / 2 &&
+                     any_spare_class(st, c);
+        if (!mem && !spare && sweep_class(st, c, st->cfg.evict))
+            mem = slab_chunk_take(c, &st->slabs, size);
+        /* Marked under the lock, so that an evacuation never takes it for a free chunk. */
+        if (mem)
+            atomic_store_explicit(&((struct item *)mem)->state, STATE_ALLOCATED, RELAXED);
+        pthread_mutex_unlock(&c->lock);
+        if (mem)
+            return mem;
+        if (spare) {
+            free_spare_page(st);
+            continue;
+        }
+        /* Nothing to take in this class (no pages yet, or every item busy): move a page; with
+         * -M only one that empties without evicting. */
+        if (!(st->cfg.evict ? free_some_page(st) : free_spare_page(st)))
+            break;
+    }
+    COUNT(c->counters.outofmemory, 1);
+    return NULL;
+}
+
+static void *alloc_span(struct store *st, size_t size)
+{
+    struct slabs *s = &st->slabs;
+    uint32_t npages = (uint32_t)((size + SLAB_PAGE_SIZE - 1) / SLAB_PAGE_SIZE);
+    if (npages > s->npages)
+        return NULL;
+    unsigned windows = 2 * (s->npages / npages) + 4;
+    for (unsigned attempt = 0; attempt < windows; attempt++) {
+        void *mem = slab_span_take(s, npages);
+        if (mem)
+            return mem;
+        if (!st->cfg.evict)
+            break;
+        /* Empty one window of contiguous pages, rotating through the arena. */
+        pthread_mutex_lock(&s->pool_lock);
+        uint32_t start = s->evict_cursor;
+        if (start + npages > s->npages)
+            start = 0;
+        s->evict_cursor = (start + npages) % s->npages;
+        pthread_mutex_unlock(&s->pool_lock);
+        for (uint32_t p = start; p < start + npages; p++)
+            if (!make_page_free(st, p, 1))
+                break;
+    }
+    COUNT(s->classes[0].counters.outofmemory, 1);
+    return NULL;
+}
+
+size_t store_max_value(const struct store *st, size_t nkey, uint32_t flags)
+{
+    size_t overhead = MEMCACHED_ITEM_HEADER + (st->cfg.use_cas ? 8 : 0) + (flags ? 4 : 0) +
+                      nkey + 1 + 2;
+    return st->cfg.item_size_max > overhead ? st->cfg.item_size_max - overhead : 0;
+}
+
+struct item *store_alloc_flags(struct store *st, const char *key, size_t nkey, uint32_t flags,
+                               size_t nbytes, enum store_alloc_err *err)
+{
+    if (nkey == 0 || nkey > KEY_MAX_LENGTH || nbytes > store_max_value(st, nkey, flags)) {
+        *err = STORE_ALLOC_TOO_LARGE;
+        return NULL;
+    }
+    size_t size = item_total(st, nkey, nbytes);
+    unsigned cls = slabs_class_for(&st->slabs, size);
+    struct item *it = cls ? alloc_chunk(st, cls, size) : alloc_span(st, size);
+    if (!it) {
+        *err = STORE_ALLOC_NO_MEMORY;
+        return NULL;
+    }
+    it->next = 0;
+    atomic_store_explicit(&it->atime, clock_now(), RELAXED);
+    it->exptime = 0;
+    it->flags = flags;
+    it->nbytes = (uint32_t)nbytes;
+    it->nkey = (uint8_t)nkey;
+    it->bits = 0;
+    it->cls = (uint8_t)(cls | (st->cfg.use_cas ? ITEM_HAS_CAS : 0));
+    item_set_cas(it, 0);
+    memcpy((char *)item_key(it), key, nkey);
+    atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
+    *err = STORE_ALLOC_OK;
+    return it;
+}
+
+struct item *store_alloc(struct store *st, const char *key, size_t nkey, size_t nbytes,
+                         enum store_alloc_err *err)
+{
+    return store_alloc_flags(st, key, nkey, 0, nbytes, err);
+}
+
+void store_free(struct store *st, struct item *it)
+{
+    free_item(st, it);
+}
+
+/* ---- the table ---- */
+
+void store_lock_key(struct store *st, uint32_t hv, struct store_lock *lk)
+{
+    lk->hv = hv;
+    lk->mutex = &stripe_of(st, hv)->lock;
+    pthread_mutex_lock(lk->mutex);
+}
+
+void store_unlock(struct store *st, struct store_lock *lk)
+{
+    (void)st;
+    pthread_mutex_unlock(lk->mutex);
+    lk->mutex = NULL;
+}
+
+struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t nkey,
+                        enum store_miss *why)
+{
+    uint32_t ref = *bucket_of(st, hv);
+    while (ref) {
+        struct item *it = item_at(st, ref);
+        if (it->nkey == nkey && memcmp(item_key(it), key, nkey) == 0) {
+            rel_time_t now = clock_now();
+            enum store_miss miss = STORE_HIT;
+            if (item_is_flushed(st, it, now))
+                miss = STORE_MISS_FLUSHED;
+            else if (item_is_expired(it, now))
+                miss = STORE_MISS_EXPIRED;
+            if (miss != STORE_HIT) {
+                unlink_from_table(st, hv, it);
+                free_item(st, it);
+                *why = miss;
+                return NULL;
+            }
+            *why = STORE_HIT;
+            return it;
+        }
+        ref = it->next;
+    }
+    *why = STORE_MISS_ABSENT;
+    return NULL;
+}
+
+void store_touch_access(struct store *st, struct item *it)
+{
+    if (it->bits & ITEM_FETCHED)
+        atomic_store_explicit(&it->atime, clock_now(), RELAXED);
+    else
+        it->bits |= ITEM_FETCHED;
+    (void)st;
+    if ((atomic_load_explicit(&it->state, RELAXED) & STATE_REF_MASK) != STATE_REF_MASK)
+        atomic_fetch_or_explicit(&it->state, STATE_REF_MASK, RELAXED);
+}
+
+void store_new_cas(struct store *st, struct item *it)
+{
+    if (st->cfg.use_cas)
+        item_set_cas(it, atomic_fetch_add_explicit(&st->last_cas, 1, RELAXED) + 1);
+}
+
+void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old)
+{
+    if (old) {
+        unlink_from_table(st, hv, old);
+        free_item(st, old);
+    }
+    atomic_store_explicit(&it->atime, clock_now(), RELAXED);
+    store_new_cas(st, it);
+    uint32_t *bucket = bucket_of(st, hv);
+    it->next = *bucket;
+    *bucket = item_ref(st, it);
+    struct stripe *sp = stripe_of(st, hv);
+    STRIPE_ADD(sp, items, 1);
+    STRIPE_ADD(sp, total, 1);
+    STRIPE_ADD(sp, bytes, item_size(st, it));
+    COUNT(item_counters(st, it)->number, 1);
+    /* Born at level 1: a new item may sit in a chunk just ahead of the CLOCK hand (one freed by
+     * a delete), and must still get a full revolution before it can be evicted. */
+    atomic_store_explicit(&it->state, STATE_ALLOCATED | STATE_LINKED | STATE_REF_ONE,
+                          memory_order_release);
+}
+
+void store_unlink(struct store *st, uint32_t hv, struct item *it)
+{
+    unlink_from_table(st, hv, it);
+    free_item(st, it);
+}
+
+void store_flush(struct store *st, rel_time_t when)
+{
+    rel_time_t now = clock_now();
+    if (when == 0)
+        when = now;
+    if (st->cfg.use_cas) {
+        atomic_store(&st->oldest_live, when - 1);
+        if (when - 1 <= now)
+            atomic_store(&st->oldest_cas, atomic_fetch_add(&st->last_cas, 1) + 1);
+    } else {
+        atomic_store(&st->oldest_live, when);
+    }
+}
+
+void store_count(struct store *st, const struct item *it, enum store_counter which)
+{
+    struct slab_counters *cc = item_counters(st, it);
+    switch (which) {
+    case STORE_COUNT_GET_HIT: COUNT(cc->get_hits, 1); break;
+    case STORE_COUNT_SET: COUNT(cc->cmd_set, 1); break;
+    case STORE_COUNT_DELETE_HIT: COUNT(cc->delete_hits, 1); break;
+    case STORE_COUNT_INCR_HIT: COUNT(cc->incr_hits, 1); break;
+    case STORE_COUNT_DECR_HIT: COUNT(cc->decr_hits, 1); break;
+    case STORE_COUNT_CAS_HIT: COUNT(cc->cas_hits, 1); break;
+    case STORE_COUNT_CAS_BADVAL: COUNT(cc->cas_badval, 1); break;
+    case STORE_COUNT_TOUCH_HIT: COUNT(cc->touch_hits, 1); break;
+    }
+}
+
+/* ---- upkeep ---- */
+
+static uint64_t count_items(struct store *st)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < STORE_STRIPES; i++)
+        n += atomic_load_explicit(&st->stripes[i].items, RELAXED);
+    return n;
+}
+
+/* Doubles the table once items outnumber buckets by half again, one stripe at a time: each
+ * stripe's chains are rehashed into the new table under that stripe's lock alone. */
+static void maybe_grow_table(struct store *st)
+{
+    unsigned hp = atomic_load(&st->hashpower);
+    uint64_t nbuckets = (uint64_t)1 << hp;
+    if (hp >= STORE_MAX_HASHPOWER ||
+        count_items(st) <= nbuckets + nbuckets / 2)
+        return;
+    uint32_t *fresh = calloc(nbuckets * 2, sizeof *fresh);
+    if (!fresh)
+        return; /* keep the longer chains; try again next time */
+    uint32_t mask = (uint32_t)(nbuckets * 2 - 1);
+    for (unsigned s = 0; s < STORE_STRIPES; s++) {
+        struct stripe *sp = &st->stripes[s];
+        pthread_mutex_lock(&sp->lock);
+        for (uint64_t b = s; b < nbuckets; b += STORE_STRIPES) {
+            uint32_t ref = sp->buckets[b];
+            while (ref) {
+                struct item *it = item_at(st, ref);
+                uint32_t next = it->next;
+                uint32_t *dst = &fresh[store_hash(item_key(it), it->nkey) & mask];
+                it->next = *dst;
+                *dst = ref;
+                ref = next;
+            }
+        }
+        sp->buckets = fresh;
+        sp->mask = mask;
+        pthread_mutex_unlock(&sp->lock);
+    }
+    free(st->table);
+    st->table = fresh;
+    st->table_mask = mask;
+    atomic_store(&st->hashpower, hp + 1);
+}
+
+/* Visits a slice of the table, reclaiming expired and flushed items. */
+static void crawl(struct store *st)
+{
+    uint32_t nbuckets = st->table_mask + 1;
+    uint32_t slice = nbuckets / 32;
+    if (slice < STORE_CRAWL_MIN_BUCKETS)
+        slice = STORE_CRAWL_MIN_BUCKETS;
+    if (slice > nbuckets)
+        slice = nbuckets;
+    rel_time_t now = clock_now();
+    for (uint32_t i = 0; i < slice; i++) {
+        uint32_t b = st->crawl_cursor;
+        st->crawl_cursor = (b + 1) & st->table_mask;
+        struct stripe *sp = &st->stripes[b & (STORE_STRIPES - 1)];
+        pthread_mutex_t *m = &sp->lock;
+        pthread_mutex_lock(m);
+        uint32_t *link = &st->table[b];
+        while (*link) {
+            struct item *it = item_at(st, *link);
+            if (!item_is_dead(st, it, now)) {
+                link = &it->next;
+                continue;
+            }
+            count_removal(st, it, REMOVE_CRAWL, now);
+            *link = it->next;
+            it->next = 0;
+            atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
+            STRIPE_ADD(sp, items, (uint64_t)-1);
+            STRIPE_ADD(sp, bytes, (uint64_t)0 - item_size(st, it));
+            COUNT(item_counters(st, it)->number, (uint64_t)-1);
+            free_item(st, it);
+        }
+        pthread_mutex_unlock(m);
+    }
+}
+
+/* Moves one page a call from a class that has not evicted for a while (and keeps another page)
+ * to the pool, when some class is evicting: pages follow the value sizes in use, as memcached's
+ * slab automover does. The evicting class takes the page on its next allocation. */
+static void rebalance(struct store *st)
+{
+    struct slabs *s = &st->slabs;
+    uint64_t most = 0;
+    unsigned needy = 0;
+    for (unsigned id = 1; id <= s->nclasses; id++) {
+        uint64_t ev = atomic_load_explicit(&s->classes[id].counters.evicted, RELAXED);
+        uint64_t delta = ev >= st->seen_evictions[id] ? ev - st->seen_evictions[id] : ev;
+        st->seen_evictions[id] = ev;
+        st->quiet_calls[id] = delta ? 0 : st->quiet_calls[id] + 1;
+        if (delta > most) {
+            most = delta;
+            needy = id;
+        }
+    }
+    if (!needy)
+        return;
+    unsigned donor = 0;
+    uint32_t donor_pages = 1;
+    for (unsigned id = 1; id <= s->nclasses; id++) {
+        if (id == needy || st->quiet_calls[id] < STORE_QUIET_CALLS)
+            continue;
+        pthread_mutex_lock(&s->classes[id].lock);
+        uint32_t npages = s->classes[id].npages;
+        pthread_mutex_unlock(&s->classes[id].lock);
+        if (npages > donor_pages) {
+            donor = id;
+            donor_pages = npages;
+        }
+    }
+    if (!donor)
+        return;
+    struct slab_class *c = &s->classes[donor];
+    pthread_mutex_lock(&c->lock);
+    if (c->npages > 1)
+        evacuate_page(st, c, c->hand_slot < c->npages ? c->hand_slot : 0);
+    pthread_mutex_unlock(&c->lock);
+    /* The move's own evictions do not make the donor busy. */
+    st->seen_evictions[donor] = atomic_load_explicit(&c->counters.evicted, RELAXED);
+}
+
+void store_maintain(struct store *st)
+{
+    pthread_mutex_lock(&st->maintain_lock);
+    maybe_grow_table(st);
+    crawl(st);
+    if (st->cfg.evict)
+        rebalance(st);
+    pthread_mutex_unlock(&st->maintain_lock);
+}
+
+/* ---- life cycle ---- */
+
+struct store *store_create(const struct store_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->item_size_max < 1024 || cfg->item_size_max > STORE_ITEM_SIZE_MAX_LIMIT) {
+        snprintf(err, errlen, "item size max must be between 1024 bytes and 1 GB");
+        return NULL;
+    }
+    if (cfg->chunk_min == 0) {
+        snprintf(err, errlen, "chunk size must be positive");
+        return NULL;
+    }
+    /* memcached accepts -o hashpower up to 32; buckets of 4 bytes stop at 2^30 (4 GB). */
+    unsigned hp = cfg->hashpower ? cfg->hashpower : STORE_DEFAULT_HASHPOWER;
+    if (hp > STORE_MAX_HASHPOWER)
+        hp = STORE_MAX_HASHPOWER;
+    if (hp < STORE_MIN_HASHPOWER)
+        hp = STORE_MIN_HASHPOWER;
+    size_t st_size = (sizeof(struct store) + 63) & ~(size_t)63;
+    struct store *st = aligned_alloc(64, st_size);
+    if (st)
+        memset(st, 0, st_size);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    st->cfg = *cfg;
+    st->header_size = sizeof(struct item) + (cfg->use_cas ? sizeof(uint64_t) : 0);
+    if (!slabs_init(&st->slabs, cfg->mem_limit, st->header_size + cfg->chunk_min,
+                    cfg->growth_factor, err, errlen)) {
+        free(st);
+        return NULL;
+    }
+    st->table = calloc((size_t)1 << hp, sizeof *st->table);
+    if (!st->table) {
+        snprintf(err, errlen, "out of memory for a hash table of 2^%u buckets", hp);
+        slabs_destroy(&st->slabs);
+        free(st);
+        return NULL;
+    }
+    st->table_mask = (uint32_t)(((size_t)1 << hp) - 1);
+    atomic_store(&st->hashpower, hp);
+    for (unsigned i = 0; i < STORE_STRIPES; i++) {
+        pthread_mutex_init(&st->stripes[i].lock, NULL);
+        st->stripes[i].buckets = st->table;
+        st->stripes[i].mask = st->table_mask;
+    }
+    pthread_mutex_init(&st->maintain_lock, NULL);
+    return st;
+}
+
+void store_destroy(struct store *st)
+{
+    if (!st)
+        return;
+    for (unsigned i = 0; i < STORE_STRIPES; i++)
+        pthread_mutex_destroy(&st->stripes[i].lock);
+    pthread_mutex_destroy(&st->maintain_lock);
+    free(st->table);
+    slabs_destroy(&st->slabs);
+    free(st);
+}
+
+/* ---- stats ---- */
+
+void store_get_stats(struct store *st, struct store_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < STORE_STRIPES; i++) {
+        out->curr_items += atomic_load_explicit(&st->stripes[i].items, RELAXED);
+        out->total_items += atomic_load_explicit(&st->stripes[i].total, RELAXED);
+        out->bytes += atomic_load_explicit(&st->stripes[i].bytes, RELAXED);
+    }
+    out->evictions = atomic_load(&st->evictions);
+    out->reclaimed = atomic_load(&st->reclaimed);
+    out->expired_unfetched = atomic_load(&st->expired_unfetched);
+    out->evicted_unfetched = atomic_load(&st->evicted_unfetched);
+    out->evicted_active = atomic_load(&st->evicted_active);
+    out->crawler_reclaimed = atomic_load(&st->crawler_reclaimed);
+    out->limit_maxbytes = st->cfg.mem_limit;
+    unsigned hp = atomic_load(&st->hashpower);
+    out->hash_power_level = hp;
+    out->hash_bytes = ((uint64_t)1 << hp) * sizeof(uint32_t);
+    out->hash_is_expanding = 0;
+    out->slabs_moved = atomic_load(&st->slabs.pages_moved);
+    struct slabs *s = &st->slabs;
+    pthread_mutex_lock(&s->pool_lock);
+    out->total_malloced = (uint64_t)(s->npages - s->free_pages) * SLAB_PAGE_SIZE;
+    for (uint32_t p = 0; p < s->npages; p++)
+        if (s->owner[p] == SLAB_OWNER_FREE && s->touched[p])
+            out->slab_global_page_pool++;
+    pthread_mutex_unlock(&s->pool_lock);
+    for (unsigned i = 1; i <= s->nclasses; i++) {
+        pthread_mutex_lock(&s->classes[i].lock);
+        if (s->classes[i].ever_had_page)
+            out->curr_slab_classes++;
+        pthread_mutex_unlock(&s->classes[i].lock);
+    }
+}
+
+static void reset_counters(struct slab_counters *cc)
+{
+    _Atomic uint64_t *all[] = {
+        &cc->evicted, &cc->evicted_nonzero, &cc->evicted_unfetched, &cc->evicted_active,
+        &cc->outofmemory, &cc->reclaimed, &cc->expired_unfetched, &cc->crawler_reclaimed,
+        &cc->evicted_time, &cc->get_hits, &cc->cmd_set, &cc->delete_hits, &cc->incr_hits,
+        &cc->decr_hits, &cc->cas_hits, &cc->cas_badval, &cc->touch_hits,
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        atomic_store(all[i], 0);
+}
+
+void store_reset_stats(struct store *st)
+{
+    for (unsigned i = 0; i < STORE_STRIPES; i++)
+        atomic_store_explicit(&st->stripes[i].total, 0, RELAXED);
+    atomic_store(&st->evictions, 0);
+    atomic_store(&st->reclaimed, 0);
+    atomic_store(&st->expired_unfetched, 0);
+    atomic_store(&st->evicted_unfetched, 0);
+    atomic_store(&st->evicted_active, 0);
+    atomic_store(&st->crawler_reclaimed, 0);
+    for (unsigned i = 0; i <= st->slabs.nclasses; i++)
+        reset_counters(&st->slabs.classes[i].counters);
+}
+
+static void fill_counters(struct store_class_stats *o, struct slab_counters *cc)
+{
+    o->number = atomic_load(&cc->number);
+    o->evicted = atomic_load(&cc->evicted);
+    o->evicted_nonzero = atomic_load(&cc->evicted_nonzero);
+    o->evicted_time = atomic_load(&cc->evicted_time);
+    o->outofmemory = atomic_load(&cc->outofmemory);
+    o->reclaimed = atomic_load(&cc->reclaimed);
+    o->expired_unfetched = atomic_load(&cc->expired_unfetched);
+    o->evicted_unfetched = atomic_load(&cc->evicted_unfetched);
+    o->evicted_active = atomic_load(&cc->evicted_active);
+    o->get_hits = atomic_load(&cc->get_hits);
+    o->cmd_set = atomic_load(&cc->cmd_set);
+    o->delete_hits = atomic_load(&cc->delete_hits);
+    o->incr_hits = atomic_load(&cc->incr_hits);
+    o->decr_hits = atomic_load(&cc->decr_hits);
+    o->cas_hits = atomic_load(&cc->cas_hits);
+    o->cas_badval = atomic_load(&cc->cas_badval);
+    o->touch_hits = atomic_load(&cc->touch_hits);
+}
+
+/* Under c->lock: seconds since the least recently accessed linked item was accessed. */
+static uint64_t class_age(struct store *st, struct slab_class *c, rel_time_t now)
+{
+    rel_time_t oldest = now;
+    for (uint32_t slot = 0; slot < c->npages; slot++) {
+        char *page = slabs_page_ptr(&st->slabs, c->pages[slot]);
+        for (uint32_t i = 0; i < c->chunks_per_page; i++) {
+            struct item *it = (struct item *)(page + (size_t)i * c->chunk_size);
+            if (!(atomic_load_explicit(&it->state, memory_order_acquire) & STATE_LINKED))
+                continue;
+            rel_time_t at = item_atime(it);
+            if (at < oldest)
+                oldest = at;
+        }
+    }
+    return now - oldest;
+}
+
+void store_foreach_class(struct store *st, void (*fn)(void *ctx, const struct store_class_stats *),
+                         void *ctx)
+{
+    struct slabs *s = &st->slabs;
+    rel_time_t now = clock_now();
+    for (unsigned i = 1; i <= s->nclasses; i++) {
+        struct slab_class *c = &s->classes[i];
+        struct store_class_stats o;
+        memset(&o, 0, sizeof o);
+        pthread_mutex_lock(&c->lock);
+        bool shown = c->ever_had_page;
+        if (shown) {
+            o.id = i;
+            o.chunk_size = c->chunk_size;
+            o.chunks_per_page = c->chunks_per_page;
+            o.total_pages = c->npages;
+            o.total_chunks = (uint64_t)c->npages * c->chunks_per_page;
+            o.free_chunks = c->nfree;
+            o.used_chunks = o.total_chunks - c->nfree;
+            o.mem_requested = c->mem_requested;
+            fill_counters(&o, &c->counters);
+            o.age = o.number ? class_age(st, c, now) : 0;
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (shown)
+            fn(ctx, &o);
+    }
+    /* Large items: one pseudo-class after the largest, counted in pages. */
+    struct store_class_stats o;
+    memset(&o, 0, sizeof o);
+    fill_counters(&o, &s->classes[0].counters);
+    pthread_mutex_lock(&s->pool_lock);
+    o.total_pages = s->span_pages;
+    pthread_mutex_unlock(&s->pool_lock);
+    if (o.total_pages || o.number || o.evicted) {
+        o.id = s->nclasses + 1;
+        o.chunk_size = SLAB_PAGE_SIZE;
+        o.chunks_per_page = 1;
+        o.total_chunks = o.total_pages;
+        o.used_chunks = o.total_pages;
+        fn(ctx, &o);
+    }
+}
