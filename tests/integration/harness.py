@@ -322,20 +322,56 @@ def expect(cond, message):
         raise Failure(message)
 
 
+KNOWN_DIFFERENCES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "known_differences.txt")
+
+
+def known_differences(suite_name):
+    """{case name: why} for the cases of this suite listed in known_differences.txt: known
+    differences between Shoal and memcached, reported as `xfail` and counted as skipped, so
+    that `make test` stays green while they are open. Ignored when the binary under test is
+    memcached itself."""
+    if os.path.realpath(binary_under_test()) == os.path.realpath(REFERENCE_BIN):
+        return {}
+    known = {}
+    try:
+        with open(KNOWN_DIFFERENCES) as f:
+            for line in f:
+                if line.strip() and not line.startswith("#"):
+                    suite, case, why = (part.strip() for part in line.split("|", 2))
+                    if suite == suite_name:
+                        known[case] = why
+    except (OSError, ValueError):
+        pass
+    return known
+
+
 class Suite:
-    """Runs test cases and reports them one per line, ending with `N passed, N failed`."""
+    """Runs test cases and reports them one per line, ending with `N passed, N failed`
+    (and `, N skipped` when known differences were skipped)."""
 
     def __init__(self, name):
         self.name = name
         self.passed = 0
         self.failed = 0
+        self.skipped = 0
+        self.known = known_differences(name)
         self.start = time.monotonic()
 
     def ok(self, name):
         self.passed += 1
-        print("ok   %s" % name, flush=True)
+        if name in self.known:
+            print("ok   %s (XPASS: listed in known_differences.txt, remove it)" % name,
+                  flush=True)
+        else:
+            print("ok   %s" % name, flush=True)
 
     def fail(self, name, reason):
+        if name in self.known:
+            self.skipped += 1
+            print("xfail %s: %s [known difference: %s]" % (name, reason, self.known[name]),
+                  flush=True)
+            return
         self.failed += 1
         print("FAIL %s: %s" % (name, reason), flush=True)
 
@@ -375,5 +411,6 @@ class Suite:
     def finish(self):
         _stop_all()
         print("# %s: %.1f s" % (self.name, time.monotonic() - self.start))
-        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
+        skipped = ", %d skipped" % self.skipped if self.skipped else ""
+        print("%d passed, %d failed%s" % (self.passed, self.failed, skipped), flush=True)
         sys.exit(1 if self.failed else 0)
