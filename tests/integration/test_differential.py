@@ -237,6 +237,49 @@ s("flush_all forms", b"set fa 0 0 1\r\na\r\nflush_all\r\nget fa\r\nflush_all 0\r
   b"flush_all noreply\r\nflush_all -1\r\nflush_all abc\r\nflush_all 0 noreply\r\n")
 
 
+# Admin commands, on servers of their own (they change server-wide settings).
+ADMIN_CASES = []
+for line in [b"cache_memlimit 100", b"cache_memlimit 0", b"cache_memlimit 7", b"cache_memlimit abc",
+             b"cache_memlimit 100 noreply", b"cache_memlimit", b"lru mode flat",
+             b"lru mode segmented", b"lru mode x", b"lru tune 10 30 0.1 2", b"lru",
+             b"slabs automove 1", b"slabs automove 0", b"slabs automove 9", b"slabs", b"slabs x",
+             b"lru_crawler disable", b"lru_crawler sleep 100", b"lru_crawler tocrawl 10",
+             b"lru_crawler", b"lru_crawler x", b"stats reset", b"stats detail on",
+             b"stats detail dump", b"stats detail off", b"stats detail",
+             b"stats sizes_enable", b"stats sizes_disable", b"stats sizes", b"extstore",
+             b"debugtime", b"misbehave", b"verbosity 5", b"verbosity 0"]:
+    ADMIN_CASES.append(("admin %r" % line, stream(line + b"\r\n")))
+
+
+def chunked(seed, request):
+    """request sent in pieces of 1 to 60 bytes (a seeded sequence), each piece after a round
+    trip on another connection, so that the server sees many partial reads."""
+    import random
+    rng = random.Random(seed)
+    chunks = []
+    i = 0
+    while i < len(request):
+        n = rng.randint(1, 60)
+        chunks.append(request[i:i + n])
+        i += n
+    return split_sends(*chunks)
+
+
+CHUNKED_PIPELINE = (
+    b"set ch1 1 0 10\r\n0123456789\r\nget ch1\r\nappend ch1 0 0 3\r\nabc\r\ngets ch1\r\n"
+    b"incr ch2 1\r\nset ch2 0 0 2\r\n41\r\nincr ch2 1\r\ndelete ch1\r\nget ch1 ch2\r\n"
+    b"ms ch3 5 T100 F7\r\nhello\r\nmg ch3 v f t s k\r\nma ch4 N0 J9 v\r\nmd ch3 q\r\n"
+    b"mg ch3 q v\r\nmn\r\nset ch5 0 0 300\r\n" + b"z" * 300 + b"\r\nget ch5\r\n"
+    b"set ch6 0 0 3 noreply\r\nabc\r\nbogus command\r\nset ch6 0 0 x\r\nget ch6\r\n"
+    b"touch ch6 100\r\ngat 100 ch6\r\nverbosity 0\r\n")
+case("pipeline in random pieces (seed 1)", chunked(1, CHUNKED_PIPELINE))
+case("pipeline in random pieces (seed 2)", chunked(2, CHUNKED_PIPELINE.replace(b"ch", b"cx")))
+case("pipeline in random pieces (seed 3)", chunked(3, CHUNKED_PIPELINE.replace(b"ch", b"cy")))
+s("values bigger than a read buffer, pipelined",
+  b"".join(b"set bb%d 0 0 %d\r\n%s\r\n" % (i, 20000 + i, bytes([65 + i]) * (20000 + i))
+           for i in range(10)) + b"get " + b" ".join(b"bb%d" % i for i in range(10)) + b"\r\n")
+
+
 # ---- scenarios with several connections ----------------------------------------------
 
 def stall_scenario(server):
@@ -540,7 +583,7 @@ def main():
     suite = harness.Suite("test_differential")
     sut = harness.binary_under_test()
     suite.server(sut).stop()  # ends the suite with one clear failure if it cannot start
-    groups = [(CASES, [])]
+    groups = [(CASES, []), (ADMIN_CASES, [])]
     per_flag = flag_cases()
     for name, args, fn in per_flag:
         groups.append(([(name, fn)], args))
@@ -571,7 +614,8 @@ def main():
             t.join(180)
     main_group.join(180)
 
-    order = {name: i for i, (name, _) in enumerate(CASES + [(n, f) for n, _, f in per_flag])}
+    order = {name: i for i, (name, _) in
+             enumerate(CASES + ADMIN_CASES + [(n, f) for n, _, f in per_flag])}
     rows = []
     for cases, ref, got in results:
         for name, _ in cases:
