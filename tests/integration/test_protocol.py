@@ -413,6 +413,47 @@ def test_concurrent_clients(server):
         expect_eq(got.split(b"\r\n")[1].strip(), b"%d" % total, "counter")
 
 
+def test_slow_reader(server):
+    """A client that asks for 25 MB of replies and does not read them must not stop the
+    server from serving others; when it finally reads, every byte is there, in order."""
+    value = bytes(range(256)) * 2000  # 512000 bytes
+    with server.connect(timeout=10) as slow, server.connect() as other:
+        expect_eq(slow.request(b"set sr 3 0 %d\r\n%s\r\n" % (len(value), value)),
+                  b"STORED\r\n")
+        n = 50
+        slow.send(b"get sr\r\n" * n + b"version\r\n")
+        for i in range(20):
+            expect_eq(other.request(b"set sro%d 0 0 1\r\n%d\r\nget sro%d\r\n" % (i, i % 10, i)),
+                      b"STORED\r\nVALUE sro%d 0 1\r\n%d\r\nEND\r\n" % (i, i % 10),
+                      "other client while one does not read")
+        one = b"VALUE sr 3 %d\r\n%s\r\nEND\r\n" % (len(value), value)
+        got = slow.read_exact(len(one) * n, timeout=20)
+        expect(got == one * n, "slow reader got different bytes (%d of %d)"
+               % (sum(1 for i in range(n) if got[i * len(one):(i + 1) * len(one)] == one), n))
+        expect(harness.SENTINEL_RE.match(slow.read_line()), "no VERSION after the values")
+
+
+def test_many_connections(server):
+    """300 clients connected at once, each storing and reading its own key."""
+    conns = []
+    try:
+        for i in range(300):
+            conns.append(server.connect())
+        for i, conn in enumerate(conns):
+            conn.send(b"set mc%d 0 0 %d\r\n%d\r\n" % (i, len(b"%d" % i), i))
+        for i, conn in enumerate(conns):
+            expect_eq(conn.read_line(), b"STORED\r\n", "client %d" % i)
+        for i, conn in enumerate(conns):
+            conn.send(b"get mc%d\r\n" % ((i + 1) % 300))
+        for i, conn in enumerate(conns):
+            j = (i + 1) % 300
+            want = b"VALUE mc%d 0 %d\r\n%d\r\nEND\r\n" % (j, len(b"%d" % j), j)
+            expect_eq(conn.read_exact(len(want)), want, "client %d" % i)
+    finally:
+        for conn in conns:
+            conn.close()
+
+
 def test_flush_all():
     with harness.Server() as server:
         steps(server, [
@@ -549,6 +590,8 @@ def main():
     suite.run("100 KB multi-get line", test_huge_multiget, server)
     suite.run("pipelining", test_pipelining, server)
     suite.run("20 concurrent clients", test_concurrent_clients, server)
+    suite.run("a client that does not read its replies", test_slow_reader, server)
+    suite.run("300 connections at once", test_many_connections, server)
     suite.run("flush_all", test_flush_all)
     suite.run("largest value, -I 1m, 1-byte key", test_item_size_limit, [], 1048516, 1)
     suite.run("largest value, -I 1m, 200-byte key", test_item_size_limit, [], 1048317, 200)
