@@ -454,6 +454,79 @@ def test_many_connections(server):
             conn.close()
 
 
+def test_memory_limit():
+    """-m 8: old items make room for new ones (evictions); with -M the server refuses with
+    memcached's message instead. (How many items fit depends on memory accounting, which
+    is not compared.)"""
+    value = b"m" * 100000
+    with harness.Server(args=["-m", "8"]) as server, server.connect() as conn:
+        for i in range(300):
+            expect_eq(conn.request(b"set m%d 0 0 %d\r\n%s\r\n" % (i, len(value), value)),
+                      b"STORED\r\n", "set %d of 300 with -m 8" % i)
+        expect_eq(conn.request(b"get m0\r\n"), b"END\r\n", "the oldest item is evicted")
+        expect_eq(conn.request(b"get m299\r\n"), b"VALUE m299 0 100000\r\n" + value +
+                  b"\r\nEND\r\n", "the newest item is there")
+        stats = conn.request(b"stats\r\n")
+        m = re.search(rb"STAT evictions (\d+)\r\n", stats)
+        expect(m and int(m.group(1)) > 0, "no evictions counted: %s" % short(stats))
+    with harness.Server(args=["-m", "8", "-M"]) as server, server.connect() as conn:
+        refused = None
+        for i in range(300):
+            got = conn.request(b"set m%d 0 0 %d\r\n%s\r\n" % (i, len(value), value))
+            if got != b"STORED\r\n":
+                refused = i
+                expect_eq(got, b"SERVER_ERROR out of memory storing object\r\n", "with -M")
+                break
+        expect(refused is not None and refused > 10, "-M -m 8: refused at %r" % refused)
+        expect_eq(conn.request(b"get m0\r\n"), b"VALUE m0 0 100000\r\n" + value +
+                  b"\r\nEND\r\n", "-M keeps the oldest item")
+        expect_eq(conn.request(b"delete m0\r\nset m0 0 0 %d\r\n%s\r\n" % (len(value), value)),
+                  b"DELETED\r\nSTORED\r\n", "room again after a delete")
+
+
+def test_small_item_when_full():
+    """With -M and memory full of 100 KB items, a small item still fits: memcached gives
+    every slab class its first page even past -m."""
+    value = b"m" * 100000
+    with harness.Server(args=["-m", "8", "-M"]) as server, server.connect() as conn:
+        for i in range(300):
+            got = conn.request(b"set m%d 0 0 %d\r\n%s\r\n" % (i, len(value), value))
+            if got != b"STORED\r\n":
+                break
+        expect_eq(conn.request(b"set small 0 0 1\r\nx\r\n"), b"STORED\r\n", "1-byte item")
+        expect_eq(conn.request(b"set mid 0 0 5000\r\n%s\r\n" % (b"y" * 5000)), b"STORED\r\n",
+                  "5000-byte item")
+
+
+def test_expiry(server):
+    """Relative exptimes up to 30 days, absolute ones beyond; items expire within a few
+    seconds of their time (polled, bounded)."""
+    with server.connect() as conn:
+        expect_eq(conn.request(b"set x1 0 2592000 1\r\na\r\nset x2 0 2592001 1\r\nb\r\n"),
+                  b"STORED\r\nSTORED\r\n")
+        expect_eq(conn.request(b"get x1 x2\r\n"), b"VALUE x1 0 1\r\na\r\nEND\r\n",
+                  "30 days is relative, 30 days + 1 s is an absolute time long past")
+        now = int(time.time())
+        expect_eq(conn.request(b"set x3 0 %d 1\r\nc\r\n" % (now + 1000)), b"STORED\r\n")
+        expect_eq(conn.request(b"set x4 0 1 1\r\nd\r\nset x5 0 100 1\r\ne\r\n"),
+                  b"STORED\r\nSTORED\r\n")
+        expect_eq(conn.request(b"set x6 0 100 1\r\nf\r\ntouch x6 1\r\n"),
+                  b"STORED\r\nTOUCHED\r\n")
+        expect_eq(conn.request(b"set x7 0 100 1\r\ng\r\ngat 1 x7\r\n"),
+                  b"STORED\r\nVALUE x7 0 1\r\ng\r\nEND\r\n")
+        got = conn.request(b"mg x3 t\r\nmg x5 t\r\n")
+        expect(harness.clock_tolerant_equal(got, b"HD t1000\r\nHD t100\r\n"),
+               "TTLs: got %s" % short(got))
+        deadline = time.monotonic() + 5
+        got = None
+        while time.monotonic() < deadline:
+            got = conn.request(b"get x4 x6 x7 x3 x5\r\n")
+            if got == b"VALUE x3 0 1\r\nc\r\nVALUE x5 0 1\r\ne\r\nEND\r\n":
+                return
+            time.sleep(0.2)
+        raise Failure("items with exptime 1 not gone after 5 s: %s" % short(got))
+
+
 def test_flush_all():
     with harness.Server() as server:
         steps(server, [
@@ -592,7 +665,10 @@ def main():
     suite.run("20 concurrent clients", test_concurrent_clients, server)
     suite.run("a client that does not read its replies", test_slow_reader, server)
     suite.run("300 connections at once", test_many_connections, server)
+    suite.run("expiry", test_expiry, server)
     suite.run("flush_all", test_flush_all)
+    suite.run("-m 8 evicts, -M refuses", test_memory_limit)
+    suite.run("-M: small items fit when memory is full", test_small_item_when_full)
     suite.run("largest value, -I 1m, 1-byte key", test_item_size_limit, [], 1048516, 1)
     suite.run("largest value, -I 1m, 200-byte key", test_item_size_limit, [], 1048317, 200)
     suite.run("largest value, -I 2m", test_item_size_limit, ["-I", "2m"], 2097092, 1)
