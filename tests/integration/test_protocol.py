@@ -413,6 +413,80 @@ def test_concurrent_clients(server):
         expect_eq(got.split(b"\r\n")[1].strip(), b"%d" % total, "counter")
 
 
+def run_threads(target, n, timeout=60):
+    """Runs target(i) in n threads; returns the errors they reported."""
+    errors = []
+
+    def wrapped(i):
+        try:
+            target(i)
+        except Exception as e:  # reported by the caller
+            errors.append("thread %d: %s: %s" % (i, type(e).__name__, e))
+
+    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    if any(t.is_alive() for t in threads):
+        errors.append("threads still running after %d s" % timeout)
+    return errors
+
+
+def test_cas_race(server):
+    """8 clients each add 1 to a number 50 times with gets/cas, retrying on EXISTS: no update
+    may be lost, so the number ends at 400."""
+    steps(server, [(b"set race 0 0 1\r\n0\r\n", b"STORED\r\n")])
+
+    def worker(i):
+        with server.connect() as conn:
+            done = 0
+            for _ in range(2000):
+                if done == 50:
+                    return
+                got = conn.request(b"gets race\r\n")
+                m = CAS_VALUE_RE.match(got)
+                if not m:
+                    raise Failure("gets: %s" % short(got))
+                value = int(got.split(b"\r\n")[1]) + 1
+                reply = conn.request(b"cas race 0 0 %d %s\r\n%d\r\n"
+                                     % (len(b"%d" % value), m.group(4), value))
+                if reply == b"STORED\r\n":
+                    done += 1
+                elif reply != b"EXISTS\r\n":
+                    raise Failure("cas: %s" % short(reply))
+            raise Failure("only %d updates in 2000 tries" % done)
+
+    errors = run_threads(worker, 8)
+    expect(not errors, "; ".join(errors[:3]))
+    steps(server, [(b"get race\r\n", b"VALUE race 0 3\r\n400\r\nEND\r\n")])
+
+
+def test_append_race(server):
+    """10 clients append 50 tokens each to one item: every token is there exactly once."""
+    steps(server, [(b"set arace 0 0 0\r\n\r\n", b"STORED\r\n")])
+
+    def worker(i):
+        with server.connect() as conn:
+            batch = b"".join(b"append arace 0 0 6\r\n[%02d%02d]\r\n" % (i, j) for j in range(50))
+            got = conn.request(batch)
+            if got != b"STORED\r\n" * 50:
+                raise Failure("appends: %s" % short(got))
+
+    errors = run_threads(worker, 10)
+    expect(not errors, "; ".join(errors[:3]))
+    with server.connect() as conn:
+        got = conn.request(b"get arace\r\n")
+    body = got.split(b"\r\n")[1]
+    tokens = re.findall(rb"\[\d{4}\]", body)
+    expect_eq(len(body), 500 * 6, "length of the appended value")
+    expect_eq(sorted(tokens), sorted(b"[%02d%02d]" % (i, j) for i in range(10) for j in range(50)),
+              "tokens")
+    for i in range(10):  # each client's tokens in its own order
+        mine = [t for t in tokens if t.startswith(b"[%02d" % i)]
+        expect_eq(mine, [b"[%02d%02d]" % (i, j) for j in range(50)], "order of client %d" % i)
+
+
 def test_slow_reader(server):
     """A client that asks for 25 MB of replies and does not read them must not stop the
     server from serving others; when it finally reads, every byte is there, in order."""
@@ -663,6 +737,8 @@ def main():
     suite.run("100 KB multi-get line", test_huge_multiget, server)
     suite.run("pipelining", test_pipelining, server)
     suite.run("20 concurrent clients", test_concurrent_clients, server)
+    suite.run("cas race: no lost update", test_cas_race, server)
+    suite.run("append race: no lost append", test_append_race, server)
     suite.run("a client that does not read its replies", test_slow_reader, server)
     suite.run("300 connections at once", test_many_connections, server)
     suite.run("expiry", test_expiry, server)
