@@ -47,6 +47,11 @@ def free_port():
 
 
 _live_servers = []
+# Sanitizer reports (ASan, UBSan, TSan, LSan) found in the output of stopped servers; a suite
+# fails on them in finish(), as `make asan` / `make tsan` would otherwise never show them.
+sanitizer_reports = []
+SANITIZER_RE = re.compile(rb"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer"
+                          rb"|runtime error:)")
 
 
 def _stop_all():
@@ -152,12 +157,18 @@ class Server:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
         if self in _live_servers:
             _live_servers.remove(self)
+            out = self.output()
+            m = SANITIZER_RE.search(out)
+            if m:
+                sanitizer_reports.append("%s: %s" % (os.path.basename(self.binary),
+                                                     out[m.start():m.start() + 1500].decode(
+                                                         "utf-8", "replace")))
 
     def address(self):
         return self.unix_path or ("127.0.0.1", self.port)
@@ -410,6 +421,10 @@ class Suite:
 
     def finish(self):
         _stop_all()
+        if sanitizer_reports:
+            self.fail("no sanitizer reports from the server",
+                      "%d report(s); the first:\n%s" % (len(sanitizer_reports),
+                                                       sanitizer_reports[0]))
         print("# %s: %.1f s" % (self.name, time.monotonic() - self.start))
         skipped = ", %d skipped" % self.skipped if self.skipped else ""
         print("%d passed, %d failed%s" % (self.passed, self.failed, skipped), flush=True)
