@@ -117,6 +117,13 @@ for line in [b"set v7 0 0\r\n", b"set v7 0\r\n", b"set v7\r\n", b"set\r\n", b"ge
              b"get " + b"\xc3\xa9" * 10 + b"\r\n"]:
     s("malformed %r" % line[:40], line)
 
+# Separators and stray bytes.
+for line in [b"get\tv8\r\n", b"mg\tv8 v\r\n", b"get v8\r\r\n", b"set v8\x00x 0 0 1\r\ny\r\n",
+             b"set v8 0 0 1\r\n\n\r\n", b"ms v8 1\r\n\n\r\n", b"set v8 0 0 1\n1\n",
+             b"ms v8 1\n1\n", b"get v8 \x00\r\n", b"delete v8\t0\r\n", b"incr v8\t1\r\n",
+             b"mn\t\r\n", b"mg v8 v\tk\r\n", b"\x00\r\n", b"\x00get v8\r\n", b"get v8\x7f\r\n"]:
+    s("separators %r" % line[:30], b"set v8 0 0 1\r\nq\r\n" + line + b"get v8\r\n")
+
 # Bad numbers in every numeric field.
 NUMBERS = [b"abc", b"-1", b"-0", b"+5", b"0x10", b"1.5", b"1e5", b" ", b"4294967295",
            b"4294967296", b"2147483647", b"2147483648", b"-2147483649", b"9223372036854775807",

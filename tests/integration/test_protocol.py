@@ -601,6 +601,38 @@ def test_expiry(server):
         raise Failure("items with exptime 1 not gone after 5 s: %s" % short(got))
 
 
+def curr_connections(conn):
+    m = re.search(rb"STAT curr_connections (\d+)\r\n", conn.request(b"stats\r\n"))
+    if not m:
+        raise Failure("no curr_connections in stats")
+    return int(m.group(1))
+
+
+def test_connection_churn(server):
+    """500 short connections, many closed in the middle of a command or of a value, or with
+    replies unread: the server keeps serving and its connection count returns to where it
+    was (no leaked connections)."""
+    with server.connect() as watcher:
+        baseline = curr_connections(watcher)
+        endings = [b"get churn\r\n", b"set churn 0 0 10\r\nabc", b"get chu",
+                   b"set churn 0 0 1\r\nx\r\n", b"mg churn v\r\n" * 100, b"", b"bogus\r\n",
+                   b"get " + b"k " * 2000]
+        for i in range(500):
+            sock = harness.connect(server.address(), 5)
+            try:
+                sock.sendall(endings[i % len(endings)])
+            finally:
+                sock.close()
+        deadline = time.monotonic() + 5
+        now = curr_connections(watcher)
+        while now != baseline and time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = curr_connections(watcher)
+        expect_eq(now, baseline, "curr_connections after 500 closed clients")
+        got = watcher.request(b"set churn2 0 0 2\r\nok\r\nget churn2\r\n")
+        expect_eq(got, b"STORED\r\nVALUE churn2 0 2\r\nok\r\nEND\r\n")
+
+
 def test_flush_all():
     with harness.Server() as server:
         steps(server, [
@@ -741,6 +773,7 @@ def main():
     suite.run("append race: no lost append", test_append_race, server)
     suite.run("a client that does not read its replies", test_slow_reader, server)
     suite.run("300 connections at once", test_many_connections, server)
+    suite.run("connection churn leaks nothing", test_connection_churn, server)
     suite.run("expiry", test_expiry, server)
     suite.run("flush_all", test_flush_all)
     suite.run("-m 8 evicts, -M refuses", test_memory_limit)
