@@ -128,6 +128,9 @@ static bool keep_rest(struct conn *c, const char *buf, size_t len, size_t consum
     if (buf == c->in) {
         memmove(c->in, c->in + consumed, rest);
         c->in_len = rest;
+        /* A long get line grew the buffer; once it is consumed, do not keep megabytes around. */
+        if (c->in_cap > WORKER_READ_BUF && rest <= WORKER_READ_BUF / 2)
+            resize_in(c, rest);
         return true;
     }
     if (c->in_cap < rest && !resize_in(c, rest))

@@ -217,6 +217,12 @@ static size_t process_line(struct session *s, const char *in, size_t len, struct
         return used;
     }
     dispatch(s, line, out);
+    /* an idle connection should not keep the memory of one huge multi-get line */
+    if (s->line_cap > 16384) {
+        free(s->line);
+        s->line = NULL;
+        s->line_cap = 0;
+    }
     return used;
 }
 

@@ -13,13 +13,12 @@ static size_t align_up(size_t n, size_t a)
     return (n + a - 1) & ~(a - 1);
 }
 
-static void class_init(struct slab_class *c, unsigned id, uint32_t size, uint32_t npages_max)
+static void class_init(struct slab_class *c, unsigned id, uint32_t size, size_t page_size)
 {
     c->id = id;
     c->chunk_size = size;
-    c->chunks_per_page = (uint32_t)(SLAB_PAGE_SIZE / size);
+    c->chunks_per_page = (uint32_t)(page_size / size);
     c->pages = NULL;
-    (void)npages_max;
 }
 
 bool slabs_init(struct slabs *s, size_t mem_limit, size_t smallest, double factor, char *err,
@@ -27,17 +26,23 @@ bool slabs_init(struct slabs *s, size_t mem_limit, size_t smallest, double facto
 {
     memset(s, 0, sizeof *s);
     size_t arena = mem_limit ? mem_limit : SLAB_UNLIMITED_ARENA;
-    s->npages = (uint32_t)(arena / SLAB_PAGE_SIZE);
+    s->page_size = SLAB_PAGE_MAX;
+    s->page_shift = 20;
+    while (s->page_size > SLAB_PAGE_MIN && arena / s->page_size < SLAB_PAGES_WANTED) {
+        s->page_size /= 2;
+        s->page_shift--;
+    }
+    s->npages = (uint32_t)(arena / s->page_size);
     if (s->npages == 0) {
         snprintf(err, errlen, "memory limit %zu is below one %zu-byte page", mem_limit,
-                 SLAB_PAGE_SIZE);
+                 s->page_size);
         return false;
     }
     if (factor <= 1.0) {
         snprintf(err, errlen, "slab growth factor must be greater than 1");
         return false;
     }
-    s->arena_size = (size_t)s->npages * SLAB_PAGE_SIZE;
+    s->arena_size = (size_t)s->npages * s->page_size;
     s->shift = 3;
     while ((s->arena_size >> s->shift) >= UINT32_MAX)
         s->shift++;
@@ -63,17 +68,17 @@ bool slabs_init(struct slabs *s, size_t mem_limit, size_t smallest, double facto
 
     size_t size = align_up(smallest, align);
     unsigned id = 1;
-    while (id < SLAB_MAX_CLASSES && size < SLAB_PAGE_SIZE) {
-        class_init(&s->classes[id], id, (uint32_t)size, s->npages);
+    while (id < SLAB_MAX_CLASSES && size < s->page_size) {
+        class_init(&s->classes[id], id, (uint32_t)size, s->page_size);
         id++;
         size_t next = align_up((size_t)((double)size * factor), align);
         if (next < size + align)
             next = size + align;
         size = next;
     }
-    class_init(&s->classes[id], id, (uint32_t)SLAB_PAGE_SIZE, s->npages);
+    class_init(&s->classes[id], id, (uint32_t)s->page_size, s->page_size);
     s->nclasses = id;
-    class_init(&s->classes[0], 0, (uint32_t)SLAB_PAGE_SIZE, s->npages);
+    class_init(&s->classes[0], 0, (uint32_t)s->page_size, s->page_size);
     for (unsigned i = 0; i <= s->nclasses; i++) {
         struct slab_class *c = &s->classes[i];
         pthread_mutex_init(&c->lock, NULL);
@@ -107,7 +112,7 @@ void slabs_destroy(struct slabs *s)
 
 unsigned slabs_class_for(const struct slabs *s, size_t size)
 {
-    if (size > SLAB_PAGE_SIZE)
+    if (size > s->page_size)
         return 0;
     unsigned lo = 1, hi = s->nclasses;
     while (lo < hi) {

@@ -20,7 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLAB_PAGE_SIZE ((size_t)1 << 20)
+/* Pages are 1 MB, or smaller (down to 64 KB) when -m would give fewer than 64 pages, so that
+ * a small cache still has room for a page in each class in use. */
+#define SLAB_PAGE_MAX ((size_t)1 << 20)
+#define SLAB_PAGE_MIN ((size_t)1 << 16)
+#define SLAB_PAGES_WANTED 64
 /* slab_class_grow clears this many bytes at the head of each chunk of a reused page. */
 #define SLAB_CHUNK_HEADER_CLEAR 24
 /* slab_span_take clears this many bytes at the head of a span: at least an item header. */
@@ -64,6 +68,8 @@ struct slab_class {
 struct slabs {
     char *base;
     size_t arena_size;
+    size_t page_size;
+    unsigned page_shift;
     uint32_t npages;
     unsigned shift; /* log2 of the chunk alignment (>= 3) */
     unsigned nclasses;
@@ -80,8 +86,8 @@ struct slabs {
     _Atomic uint64_t pages_moved;
 };
 
-/* Sets up the arena: mem_limit bytes (0 = the largest supported), classes from `smallest` bytes
- * growing by `factor` up to a page. Returns false with a message in err. */
+/* Sets up the arena: mem_limit bytes (0 = 16 GB), classes from `smallest` bytes growing by
+ * `factor` up to a page. Returns false with a message in err. */
 bool slabs_init(struct slabs *s, size_t mem_limit, size_t smallest, double factor, char *err,
                 size_t errlen);
 void slabs_destroy(struct slabs *s);
@@ -99,11 +105,11 @@ static inline uint32_t slabs_ref(const struct slabs *s, const void *p)
 }
 static inline uint32_t slabs_page_of(const struct slabs *s, const void *p)
 {
-    return (uint32_t)((size_t)((const char *)p - s->base) / SLAB_PAGE_SIZE);
+    return (uint32_t)((size_t)((const char *)p - s->base) >> s->page_shift);
 }
 static inline char *slabs_page_ptr(const struct slabs *s, uint32_t page)
 {
-    return s->base + (size_t)page * SLAB_PAGE_SIZE;
+    return s->base + ((size_t)page << s->page_shift);
 }
 
 /* Under c->lock: a free chunk, or NULL. */

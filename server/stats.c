@@ -166,8 +166,8 @@ static void stats_general(struct outbuf *out)
     THREAD_STATS(PRINT_FIELD)
 #undef PRINT_FIELD
     stat_u64(out, "limit_maxbytes", settings.maxbytes);
-    stat_u64(out, "accepting_conns", 1);
-    stat_u64(out, "listen_disabled_num", 0);
+    stat_u64(out, "accepting_conns", load(&conn_stats.accept_paused) == 0);
+    stat_u64(out, "listen_disabled_num", load(&conn_stats.listen_disabled_num));
     stat_u64(out, "time_in_listen_disabled_us", 0);
     stat_line(out, "threads", "%d", stats_nthreads);
     stat_u64(out, "conn_yields", load(&sum.conn_yields));

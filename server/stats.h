@@ -76,6 +76,8 @@ struct conn_stats {
     _Atomic uint64_t read_buf_oom;     /* connections closed because that limit was reached */
     _Atomic uint64_t reserved_fds;     /* descriptors kept back from -c for the server itself */
     _Atomic uint64_t read_buf_size;    /* bytes of each worker's shared read buffer */
+    _Atomic uint64_t listen_disabled_num; /* times a worker stopped accepting (out of fds) */
+    _Atomic uint64_t accept_paused;       /* workers not accepting right now */
 };
 extern struct conn_stats conn_stats;
 

@@ -21,6 +21,9 @@
 #define STORE_ALLOC_ATTEMPTS 16
 /* Pages looked at, per attempt, for one that can be emptied. */
 #define STORE_EVACUATE_TRIES 64
+/* Pages looked at for a class's age: by the automover, and by `stats items`. */
+#define STORE_AGE_SAMPLE_PAGES 8
+#define STORE_AGE_STATS_PAGES 256
 /* store_maintain calls without an eviction before a class gives pages to one that evicts. */
 #define STORE_QUIET_CALLS 3
 /* Buckets the background crawl visits per store_maintain call, at least. */
@@ -443,7 +446,7 @@ static struct item *take_outside(struct store *st, struct slab_class *c, const c
 {
     for (;;) {
         char *chunk = slab_chunk_take(c, &st->slabs, size);
-        if (!chunk || chunk < page || chunk >= page + SLAB_PAGE_SIZE)
+        if (!chunk || chunk < page || chunk >= page + st->slabs.page_size)
             return (struct item *)chunk;
         c->mem_requested -= size;
         memcpy(chunk, parked, sizeof *parked);
@@ -466,6 +469,14 @@ static void unpark_chunks(struct store *st, struct slab_class *c, uint32_t parke
 static bool evacuate_page(struct store *st, struct slab_class *c, uint32_t slot)
 {
     char *page = slabs_page_ptr(&st->slabs, c->pages[slot]);
+    /* A chunk a caller holds unlinked (a value still arriving) pins the page: look first, so as
+     * not to move items for nothing. */
+    for (uint32_t i = 0; i < c->chunks_per_page; i++) {
+        struct item *it = (struct item *)(page + (size_t)i * c->chunk_size);
+        uint8_t state = atomic_load_explicit(&it->state, RELAXED);
+        if (state != 0 && !(state & STATE_LINKED))
+            return false;
+    }
     rel_time_t now = clock_now();
     uint32_t parked = 0;
     bool ok = true;
@@ -555,8 +566,10 @@ static bool free_spare_page(struct store *st)
         struct slab_class *c = &s->classes[id];
         if (!atomic_load_explicit(&c->spare, RELAXED) || pthread_mutex_trylock(&c->lock) != 0)
             continue;
-        bool ok = c->npages > 0 && c->nfree >= c->chunks_per_page &&
-                  evacuate_page(st, c, c->npages - 1);
+        bool ok = false;
+        /* The last pages first (often the emptiest); a few, in case one is pinned. */
+        for (uint32_t k = 0; k < 4 && k < c->npages && !ok; k++)
+            ok = c->nfree >= c->chunks_per_page && evacuate_page(st, c, c->npages - 1 - k);
         pthread_mutex_unlock(&c->lock);
         if (ok)
             return true;
@@ -626,7 +639,7 @@ static void *alloc_chunk(struct store *st, unsigned cls, size_t size)
 static void *alloc_span(struct store *st, size_t size)
 {
     struct slabs *s = &st->slabs;
-    uint32_t npages = (uint32_t)((size + SLAB_PAGE_SIZE - 1) / SLAB_PAGE_SIZE);
+    uint32_t npages = (uint32_t)((size + s->page_size - 1) >> s->page_shift);
     if (npages > s->npages)
         return NULL;
     unsigned windows = 2 * (s->npages / npages) + 4;
@@ -899,6 +912,9 @@ static void crawl(struct store *st)
     }
 }
 
+static uint64_t class_age(struct store *st, struct slab_class *c, rel_time_t now,
+                          uint32_t max_pages);
+
 /* Moves one page a call from a class that has not evicted for a while (and keeps another page)
  * to the pool, when some class is evicting: pages follow the value sizes in use, as memcached's
  * slab automover does. The evicting class takes the page on its next allocation. */
@@ -934,9 +950,13 @@ static void rebalance(struct store *st)
     }
     if (!donor)
         return;
+    /* Only when the donor's least recently used item is clearly older than what the needy class
+     * is evicting: a class that is read but not written keeps its pages. */
+    rel_time_t now = clock_now();
+    uint64_t needy_age = atomic_load_explicit(&s->classes[needy].counters.evicted_time, RELAXED);
     struct slab_class *c = &s->classes[donor];
     pthread_mutex_lock(&c->lock);
-    if (c->npages > 1)
+    if (c->npages > 1 && class_age(st, c, now, STORE_AGE_SAMPLE_PAGES) >= 2 * needy_age + 2)
         evacuate_page(st, c, c->hand_slot < c->npages ? c->hand_slot : 0);
     pthread_mutex_unlock(&c->lock);
     /* The move's own evictions do not make the donor busy. */
@@ -1040,7 +1060,7 @@ void store_get_stats(struct store *st, struct store_stats *out)
     out->slabs_moved = atomic_load(&st->slabs.pages_moved);
     struct slabs *s = &st->slabs;
     pthread_mutex_lock(&s->pool_lock);
-    out->total_malloced = (uint64_t)(s->npages - s->free_pages) * SLAB_PAGE_SIZE;
+    out->total_malloced = (uint64_t)(s->npages - s->free_pages) * s->page_size;
     for (uint32_t p = 0; p < s->npages; p++)
         if (s->owner[p] == SLAB_OWNER_FREE && s->touched[p])
             out->slab_global_page_pool++;
@@ -1100,11 +1120,16 @@ static void fill_counters(struct store_class_stats *o, struct slab_counters *cc)
     o->touch_hits = atomic_load(&cc->touch_hits);
 }
 
-/* Under c->lock: seconds since the least recently accessed linked item was accessed. */
-static uint64_t class_age(struct store *st, struct slab_class *c, rel_time_t now)
+/* Under c->lock: seconds since the least recently accessed linked item was accessed, looking at
+ * up to max_pages pages (so that a huge class is sampled, not scanned). */
+static uint64_t class_age(struct store *st, struct slab_class *c, rel_time_t now,
+                          uint32_t max_pages)
 {
     rel_time_t oldest = now;
-    for (uint32_t slot = 0; slot < c->npages; slot++) {
+    uint32_t pages = c->npages < max_pages ? c->npages : max_pages;
+    for (uint32_t n = 0; n < pages; n++) {
+        /* From the CLOCK hand on: where the least recently used items are likeliest. */
+        uint32_t slot = (c->hand_slot + n) % c->npages;
         char *page = slabs_page_ptr(&st->slabs, c->pages[slot]);
         for (uint32_t i = 0; i < c->chunks_per_page; i++) {
             struct item *it = (struct item *)(page + (size_t)i * c->chunk_size);
@@ -1139,7 +1164,7 @@ void store_foreach_class(struct store *st, void (*fn)(void *ctx, const struct st
             o.used_chunks = o.total_chunks - c->nfree;
             o.mem_requested = c->mem_requested;
             fill_counters(&o, &c->counters);
-            o.age = o.number ? class_age(st, c, now) : 0;
+            o.age = o.number ? class_age(st, c, now, STORE_AGE_STATS_PAGES) : 0;
         }
         pthread_mutex_unlock(&c->lock);
         if (shown)
@@ -1154,7 +1179,7 @@ void store_foreach_class(struct store *st, void (*fn)(void *ctx, const struct st
     pthread_mutex_unlock(&s->pool_lock);
     if (o.total_pages || o.number || o.evicted) {
         o.id = s->nclasses + 1;
-        o.chunk_size = SLAB_PAGE_SIZE;
+        o.chunk_size = s->page_size;
         o.chunks_per_page = 1;
         o.total_chunks = o.total_pages;
         o.used_chunks = o.total_pages;

@@ -1,7 +1,8 @@
 #ifndef SHOAL_STORE_H
 #define SHOAL_STORE_H
 /* The storage engine: items (key, value, client flags, expiry, CAS) in a hash table, in memory
- * bounded by -m, evicting the least recently used when full.
+ * bounded by -m, evicting (by CLOCK, an LRU approximation) when full. Design, item layout and
+ * costs: server/STORAGE.md.
  *
  * Concurrency: keys are hashed to lock stripes. Every lookup and change of an item happens
  * between store_lock_key() and store_unlock() for that key's hash; an item pointer is valid only
@@ -26,7 +27,7 @@ struct store_config {
     size_t item_size_max;  /* -I, bytes */
     double growth_factor;  /* -f, slab chunk size growth factor */
     size_t chunk_min;      /* -n, minimum space for key + value + flags */
-    unsigned hashpower;    /* initial hash table size is 2^hashpower buckets */
+    unsigned hashpower;    /* initial table: 2^hashpower buckets (0 = 16; clamped to 10..30) */
     bool evict;            /* false with -M: refuse stores when full instead of evicting */
     bool use_cas;          /* false with -C */
 };

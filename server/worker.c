@@ -121,11 +121,100 @@ void worker_forget_conn(struct worker *w, struct conn *c)
         c->next->prev = c->prev;
     w->nconns--;
     pthread_mutex_unlock(&w->conns_lock);
+    atomic_fetch_sub(&w->load, 1);
     atomic_fetch_sub(&conn_stats.curr_conns, 1);
     atomic_fetch_sub(&conn_stats.conn_structures, 1);
 }
 
-/* Accepts what is waiting on listener i. Over -c, answers memcached's error and closes. */
+/* An accepted connection on its way to the worker that will own it. */
+struct handoff {
+    struct handoff *next;
+    int fd;
+    int listener;
+    char peer[LISTEN_NAME_MAX];
+};
+
+/* The worker with the fewest connections; w itself unless another has strictly fewer, so that
+ * equal loads never cost a hand-off. */
+static struct worker *least_loaded(struct worker *w)
+{
+    struct worker *best = w;
+    int best_load = atomic_load_explicit(&w->load, memory_order_relaxed);
+    for (int i = 0; i < nworkers; i++) {
+        int load = atomic_load_explicit(&workers[i].load, memory_order_relaxed);
+        if (load < best_load) {
+            best = &workers[i];
+            best_load = load;
+        }
+    }
+    return best;
+}
+
+/* Queues fd for target and wakes it. Returns false (fd still ours) when memory ran out. */
+static bool hand_off(struct worker *target, int fd, int listener, const char *peer)
+{
+    struct handoff *h = malloc(sizeof(*h));
+    if (!h)
+        return false;
+    h->fd = fd;
+    h->listener = listener;
+    snprintf(h->peer, sizeof(h->peer), "%s", peer);
+    atomic_fetch_add(&target->load, 1);
+    pthread_mutex_lock(&target->handoff_lock);
+    h->next = target->handoffs;
+    target->handoffs = h;
+    pthread_mutex_unlock(&target->handoff_lock);
+    uint64_t one = 1;
+    ssize_t ignored = write(target->wake_fd, &one, sizeof(one));
+    (void)ignored;
+    return true;
+}
+
+/* Makes fd a connection of w; its load was already counted. */
+static void adopt(struct worker *w, int fd, int listener, const char *peer)
+{
+    const struct listener *l = &w->listeners->items[listener];
+    struct conn *c = conn_create(w, fd, l->name, peer);
+    if (!c) {
+        atomic_fetch_sub(&w->load, 1);
+        atomic_fetch_sub(&conn_stats.curr_conns, 1);
+        close(fd);
+        return;
+    }
+    atomic_fetch_add(&conn_stats.conn_structures, 1);
+    c->events = EPOLLIN;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    add_conn(w, c);
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        conn_close(c);
+        return;
+    }
+    log_msg(2, settings.binding_protocol == BINDING_ASCII ? "<%d new ascii client connection."
+                                                          : "<%d new auto-negotiating client connection",
+            fd);
+}
+
+/* Takes the connections other workers handed over. */
+static void adopt_handoffs(struct worker *w)
+{
+    uint64_t count;
+    ssize_t ignored = read(w->wake_fd, &count, sizeof(count));
+    (void)ignored;
+    pthread_mutex_lock(&w->handoff_lock);
+    struct handoff *h = w->handoffs;
+    w->handoffs = NULL;
+    pthread_mutex_unlock(&w->handoff_lock);
+    while (h) {
+        struct handoff *next = h->next;
+        adopt(w, h->fd, h->listener, h->peer);
+        free(h);
+        h = next;
+    }
+}
+
+/* Accepts what is waiting on listener i. Over -c, answers memcached's error and closes. Each
+ * connection goes to the least loaded worker: the kernel's hash (SO_REUSEPORT) already spreads
+ * them, and a hand-off evens out what the hash leaves uneven. */
 static void accept_on(struct worker *w, int index)
 {
     const struct listener *l = &w->listeners->items[index];
@@ -142,6 +231,10 @@ static void accept_on(struct worker *w, int index)
                 /* Out of descriptors: stop accepting until the next tick rather than spin. */
                 log_msg(1, "Too many open connections (accept: %s)", strerror(errno));
                 watch_listeners(w, EPOLL_CTL_DEL);
+                if (!w->accept_paused) {
+                    atomic_fetch_add(&conn_stats.listen_disabled_num, 1);
+                    atomic_fetch_add(&conn_stats.accept_paused, 1);
+                }
                 w->accept_paused = true;
             }
             return;
@@ -171,31 +264,21 @@ static void accept_on(struct worker *w, int index)
             snprintf(peer, sizeof(peer), "%s", l->name);
         else
             peer_name(&ss, false, peer, sizeof(peer));
-        struct conn *c = conn_create(w, fd, l->name, peer);
-        if (!c) {
-            atomic_fetch_sub(&conn_stats.curr_conns, 1);
-            close(fd);
+        struct worker *target = least_loaded(w);
+        if (target != w && hand_off(target, fd, index, peer))
             continue;
-        }
-        atomic_fetch_add(&conn_stats.conn_structures, 1);
-        c->events = EPOLLIN;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        add_conn(w, c);
-        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            conn_close(c);
-            continue;
-        }
-        log_msg(2, settings.binding_protocol == BINDING_ASCII ? "<%d new ascii client connection."
-                                                              : "<%d new auto-negotiating client connection",
-                fd);
+        atomic_fetch_add(&w->load, 1);
+        adopt(w, fd, index, peer);
     }
 }
 
 /* Once a second: closes idle connections (-o idle_timeout) and resumes accepting. */
 static void worker_tick(struct worker *w)
 {
-    if (w->accept_paused && watch_listeners(w, EPOLL_CTL_ADD) == 0)
+    if (w->accept_paused && watch_listeners(w, EPOLL_CTL_ADD) == 0) {
         w->accept_paused = false;
+        atomic_fetch_sub(&conn_stats.accept_paused, 1);
+    }
     if (settings.idle_timeout <= 0)
         return;
     rel_time_t now = clock_now();
@@ -225,8 +308,10 @@ static void *worker_main(void *arg)
         for (int i = 0; i < n; i++) {
             void *p = events[i].data.ptr;
             int index;
-            if (p == TAG_WAKE)
+            if (p == TAG_WAKE) {
+                adopt_handoffs(w);
                 continue;
+            }
             if (is_listener_tag(p, w->listeners, &index))
                 accept_on(w, index);
             else
@@ -244,6 +329,15 @@ static void *worker_main(void *arg)
 
 static void worker_cleanup(struct worker *w)
 {
+    /* Connections handed over after this worker stopped: nobody serves them now. */
+    while (w->handoffs) {
+        struct handoff *h = w->handoffs;
+        w->handoffs = h->next;
+        close(h->fd);
+        atomic_fetch_sub(&conn_stats.curr_conns, 1);
+        free(h);
+    }
+    pthread_mutex_destroy(&w->handoff_lock);
     if (w->epfd >= 0)
         close(w->epfd);
     if (w->wake_fd >= 0)
@@ -271,6 +365,7 @@ int workers_start(int n, struct store *store, const struct listen_set *listeners
         w->env = (struct session_env){.store = store, .stats = &w->stats, .thread_id = i};
         worker_stats_ptrs[i] = &w->stats;
         pthread_mutex_init(&w->conns_lock, NULL);
+        pthread_mutex_init(&w->handoff_lock, NULL);
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         w->read_buf = malloc(WORKER_READ_BUF);

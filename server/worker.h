@@ -1,7 +1,7 @@
 #ifndef SHOAL_WORKER_H
 #define SHOAL_WORKER_H
 /* Worker threads: each runs its own epoll loop, accepts on its own listening sockets and owns the
- * connections it accepted for their whole life. See server/NETWORK.md for why. */
+ * connections it serves for their whole life. See server/NETWORK.md for why. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -11,6 +11,7 @@
 #include "server/stats.h"
 
 struct conn;
+struct handoff;
 struct outbuf;
 
 /* The per-thread read buffer: every connection of the worker reads into it. */
@@ -20,7 +21,7 @@ struct worker {
     int id;
     pthread_t thread;
     int epfd;
-    int wake_fd;                   /* eventfd: written to stop the loop */
+    int wake_fd;                   /* eventfd: stop, or connections handed over */
     struct thread_stats stats;     /* this thread's counters; only it writes them */
     struct session_env env;
     const struct listen_set *listeners;
@@ -29,6 +30,11 @@ struct worker {
     pthread_mutex_t conns_lock;    /* guards the list against `stats conns` readers */
     struct conn *conns;
     int nconns;
+    /* Connections this worker owns plus those handed to it and not yet taken: what accepting
+     * workers compare to pick the least loaded one. */
+    _Atomic int load;
+    pthread_mutex_t handoff_lock;  /* guards handoffs */
+    struct handoff *handoffs;      /* accepted by another worker for this one; owned */
 };
 
 /* Starts n workers serving listeners with store, and registers them with the stats module. Returns 0, or -1 (with a message on stderr) when
