@@ -625,10 +625,12 @@ def test_connection_churn(server):
                 sock.close()
         deadline = time.monotonic() + 5
         now = curr_connections(watcher)
-        while now != baseline and time.monotonic() < deadline:
+        # (<=: closes of earlier tests' clients may still have been pending at the baseline)
+        while now > baseline and time.monotonic() < deadline:
             time.sleep(0.05)
             now = curr_connections(watcher)
-        expect_eq(now, baseline, "curr_connections after 500 closed clients")
+        expect(now <= baseline, "curr_connections after 500 closed clients: %d, before: %d"
+               % (now, baseline))
         got = watcher.request(b"set churn2 0 0 2\r\nok\r\nget churn2\r\n")
         expect_eq(got, b"STORED\r\nVALUE churn2 0 2\r\nok\r\nEND\r\n")
 
