@@ -153,8 +153,11 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self):
+    def stop(self, kill=False):
+        """Ends the server: SIGTERM (and waits), or SIGKILL at once with kill=True."""
         if self.proc is not None and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
             self.proc.terminate()
             try:
                 self.proc.wait(10)

@@ -9,6 +9,7 @@ run the whole list at the same time, each in its own thread, and the transcripts
 case by case. A case whose memcached transcript shows a timeout is a broken case, reported as
 such. When $SHOAL_BIN is memcached itself the comparison is trivially equal."""
 import os
+import socket
 import sys
 import threading
 import time
@@ -512,6 +513,63 @@ def maxconns_case(server):
 maxconns_case.accepted = {}
 
 
+# ---- command lines ---------------------------------------------------------------------
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# memcached command lines an operator may have: the server under test must start and serve
+# where memcached does, and refuse where memcached refuses.
+COMMAND_LINES = [
+    ["-o", "modern"], ["-o", "slab_reassign,slab_automove"], ["-o", "lru_crawler"],
+    ["-o", "no_lru_crawler"], ["-o", "hashpower=20"], ["-o", "idle_timeout=30"],
+    ["-o", "maxconns_fast"], ["-o", "no_maxconns_fast"], ["-o", "read_buf_mem_limit=64"],
+    ["-o", "tail_repair_time=10"], ["-o", "lru_maintainer"], ["-o", "no_lru_maintainer"],
+    ["-o", "hot_lru_pct=20"], ["-o", "temporary_ttl=61"], ["-o", "nonsense"], ["-v"], ["-vv"],
+    ["-vvv"], ["-r"], ["-D", ":"], ["-B", "ascii"], ["-B", "auto"], ["-B", "binary"],
+    ["-R", "20"], ["-b", "1024"], ["-n", "48"], ["-f", "1.25"], ["-f", "0.5"], ["-t", "1"],
+    ["-t", "0"], ["-t", "65"], ["-c", "1024"], ["-c", "0"], ["-m", "64"], ["-m", "0"], ["-M"],
+    ["-C"], ["-X"], ["-W"], ["-I", "512"], ["-I", "2m"], ["-I", "129m"], ["-U", str(free_udp_port())],
+    ["-Z"], ["-S"], ["-A"], ["-F"], ["-h"], ["-V"], ["--threads=2"],
+    ["--memory-limit=64"], ["--max-conns=100"], ["--disable-cas"], ["--enable-shutdown"],
+    ["--disable-flush-all"], ["--extended=modern"], ["-x"], ["-Q"],
+]
+
+
+def start_outcome(binary, args):
+    """'serves' (starts and answers), 'silent' (starts, answers no ASCII) or 'refuses'."""
+    try:
+        server = harness.Server(binary, args)
+    except harness.ServerError:
+        return "refuses"
+    try:
+        with server.connect(timeout=SUT_TIMEOUT) as conn:
+            _, status = conn.exchange(b"")
+        return "serves" if status == "ok" else "silent"
+    finally:
+        server.stop(kill=True)
+
+
+def command_line_name(args):
+    return "-U <udp port>" if args[0] == "-U" else " ".join(args)
+
+
+def command_line_results(sut):
+    """{case name: (memcached's outcome, sut's outcome)}, eight command lines at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+    jobs = [(command_line_name(args), binary, args) for args in COMMAND_LINES
+            for binary in (harness.REFERENCE_BIN, sut)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda job: start_outcome(job[1], job[2]), jobs))
+    results = {}
+    for (name, binary, _), outcome in zip(jobs, outcomes):
+        results.setdefault("command line " + name, []).append(outcome)
+    return results
+
+
 # ---- running -----------------------------------------------------------------------------
 
 def run_all(server, cases, results, deadline):
@@ -632,6 +690,11 @@ def main():
         for t in batch:
             t.join(180)
     main_group.join(180)
+    if time.monotonic() < deadline:
+        command_lines = command_line_results(sut)
+    else:
+        command_lines = {"command line " + command_line_name(a): ["not run", "time budget spent"]
+                         for a in COMMAND_LINES}
 
     order = {name: i for i, (name, _) in
              enumerate(CASES + ADMIN_CASES + [(n, f) for n, _, f in per_flag])}
@@ -656,6 +719,11 @@ def main():
                 print("     memcached: %s" % fmt(ref))
         else:
             suite.fail(name, first_difference(ref, got))
+    for name, (ref, got) in command_lines.items():
+        if ref == got:
+            suite.ok(name)
+        else:
+            suite.fail(name, "memcached %s, shoal %s" % (ref, got))
     if maxconns_case.accepted:
         print("# -c 40 -t 4: clients accepted before refusal: %s" % ", ".join(
             "%s=%d" % (os.path.basename(b), n) for b, n in maxconns_case.accepted.items()))
