@@ -97,6 +97,12 @@ void session_swallow(struct session *s, uint64_t n);
 enum store_result session_store_item(struct session *s, struct item *it, enum store_mode mode,
                                      bool cas_stale, uint64_t *cas_out);
 
+/* Refuses a data block whose item could not be allocated: memcached's reply (shown despite
+ * noreply when `meta`), the block swallowed, and with drop_old the key's old value unlinked so
+ * that a stale copy does not outlive a failed update. */
+void session_refuse_alloc(struct session *s, const char *key, size_t nkey, size_t vlen,
+                          enum store_alloc_err err, bool drop_old, bool meta, struct outbuf *out);
+
 /* Storage commands (cmd_storage.c). */
 void cmd_update(struct session *s, struct proto_token *t, size_t nt, enum store_mode mode,
                 bool handle_cas, struct outbuf *out);

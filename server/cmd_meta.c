@@ -312,24 +312,9 @@ void cmd_ms(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
     struct item *it =
         store_alloc_flags(s->env->store, key, nkey, f.client_flags, (size_t)vlen, &aerr);
     if (it == NULL) {
-        const char *msg;
-        if (aerr == STORE_ALLOC_TOO_LARGE) {
-            msg = "SERVER_ERROR object too large for cache";
-            STAT_INC(s->env->stats, store_too_large);
-        } else {
-            msg = "SERVER_ERROR out of memory storing object";
-            STAT_INC(s->env->stats, store_no_memory);
-        }
         /* memcached drops the old value whatever the mode */
-        struct store_lock lk;
-        uint32_t hv = store_hash(key, nkey);
-        store_lock_key(s->env->store, hv, &lk);
-        struct item *old = store_find(s->env->store, hv, key, nkey, &(enum store_miss){0});
-        if (old != NULL)
-            store_unlink(s->env->store, hv, old);
-        store_unlock(s->env->store, &lk);
-        err = msg;
-        goto refuse;
+        session_refuse_alloc(s, key, nkey, (size_t)vlen, aerr, true, true, out);
+        return;
     }
     item_set_exptime(it, session_exptime(f.exptime));
     item_set_cas(it, f.req_cas_id);

@@ -7,9 +7,7 @@
 #include "server/cmd_internal.h"
 #include "server/stats.h"
 
-/* Refuses an item that cannot be allocated: memcached's reply, the data block swallowed, and for
- * set the old value dropped so that a stale copy does not outlive a failed update. */
-static void refuse_alloc(struct session *s, const char *key, size_t nkey, size_t vlen,
+void session_refuse_alloc(struct session *s, const char *key, size_t nkey, size_t vlen,
                          enum store_alloc_err err, bool drop_old, bool meta, struct outbuf *out)
 {
     struct thread_stats *ts = s->env->stats;
@@ -66,7 +64,7 @@ void cmd_update(struct session *s, struct proto_token *t, size_t nt, enum store_
     struct item *it =
         store_alloc_flags(s->env->store, t[1].value, t[1].length, flags, (size_t)vlen, &err);
     if (it == NULL) {
-        refuse_alloc(s, t[1].value, t[1].length, (size_t)vlen, err, mode == MODE_SET, false, out);
+        session_refuse_alloc(s, t[1].value, t[1].length, (size_t)vlen, err, mode == MODE_SET, false, out);
         return;
     }
     item_set_exptime(it, session_exptime(exptime));

@@ -234,25 +234,36 @@ END_TEST
 
 START_TEST(oversize_value_swallowed_and_old_value_dropped)
 {
-    struct rig r;
-    rig_open(&r);
-    rig_feed_str(&r, "set k 0 0 1\r\nx\r\n");
-    expect_output(&r, "STORED\r\n");
-    size_t vlen = settings.item_size_max + 10;
-    char head[64];
-    int n = snprintf(head, sizeof head, "set k 0 0 %zu\r\n", vlen);
-    rig_feed(&r, head, (size_t)n);
-    expect_output(&r, "SERVER_ERROR object too large for cache\r\n");
-    char *junk = malloc(vlen + 2);
-    memset(junk, 'z', vlen);
-    memcpy(junk + vlen, "\r\n", 2);
-    for (size_t i = 0; i < vlen + 2; i += 65536)
-        rig_feed(&r, junk + i, vlen + 2 - i < 65536 ? vlen + 2 - i : 65536);
-    free(junk);
-    rig_feed_str(&r, "get k\r\n");
-    expect_output(&r, "END\r\n");
-    ck_assert_uint_eq(r.stats.store_too_large, 1);
-    rig_close(&r);
+    /* memcached's largest value for key "k", flags 0, with CAS: -I minus its item overhead */
+    size_t max = settings.item_size_max - (48 + 8 + 1 + 1 + 2);
+    static const char *const lines[] = {"set k 0 0 %zu\r\n", "ms k %zu\r\n", "ms k %zu q MA\r\n"};
+    for (size_t c = 0; c < sizeof lines / sizeof lines[0]; c++) {
+        struct rig r;
+        rig_open(&r);
+        rig_feed_str(&r, "set k 0 0 1\r\nx\r\n");
+        expect_output(&r, "STORED\r\n");
+        for (size_t vlen = max; vlen <= max + 1; vlen++) {
+            char head[64];
+            int n = snprintf(head, sizeof head, lines[c], vlen);
+            rig_feed(&r, head, (size_t)n);
+            char *data = malloc(vlen + 2);
+            memset(data, 'z', vlen);
+            memcpy(data + vlen, "\r\n", 2);
+            for (size_t i = 0; i < vlen + 2; i += 65536)
+                rig_feed(&r, data + i, vlen + 2 - i < 65536 ? vlen + 2 - i : 65536);
+            free(data);
+        }
+        rig_feed_str(&r, "mg k s\r\n");
+        /* the largest value fits; one byte more is refused and takes the old value with it */
+        if (c == 0)
+            expect_output(&r, "STORED\r\nSERVER_ERROR object too large for cache\r\nEN\r\n");
+        else if (c == 1)
+            expect_output(&r, "HD\r\nSERVER_ERROR object too large for cache\r\nEN\r\n");
+        else
+            expect_output(&r, "NS\r\nSERVER_ERROR object too large for cache\r\nEN\r\n");
+        ck_assert_uint_eq(r.stats.store_too_large, 1);
+        rig_close(&r);
+    }
 }
 END_TEST
 
