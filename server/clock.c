@@ -9,8 +9,10 @@ static atomic_bool frozen;
 
 void clock_init(void)
 {
-    /* Two seconds back so that items set in the first second are not confused with 0. */
-    process_started = time(NULL) - 2;
+    /* memcached starts its clock one update interval (60 s) plus 2 s in the past, so that no
+     * item time is ever 0; replies that print times relative to it (an already-expired TTL
+     * shown as an unsigned number) depend on this offset, so it is memcached's. */
+    process_started = time(NULL) - CLOCK_START_OFFSET;
     atomic_store(&current_time, (rel_time_t)(time(NULL) - process_started));
 }
 
@@ -49,7 +51,7 @@ rel_time_t clock_from_exptime(int64_t exptime)
 void clock_set_for_test(rel_time_t now)
 {
     if (process_started == 0)
-        process_started = time(NULL) - 2;
+        process_started = time(NULL) - CLOCK_START_OFFSET;
     atomic_store(&frozen, true);
     atomic_store(&current_time, now);
 }

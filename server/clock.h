@@ -2,8 +2,8 @@
 #define SHOAL_CLOCK_H
 /* The server's notion of time, in memcached's terms.
  *
- * rel_time_t counts whole seconds since the process started (plus a small offset so that 0
- * never means "now"), as memcached's current_time does. Workers read it without a system call;
+ * rel_time_t counts whole seconds since the process started (plus memcached's start offset, so
+ * that 0 never means "now"), as memcached's current_time does. Workers read it without a system call;
  * a ticker advances it once per second. Tests may set it by hand. */
 #include <stdint.h>
 #include <time.h>
@@ -13,7 +13,10 @@ typedef uint32_t rel_time_t;
 /* memcached's REALTIME_MAXDELTA: expiry times above 30 days are absolute unix times. */
 #define CLOCK_REALTIME_MAXDELTA (60 * 60 * 24 * 30)
 
-/* Starts the clock: process_started becomes now - 2, as memcached does. */
+/* memcached's ITEM_UPDATE_INTERVAL + 2: how far in the past the clock starts. */
+#define CLOCK_START_OFFSET 62
+
+/* Starts the clock: process_started becomes now - CLOCK_START_OFFSET, as memcached does. */
 void clock_init(void);
 /* Re-reads the wall clock; called once a second by the ticker. */
 void clock_tick(void);

@@ -12,10 +12,6 @@
 #include "server/session.h"
 #include "server/store.h"
 
-/* An item bit the session keeps beside the store's ITEM_* bits: the key was given base64-encoded
- * (meta `b`), so meta replies print it encoded again, as memcached's ITEM_KEY_BINARY does. */
-#define SESSION_ITEM_KEY_BINARY (1u << 7)
-
 /* How a completed data block is stored (memcached's NREAD_* modes). */
 enum store_mode {
     MODE_SET,

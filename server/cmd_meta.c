@@ -78,7 +78,7 @@ static void lb_ttl(struct line_buf *b, struct item *it)
 
 static bool item_key_binary(struct item *it)
 {
-    return (item_bits(it) & SESSION_ITEM_KEY_BINARY) != 0;
+    return (item_bits(it) & ITEM_KEY_BINARY) != 0;
 }
 
 /* Checks shared by mg, md and ma; returns false after replying. */
@@ -319,7 +319,7 @@ void cmd_ms(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
     item_set_exptime(it, session_exptime(f.exptime));
     item_set_cas(it, f.req_cas_id);
     if (f.key_binary)
-        item_set_bits(it, item_bits(it) | SESSION_ITEM_KEY_BINARY);
+        item_set_bits(it, item_bits(it) | ITEM_KEY_BINARY);
     s->meta_set = true;
     s->meta_set_stale = f.set_stale && mode == MODE_CAS;
     s->meta_key_binary = f.key_binary;

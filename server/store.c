@@ -48,7 +48,7 @@ enum {
  * item.bits, which changes under the stripe lock while sweeps read the key offset without it. */
 #define ITEM_HAS_CAS 0x80u
 #define ITEM_CLASS_MASK 0x7fu
-#define ITEM_PUBLIC_BITS (ITEM_FETCHED | ITEM_STALE | ITEM_WIN_SENT)
+#define ITEM_PUBLIC_BITS (ITEM_FETCHED | ITEM_STALE | ITEM_WIN_SENT | ITEM_KEY_BINARY)
 
 struct item {
     uint32_t next;            /* hash chain (or free list) reference; 0 = end */

@@ -37,6 +37,7 @@ enum {
     ITEM_FETCHED = 1 << 0,  /* read at least once since stored (memcached's ITEM_FETCHED) */
     ITEM_STALE = 1 << 1,    /* marked stale by meta invalidation (md/ms with I) */
     ITEM_WIN_SENT = 1 << 2, /* a meta client was handed the recache/win token (W) */
+    ITEM_KEY_BINARY = 1 << 3, /* stored with a base64 key (meta b): replies print it encoded */
 };
 
 /* Why store_find returned NULL. */
