@@ -11,33 +11,7 @@
 #include "server/options.h"
 #include "server/settings.h"
 
-struct parsed {
-    enum options_outcome outcome;
-    int exit_code;
-    char out[16384];
-    char msg[4096];
-    struct settings s;
-};
-
-static void parse(struct parsed *p, const char *first, ...)
-{
-    char *argv[64];
-    int argc = 0;
-    argv[argc++] = "shoal";
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    memset(p, 0, sizeof(*p));
-    settings_init(&p->s);
-    FILE *out = fmemopen(p->out, sizeof(p->out) - 1, "w");
-    FILE *msg = fmemopen(p->msg, sizeof(p->msg) - 1, "w");
-    p->outcome = options_parse(argc, argv, &p->s, out, msg, &p->exit_code);
-    fclose(out);
-    fclose(msg);
-}
+#include "tests/unit/options_parse_util.h"
 
 static struct parsed p;     /* large: keep it off the stack */
 
