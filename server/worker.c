@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +318,14 @@ static void *worker_main(void *arg)
             else
                 conn_on_event(p, events[i].events);
         }
+        /* A worker whose connections keep it busy never sleeps in epoll_wait, so on a shared
+         * core it runs until the scheduler's slice ends while runnable threads there (clients on
+         * the same host, other workers) wait: measured, a 2-3 ms p99 at pipeline depth 1 with
+         * the load generator on the same 2 cores. Yielding once per batch lets them run between
+         * batches; with nothing else runnable it returns at once (one cheap system call per
+         * batch, not per request). */
+        if (n > 0)
+            sched_yield();
         if (clock_now() != last_tick) {
             last_tick = clock_now();
             worker_tick(w);
