@@ -37,12 +37,18 @@ static void cluster_start(struct cluster *c)
 {
     memset(c, 0, sizeof *c);
     struct ketama_server servers[NB];
+    /* Named servers: placement then depends on the names, not on the ports the test happened to
+     * get, so which backend owns which of the few keys is the same in every run. */
+    static const char *const names[] = {"backend-0", "backend-1", "backend-2", "backend-3",
+                                        "backend-4", "backend-5", "backend-6", "backend-7"};
+    _Static_assert(NB <= sizeof names / sizeof names[0], "a name for every backend");
     for (int i = 0; i <= NB; i++) {
         c->ports[i] = free_port();
         c->pids[i] = start_memcached(c->ports[i]);
     }
     for (int i = 0; i < NB; i++) {
-        servers[i] = (struct ketama_server){.host = "127.0.0.1", .port = c->ports[i], .weight = 1};
+        servers[i] = (struct ketama_server){.name = names[i], .host = "127.0.0.1",
+                                            .port = c->ports[i], .weight = 1};
         struct backend_config cfg = {.host = "127.0.0.1", .port = c->ports[i],
                                      .timeout_ms = 5000, .backoff_min_ms = 5,
                                      .backoff_max_ms = 50, .hello = ROUTE_PEER_HELLO,
