@@ -141,4 +141,10 @@ void cmd_flush_all(struct session *s, struct proto_token *t, size_t nt, struct o
 void cmd_verbosity(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
 void cmd_shutdown(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
 
+/* memcached's tuning commands for internals Shoal lacks (cmd_admin.c). */
+void cmd_cache_memlimit(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_lru(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_slabs(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_lru_crawler(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+
 #endif

@@ -198,6 +198,10 @@ static void dispatch(struct session *s, char *line, struct outbuf *out)
     case PROTO_CMD_MA: cmd_ma(s, t, nt, out); break;
     case PROTO_CMD_MN: reply_line(s, out, "MN"); break;
     case PROTO_CMD_ME: cmd_me(s, t, nt, out); break;
+    case PROTO_CMD_CACHE_MEMLIMIT: cmd_cache_memlimit(s, t, nt, out); break;
+    case PROTO_CMD_LRU: cmd_lru(s, t, nt, out); break;
+    case PROTO_CMD_SLABS: cmd_slabs(s, t, nt, out); break;
+    case PROTO_CMD_LRU_CRAWLER: cmd_lru_crawler(s, t, nt, out); break;
     }
 }
 
