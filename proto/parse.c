@@ -114,6 +114,7 @@ enum proto_cmd proto_command(const struct proto_token *tokens, size_t ntokens)
         if (is(t, "set")) return want_or(PROTO_CMD_SET, ntokens, 6, 7);
         if (is(t, "stats")) return PROTO_CMD_STATS;
         if (is(t, "shutdown")) return PROTO_CMD_SHUTDOWN;
+        if (is(t, "slabs")) return PROTO_CMD_SLABS;
         return PROTO_CMD_ERROR;
     case 'a':
         if (is(t, "add")) return want_or(PROTO_CMD_ADD, ntokens, 6, 7);
@@ -121,6 +122,7 @@ enum proto_cmd proto_command(const struct proto_token *tokens, size_t ntokens)
         return PROTO_CMD_ERROR;
     case 'c':
         if (is(t, "cas")) return want_or(PROTO_CMD_CAS, ntokens, 7, 8);
+        if (is(t, "cache_memlimit")) return want_or(PROTO_CMD_CACHE_MEMLIMIT, ntokens, 3, 4);
         return PROTO_CMD_ERROR;
     case 'i':
         if (is(t, "incr")) return want_or(PROTO_CMD_INCR, ntokens, 4, 5);
@@ -141,6 +143,8 @@ enum proto_cmd proto_command(const struct proto_token *tokens, size_t ntokens)
     if (is(t, "flush_all")) return want_range(PROTO_CMD_FLUSH_ALL, ntokens, 2, 4);
     if (is(t, "version")) return PROTO_CMD_VERSION;
     if (is(t, "quit")) return PROTO_CMD_QUIT;
+    if (is(t, "lru")) return ntokens >= 3 ? PROTO_CMD_LRU : PROTO_CMD_ERROR;
+    if (is(t, "lru_crawler")) return ntokens >= 3 ? PROTO_CMD_LRU_CRAWLER : PROTO_CMD_ERROR;
     if (is(t, "verbosity")) return want_or(PROTO_CMD_VERBOSITY, ntokens, 3, 4);
     if (ntokens >= 2 && tokens[ntokens - 2].value != NULL &&
         strncmp(tokens[ntokens - 2].value, "HTTP/", 5) == 0)

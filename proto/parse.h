@@ -62,6 +62,10 @@ enum proto_cmd {
     PROTO_CMD_MA,
     PROTO_CMD_MN,
     PROTO_CMD_ME,
+    PROTO_CMD_CACHE_MEMLIMIT,
+    PROTO_CMD_LRU,
+    PROTO_CMD_SLABS,
+    PROTO_CMD_LRU_CRAWLER,
 };
 
 /* Names the command of a tokenized line and checks the token count memcached demands for it

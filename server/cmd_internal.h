@@ -45,6 +45,11 @@ struct session {
     enum session_state state;
     enum session_phase phase;
     bool noreply; /* the current command's replies are suppressed (memcached's c->noreply) */
+    /* -vv was on when the current command arrived: its replies are logged. Tested together with
+     * noreply so that a reply costs one branch when -vv is off. */
+    bool trace;
+    bool trace_greeted; /* "Client using the ascii protocol" was logged */
+    int conn_id;        /* the connection's fd, which memcached's -vv lines show */
 
     /* The current command line, copied so that it can be NUL-terminated and tokenized. */
     char *line;
@@ -69,7 +74,7 @@ struct session {
 };
 
 /* Appends a reply line plus "\r\n" unless the command is noreply (which it then clears), as
- * memcached's out_string does. */
+ * memcached's out_string does; at -vv logs it as out_string does (">fd line", ">fd NOREPLY line"). */
 void reply_line(struct session *s, struct outbuf *out, const char *line);
 /* An error that noreply must not hide (memcached's out_errstring). */
 void reply_error(struct session *s, struct outbuf *out, const char *line);
@@ -140,5 +145,11 @@ void cmd_delete(struct session *s, struct proto_token *t, size_t nt, struct outb
 void cmd_flush_all(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
 void cmd_verbosity(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
 void cmd_shutdown(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+
+/* memcached's tuning commands for internals Shoal lacks (cmd_admin.c). */
+void cmd_cache_memlimit(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_lru(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_slabs(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
+void cmd_lru_crawler(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out);
 
 #endif

@@ -4,6 +4,7 @@
 #include "proto/compose.h"
 #include "proto/number.h"
 #include "server/cmd_internal.h"
+#include "server/log.h"
 #include "server/stats.h"
 
 /* Looks up one key and, when `emit`, appends its VALUE block. Counts as memcached does. */
@@ -26,6 +27,8 @@ static void get_one(struct session *s, const char *key, size_t nkey, bool return
             size_t n = proto_value_header(head, item_key(it), item_nkey(it), item_flags(it),
                                           (uint32_t)item_nbytes(it), return_cas, item_cas(it));
             reply_raw(out, head, n);
+            if (s->trace)
+                log_msg(2, ">%d sending key %.*s", s->conn_id, (int)item_nkey(it), item_key(it));
             reply_raw(out, item_data(it), item_nbytes(it));
             reply_raw(out, "\r\n", 2);
         }
@@ -102,7 +105,7 @@ void cmd_get(struct session *s, struct proto_token *t, size_t nt, bool return_ca
         nt = proto_tokenize(key->value, t, PROTO_MAX_TOKENS);
         key = t;
     }
-    reply_raw(out, "END\r\n", 5);
+    reply_line(s, out, "END"); /* get has no noreply; reply_line logs it at -vv */
 }
 
 void cmd_touch(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out)

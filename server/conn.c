@@ -73,6 +73,7 @@ struct conn *conn_create(struct worker *w, int fd, const char *listen_name, cons
         return NULL;
     }
     c->fd = fd;
+    session_set_conn_id(c->session, fd);
     c->worker = w;
     outbuf_init(&c->out);
     c->last_active = clock_now();

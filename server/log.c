@@ -11,7 +11,10 @@ void log_msg(int level, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
+    /* one line at a time, even when several workers log (-vv) */
+    flockfile(stderr);
     vfprintf(stderr, fmt, ap);
-    va_end(ap);
     fputc('\n', stderr);
+    funlockfile(stderr);
+    va_end(ap);
 }

@@ -37,6 +37,11 @@ void session_destroy(struct session *s)
     free(s);
 }
 
+void session_set_conn_id(struct session *s, int id)
+{
+    s->conn_id = id;
+}
+
 enum session_state session_state(const struct session *s)
 {
     return s->state;
@@ -60,9 +65,13 @@ void reply_raw(struct outbuf *out, const void *data, size_t n)
 
 void reply_line(struct session *s, struct outbuf *out, const char *line)
 {
-    if (s->noreply) {
-        s->noreply = false;
-        return;
+    if (s->noreply | s->trace) {
+        if (s->trace)
+            log_msg(2, ">%d %s%s", s->conn_id, s->noreply ? "NOREPLY " : "", line);
+        if (s->noreply) {
+            s->noreply = false;
+            return;
+        }
     }
     reply_raw(out, line, strlen(line));
     reply_raw(out, "\r\n", 2);
@@ -159,8 +168,13 @@ static void dispatch(struct session *s, char *line, struct outbuf *out)
 {
     struct proto_token t[PROTO_MAX_TOKENS];
     size_t line_len = strlen(line);
-    if (log_enabled(2))
-        log_msg(2, "<%d %s", s->env->thread_id, line);
+    s->trace = log_enabled(2);
+    if (s->trace) {
+        if (!s->trace_greeted && settings.binding_protocol != BINDING_ASCII)
+            log_msg(2, "%d: Client using the ascii protocol", s->conn_id);
+        s->trace_greeted = true;
+        log_msg(2, "<%d %s", s->conn_id, line);
+    }
     size_t nt = proto_tokenize(line, t, PROTO_MAX_TOKENS);
     s->noreply = false;
 
@@ -198,6 +212,10 @@ static void dispatch(struct session *s, char *line, struct outbuf *out)
     case PROTO_CMD_MA: cmd_ma(s, t, nt, out); break;
     case PROTO_CMD_MN: reply_line(s, out, "MN"); break;
     case PROTO_CMD_ME: cmd_me(s, t, nt, out); break;
+    case PROTO_CMD_CACHE_MEMLIMIT: cmd_cache_memlimit(s, t, nt, out); break;
+    case PROTO_CMD_LRU: cmd_lru(s, t, nt, out); break;
+    case PROTO_CMD_SLABS: cmd_slabs(s, t, nt, out); break;
+    case PROTO_CMD_LRU_CRAWLER: cmd_lru_crawler(s, t, nt, out); break;
     }
 }
 

@@ -55,6 +55,9 @@ enum session_state session_state(const struct session *s);
  * counters). */
 const struct session_env *session_env(const struct session *s);
 
+/* The id that -vv log lines show for this session: the connection's fd, as in memcached. */
+void session_set_conn_id(struct session *s, int id);
+
 /* True while the session is in the middle of a data block or swallowing one (so an idle timeout
  * should still apply but a partial line is not an error). */
 bool session_mid_command(const struct session *s);

@@ -324,6 +324,10 @@ void stats_command(struct session *s, const char *args, size_t nargs, struct out
         }
         stat_u64(out, "active_slabs", sc.active);
         stat_u64(out, "total_malloced", sc.malloced);
+    } else if (strcmp(tok[0], "sizes_enable") == 0 || strcmp(tok[0], "sizes_disable") == 0) {
+        /* memcached's reply (one STAT line, no END); Shoal keeps no size histogram to switch. */
+        stat_line(out, "sizes_status", tok[0][6] == 'e' ? "enabled" : "disabled");
+        return;
     } else if (strcmp(tok[0], "sizes") == 0) {
         /* Shoal does not histogram item sizes; memcached says the same when not tracking. */
         stat_line(out, "sizes_status", "disabled");

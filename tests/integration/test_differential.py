@@ -266,7 +266,12 @@ for line in [b"cache_memlimit 100", b"cache_memlimit 0", b"cache_memlimit 7", b"
              b"lru_crawler", b"lru_crawler x", b"stats reset", b"stats detail on",
              b"stats detail dump", b"stats detail off", b"stats detail",
              b"stats sizes_enable", b"stats sizes_disable", b"stats sizes", b"extstore",
-             b"debugtime", b"misbehave", b"verbosity 5", b"verbosity 0"]:
+             b"debugtime", b"misbehave", b"verbosity 5", b"verbosity 0",
+             b"cache_memlimit 1000000001", b"cache_memlimit 8 noreply x", b"lru tune 41 40 0.1 2",
+             b"lru tune 10 30 0 2", b"lru tune 10 30 x 2", b"lru temp_ttl 5", b"slabs automove 3",
+             b"slabs automove x", b"slabs automove ratio 0.5", b"lru_crawler enable",
+             b"lru_crawler crawl all", b"lru_crawler crawl 64", b"lru_crawler sleep 1000001",
+             b"lru_crawler sleep x", b"lru_crawler tocrawl x", b"lru_crawler disable x"]:
     ADMIN_CASES.append(("admin %r" % line, stream(line + b"\r\n")))
 
 

@@ -758,6 +758,55 @@ def test_daemon_with_pid_file():
                 if process_running(pid):
                     os.kill(pid, signal.SIGKILL)
 
+VERBOSE_SCRIPT = (b"set foo 0 0 3\r\nbar\r\nget foo\r\nget nope\r\ndelete foo\r\nbogus\r\n"
+                  b"incr x 1\r\nmn\r\nset big 0 0 3 noreply\r\nabc\r\nget big foo\r\n")
+VERBOSE_LOG = ["F: Client using the ascii protocol", "<F set foo 0 0 3", ">F STORED",
+               "<F get foo", ">F sending key foo", ">F END", "<F get nope", ">F END",
+               "<F delete foo", ">F DELETED", "<F bogus", ">F ERROR", "<F incr x 1", ">F NOT_FOUND",
+               "<F mn", ">F MN", "<F set big 0 0 3 noreply", ">F NOREPLY STORED",
+               "<F get big foo", ">F sending key big", ">F END", "<F quit",
+               "<F connection closed."]
+
+
+def verbose_lines(output):
+    """The -vv lines of the one client that sent commands, with its fd written as F."""
+    text = output.decode("utf-8", "replace")
+    start = text.find(": Client using the ascii protocol")
+    if start < 0:
+        return []
+    start = text.rfind("\n", 0, start) + 1
+    fd = text[start:text.index(":", start)]
+    lines = []
+    for line in text[start:].splitlines():
+        for prefix in (fd + ":", "<" + fd + " ", ">" + fd + " "):
+            if line.startswith(prefix):
+                rest = line[len(prefix):]
+                if not rest.startswith(("version", "VERSION")):  # Conn.request's end marker
+                    lines.append(prefix.replace(fd, "F") + rest)
+    return lines
+
+
+def test_verbose_log():
+    """-vv: each command and each reply on stderr, as memcached prints them."""
+    with harness.Server(args=["-vv"]) as server:
+        with server.connect() as conn:
+            expect_eq(conn.request(VERBOSE_SCRIPT),
+                      b"STORED\r\nVALUE foo 0 3\r\nbar\r\nEND\r\nEND\r\nDELETED\r\nERROR\r\n"
+                      b"NOT_FOUND\r\nMN\r\nVALUE big 0 3\r\nabc\r\nEND\r\n", "replies")
+            conn.send(b"quit\r\n")
+        # pread, not server.output(): seeking the log file the server is writing through would
+        # move the server's own write offset.
+        fd = server.log.fileno()
+
+        def log():
+            return verbose_lines(os.pread(fd, os.fstat(fd).st_size, 0))
+        deadline = time.monotonic() + 10
+        lines = log()
+        while lines[-1:] != ["<F connection closed."] and time.monotonic() < deadline:
+            time.sleep(0.02)
+            lines = log()
+        expect_eq(lines, VERBOSE_LOG, "-vv log")
+
 
 def main():
     suite = harness.Suite("test_protocol")
@@ -786,6 +835,7 @@ def main():
     suite.run("unix socket with -s and -a", test_unix_socket)
     suite.run("-l with two addresses", test_listen_on_two_addresses)
     suite.run("-d with -P pid file", test_daemon_with_pid_file)
+    suite.run("-vv logs commands and replies", test_verbose_log)
     suite.run("server still alive", lambda: expect(server.alive(), "server died"))
     suite.finish()
 

@@ -166,6 +166,15 @@ START_TEST(commands)
     ck_assert_int_eq(cmd_of("shutdown"), PROTO_CMD_SHUTDOWN);
     ck_assert_int_eq(cmd_of("verbosity 1"), PROTO_CMD_VERBOSITY);
     ck_assert_int_eq(cmd_of("verbosity"), PROTO_CMD_ERROR);
+    ck_assert_int_eq(cmd_of("cache_memlimit 8"), PROTO_CMD_CACHE_MEMLIMIT);
+    ck_assert_int_eq(cmd_of("cache_memlimit 8 noreply"), PROTO_CMD_CACHE_MEMLIMIT);
+    ck_assert_int_eq(cmd_of("cache_memlimit 8 noreply x"), PROTO_CMD_ERROR);
+    ck_assert_int_eq(cmd_of("cache_memlimit"), PROTO_CMD_ERROR);
+    ck_assert_int_eq(cmd_of("lru mode flat"), PROTO_CMD_LRU);
+    ck_assert_int_eq(cmd_of("lru"), PROTO_CMD_ERROR);
+    ck_assert_int_eq(cmd_of("slabs automove 1"), PROTO_CMD_SLABS);
+    ck_assert_int_eq(cmd_of("lru_crawler enable"), PROTO_CMD_LRU_CRAWLER);
+    ck_assert_int_eq(cmd_of("lru_crawler"), PROTO_CMD_ERROR);
     ck_assert_int_eq(cmd_of("mg a v"), PROTO_CMD_MG);
     ck_assert_int_eq(cmd_of("ms a 1"), PROTO_CMD_MS);
     ck_assert_int_eq(cmd_of("md a"), PROTO_CMD_MD);
