@@ -147,8 +147,16 @@ class Server:
         """What the server printed so far (stdout and stderr)."""
         if self.log is None:
             return b""
-        self.log.seek(0)
-        return self.log.read()
+        # The server writes through the same open file: pread leaves the shared offset alone
+        # (a seek would move where the server's next line lands).
+        fd = self.log.fileno()
+        chunks, at = [], 0
+        while True:
+            chunk = os.pread(fd, 1 << 16, at)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            at += len(chunk)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
