@@ -8,18 +8,16 @@
 #include <sysexits.h>
 
 #include "cluster/gossip_udp.h"
+#include "server/options.h"
 #include "server/settings.h"
 
 #define DEFAULT_GOSSIP_HOST "127.0.0.1"
 
+/* Option values here are small unsigned numbers: the option table's strict parser, narrowed. */
 static bool parse_u32(const char *arg, long min, long max, uint32_t *out)
 {
-    if (!arg || !*arg)
-        return false;
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno || *end || v < min || v > max)
+    long v;
+    if (!options_parse_long(arg, min, max, &v))
         return false;
     *out = (uint32_t)v;
     return true;

@@ -23,8 +23,7 @@
 #define HASHPOWER_MIN 12
 #define HASHPOWER_MAX 64
 
-/* Strict integer parsing: the whole string must be a number in [min, max]. */
-static bool parse_long(const char *arg, long min, long max, long *out)
+bool options_parse_long(const char *arg, long min, long max, long *out)
 {
     if (!arg || !*arg)
         return false;
@@ -61,7 +60,7 @@ static int bad_value(FILE *msg, const char *what, const char *arg)
 static int parse_port(struct settings *s, const char *arg, FILE *msg)
 {
     long v;
-    if (!parse_long(arg, LONG_MIN, LONG_MAX, &v) || v < 0 || v > 65535) {
+    if (!options_parse_long(arg, LONG_MIN, LONG_MAX, &v) || v < 0 || v > 65535) {
         fprintf(msg, "ERROR: Invalid port number %s.\n", arg);
         return EX_USAGE;
     }
@@ -72,7 +71,7 @@ static int parse_port(struct settings *s, const char *arg, FILE *msg)
 static int parse_udp_port(struct settings *s, const char *arg, FILE *msg)
 {
     long v;
-    if (!parse_long(arg, 0, 65535, &v)) {
+    if (!options_parse_long(arg, 0, 65535, &v)) {
         fprintf(msg, "ERROR: Invalid port number %s.\n", arg);
         return EX_USAGE;
     }
@@ -155,7 +154,7 @@ static int parse_user(struct settings *s, const char *arg, FILE *msg)
 static int parse_memory(struct settings *s, const char *arg, FILE *msg)
 {
     long v;
-    if (!parse_long(arg, 0, (long)(SIZE_MAX / (1024 * 1024)), &v))
+    if (!options_parse_long(arg, 0, (long)(SIZE_MAX / (1024 * 1024)), &v))
         return bad_value(msg, "-m (megabytes)", arg);
     s->maxbytes = (size_t)v * 1024 * 1024;
     return 0;
@@ -171,7 +170,7 @@ static int parse_no_evict(struct settings *s, const char *arg, FILE *msg)
 static int parse_conns(struct settings *s, const char *arg, FILE *msg)
 {
     long v;
-    if (!parse_long(arg, 1, INT_MAX, &v)) {
+    if (!options_parse_long(arg, 1, INT_MAX, &v)) {
         fprintf(msg, "Maximum connections must be greater than 0\n");
         return EXIT_FAILURE;
     }
@@ -214,7 +213,7 @@ static int parse_factor(struct settings *s, const char *arg, FILE *msg)
 static int parse_chunk_size(struct settings *s, const char *arg, FILE *msg)
 {
     long v;
-    if (!parse_long(arg, 1, INT_MAX, &v)) {
+    if (!options_parse_long(arg, 1, INT_MAX, &v)) {
         fprintf(msg, "Chunk size must be greater than 0\n");
         return EXIT_FAILURE;
     }
@@ -234,7 +233,7 @@ static int parse_delimiter(struct settings *s, const char *arg, FILE *msg)
 static int parse_threads(struct settings *s, const char *arg, FILE *msg)
 {
     long v;
-    if (!parse_long(arg, LONG_MIN, LONG_MAX, &v) || v <= 0) {
+    if (!options_parse_long(arg, LONG_MIN, LONG_MAX, &v) || v <= 0) {
         fprintf(msg, "Number of threads must be greater than 0\n");
         return EXIT_FAILURE;
     }
@@ -252,7 +251,7 @@ static int parse_threads(struct settings *s, const char *arg, FILE *msg)
 static int parse_reqs(struct settings *s, const char *arg, FILE *msg)
 {
     long v;
-    if (!parse_long(arg, 1, INT_MAX, &v)) {
+    if (!options_parse_long(arg, 1, INT_MAX, &v)) {
         fprintf(msg, "Number of requests per event must be greater than 0\n");
         return EXIT_FAILURE;
     }
@@ -270,7 +269,7 @@ static int parse_no_cas(struct settings *s, const char *arg, FILE *msg)
 static int parse_backlog(struct settings *s, const char *arg, FILE *msg)
 {
     long v;
-    if (!parse_long(arg, 1, INT_MAX, &v))
+    if (!options_parse_long(arg, 1, INT_MAX, &v))
         return bad_value(msg, "-b (backlog)", arg);
     s->backlog = (int)v;
     return 0;
@@ -315,7 +314,7 @@ static int parse_item_size(struct settings *s, const char *arg, FILE *msg)
     if (mult != 1)
         digits[len - 1] = '\0';
     long v;
-    if (!parse_long(digits, 0, LONG_MAX / (long)mult, &v) || (unsigned long long)v * mult < ITEM_SIZE_MIN) {
+    if (!options_parse_long(digits, 0, LONG_MAX / (long)mult, &v) || (unsigned long long)v * mult < ITEM_SIZE_MIN) {
         fprintf(msg, "Item max size cannot be less than %d bytes.\n", ITEM_SIZE_MIN);
         return EX_USAGE;
     }
@@ -396,7 +395,7 @@ static int sub_idle_timeout(struct settings *s, const char *arg, FILE *msg)
     long v;
     if (!arg)
         return missing_numeric(msg, "idle_timeout");
-    if (!parse_long(arg, 0, INT_MAX, &v)) {
+    if (!options_parse_long(arg, 0, INT_MAX, &v)) {
         fprintf(msg, "Invalid value for idle_timeout: %s\n", arg);
         return EXIT_FAILURE;
     }
@@ -409,7 +408,7 @@ static int sub_hashpower(struct settings *s, const char *arg, FILE *msg)
     long v;
     if (!arg)
         return missing_numeric(msg, "hashpower");
-    if (!parse_long(arg, LONG_MIN, LONG_MAX, &v))
+    if (!options_parse_long(arg, LONG_MIN, LONG_MAX, &v))
         v = 0; /* memcached reads garbage as 0, which is too low */
     if (v < HASHPOWER_MIN) {
         fprintf(msg, "Initial hashtable multiplier of %ld is too low\n", v);
@@ -430,7 +429,7 @@ static int sub_read_buf_mem_limit(struct settings *s, const char *arg, FILE *msg
     long v;
     if (!arg)
         return missing_numeric(msg, "read_buf_mem_limit");
-    if (!parse_long(arg, 0, (long)(SIZE_MAX / (1024 * 1024)), &v)) {
+    if (!options_parse_long(arg, 0, (long)(SIZE_MAX / (1024 * 1024)), &v)) {
         fprintf(msg, "could not parse argument to read_buf_mem_limit\n");
         return EXIT_FAILURE;
     }
@@ -459,7 +458,7 @@ static int sub_slab_chunk_max(struct settings *s, const char *arg, FILE *msg)
     long v;
     if (!arg)
         return missing_numeric(msg, "slab_chunk_max");
-    if (!parse_long(arg, 1, INT_MAX, &v)) {
+    if (!options_parse_long(arg, 1, INT_MAX, &v)) {
         fprintf(msg, "could not parse argument to slab_chunk_max\n");
         return EXIT_FAILURE;
     }
@@ -525,7 +524,7 @@ static int sub_tail_repair_time(struct settings *s, const char *arg, FILE *msg)
     long v;
     if (!arg)
         return missing_numeric(msg, "tail_repair_time");
-    if (!parse_long(arg, LONG_MIN, LONG_MAX, &v) || v < 10) {
+    if (!options_parse_long(arg, LONG_MIN, LONG_MAX, &v) || v < 10) {
         fprintf(msg, "Cannot set tail_repair_time to less than 10 seconds\n");
         return EXIT_FAILURE;
     }
@@ -537,7 +536,7 @@ static int lru_pct(const char *name, const char *arg, FILE *msg)
     long v;
     if (!arg)
         return missing_numeric(msg, name);
-    if (!parse_long(arg, LONG_MIN, LONG_MAX, &v) || v < 1 || v > 80) {
+    if (!options_parse_long(arg, LONG_MIN, LONG_MAX, &v) || v < 1 || v > 80) {
         fprintf(msg, "%s must be > 1 and < 80\n", name);
         return EXIT_FAILURE;
     }
@@ -560,7 +559,7 @@ static int sub_slab_automove(struct settings *s, const char *arg, FILE *msg)
 {
     (void)s;
     long v;
-    if (arg && (!parse_long(arg, 0, 2, &v))) {
+    if (arg && (!options_parse_long(arg, 0, 2, &v))) {
         fprintf(msg, "slab_automove must be between 0 and 2\n");
         return EXIT_FAILURE;
     }

@@ -51,6 +51,9 @@ enum options_outcome {
 /* Parses argv (getopt-style; resets getopt) into s, which must hold settings_init's defaults.
  * Help and version go to out, errors and warnings to msg. Also runs the cross-option checks
  * (-I against -m, slab_chunk_max against -I, -U, -B binary). */
+/* Strict integer parsing for option values: the whole string must be a number in [min, max]. */
+bool options_parse_long(const char *arg, long min, long max, long *out);
+
 enum options_outcome options_parse(int argc, char **argv, struct settings *s, FILE *out, FILE *msg,
                                    int *exit_code);
 
