@@ -35,7 +35,8 @@ static void describe(const struct sockaddr *sa, char *name, size_t len)
     }
 }
 
-/* A socket bound to ai, listening. reuseport: share the port with the other workers' sockets. */
+/* A socket bound to ai, listening unless backlog is 0. reuseport: share the port with the other
+ * workers' sockets. */
 static int open_tcp(const struct addrinfo *ai, int backlog, bool reuseport)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
@@ -45,7 +46,7 @@ static int open_tcp(const struct addrinfo *ai, int backlog, bool reuseport)
     if (ai->ai_family == AF_INET6)
         set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY);
     if ((reuseport && set_flag(fd, SOL_SOCKET, SO_REUSEPORT) != 0) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || (backlog > 0 && listen(fd, backlog) != 0)) {
         int saved = errno;
         close(fd);
         errno = saved;
@@ -94,7 +95,9 @@ static void split_host_port(char *spec, const char **host, const char **port)
 }
 
 /* Binds every address host resolves to. A probe bind without SO_REUSEPORT comes first, so that a
- * port some other process holds is reported as in use rather than silently shared. */
+ * port some other process holds is reported as in use rather than silently shared. The probe
+ * never listens: a client connecting in that instant would be accepted by a socket about to
+ * close and then reset (seen as a flaky test that connected the moment the port opened). */
 static int open_tcp_host(const struct settings *s, const char *host, const char *port,
                          struct listen_set *set)
 {
@@ -108,7 +111,7 @@ static int open_tcp_host(const struct settings *s, const char *host, const char 
     }
     int bound = 0;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int probe = open_tcp(ai, 1, false);
+        int probe = open_tcp(ai, 0, false);
         if (probe < 0) {
             if (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL) {
                 if (host) {
