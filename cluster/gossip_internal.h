@@ -74,6 +74,10 @@ struct gossip {
     bool dirty;                         /* membership changed since the last snapshot */
     uint64_t publish_at_ms;             /* 0, or when the pending snapshot goes out */
 
+    /* Fencing (active when cfg.on_fence is set; see gossip.h). */
+    uint64_t first_incarnation;         /* of this life: deaths below it were a previous life's */
+    uint64_t due_ms;                    /* when the driver should tick us next (stall detection) */
+
     uint64_t send_counter;           /* last packet counter used */
     struct replay_table replay;
 
@@ -107,6 +111,15 @@ void gossip_handle_dead(struct gossip *g, const struct wire_accuse *d,
 /* Raises our incarnation above inc and tells the cluster (and `to`, if given) we are alive. */
 void gossip_refute(struct gossip *g, uint64_t inc, const struct gossip_addr *to);
 void gossip_check_suspicions(struct gossip *g, uint64_t now_ms);
+/* A member holds us dead or left at `inc` (a DEAD message, or a push-pull entry). `by` is the
+ * accuser's name, "" if unknown. Fences when that death is news for our current epoch. */
+void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
+                              const struct gossip_addr *from);
+/* Fencing: fences if we ran later than peers allow (SIGSTOP, a VM pause). */
+void gossip_check_stall(struct gossip *g, uint64_t now_ms);
+/* Fencing: a packet from a member we hold dead makes us tell it so. */
+void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, uint64_t now_ms);
+bool gossip_fencing(const struct gossip *g);
 void gossip_suspects_remove(struct gossip *g, struct member *m);
 void gossip_reap(struct gossip *g, uint64_t now_ms);
 
