@@ -271,13 +271,14 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
         g->counters.dropped_invalid++;
         return;
     }
-    /* A genuine packet: first whether we ourselves were away too long, then whether its sender
-     * is a member we buried without it knowing. */
+    /* A genuine packet: first whether we ourselves were away too long (the fence must come
+     * before anything this packet makes us send); last whether its sender is a member we still
+     * hold dead (a refutation in a new epoch inside the packet has brought it back by then). */
     gossip_check_stall(g, now_ms);
-    gossip_tell_dead_sender(g, from, now_ms);
     cur = (struct wire_cursor){p.body, p.body_len};
     while (wire_next_msg(&cur, &msg) == 1)
         dispatch(g, &msg, from, now_ms);
+    gossip_tell_dead_sender(g, from, now_ms);
     if (g->dirty && !g->cfg.view)
         g->dirty = false;
     else if (g->dirty && g->publish_at_ms == 0)
