@@ -188,6 +188,12 @@ def test_no_stale_read_after_heal():
     set_(a.port, b"after-heal", b"kept")
     assert get(a.port, b"after-heal") == b"kept"
 
+    # Under make asan / tsan: the fence (gossip thread) and the workers raised no report.
+    for n in nodes:
+        text = n.log_text()
+        for bad in ("Sanitizer", "runtime error"):
+            assert bad not in text, "%s's log: %s" % (n.name, text[text.index(bad) - 200:][:2000])
+
 
 def main():
     tests = [(k, v) for k, v in globals().items() if k.startswith("test_") and callable(v)]
