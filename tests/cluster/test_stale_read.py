@@ -160,6 +160,11 @@ def test_no_stale_read_after_heal():
             key = k
             break
     assert key, "no key of 300 is stored on a"
+    # With routing, b and c read K from a; without, from their own (empty) stores.
+    routed = get(b.port, key) == b"old"
+    print("routing in bin/shoal: %s; key %s" % ("yes" if routed else "no", key.decode()))
+    if routed:
+        assert get(c.port, key) == b"old"
 
     a.proc.send_signal(signal.SIGSTOP)
     try:
