@@ -398,6 +398,230 @@ START_TEST(stall_seen_by_the_first_packet)
 }
 END_TEST
 
+
+/* ---- a small cluster on a virtual network: partitions, heals, and the ordering invariant ---- */
+
+#define NET_NODES 4
+#define NET_QUEUE 4096
+
+struct net_packet {
+    int from, to;
+    uint64_t at;
+    size_t len;
+    uint8_t data[WIRE_MAX_PACKET];
+};
+
+struct net_node {
+    struct gossip *g;
+    int index;
+    unsigned fences;
+    uint64_t fenced_epochs[16];         /* epochs this node fenced into, in order */
+};
+
+static struct {
+    struct net_node nodes[NET_NODES];
+    struct net_packet *queue;           /* NET_QUEUE slots, used when len > 0 */
+    bool cut[NET_NODES];                /* true: on the far side of the partition */
+    uint64_t now, rng;
+    unsigned violations, resurrections;
+    char violation[256];
+} net;
+
+static uint64_t net_rand(void)
+{
+    uint64_t z = (net.rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void net_send(void *ctx, const struct gossip_addr *to, const uint8_t *buf, size_t len)
+{
+    struct net_node *from = ctx;
+    int dest = to->ip[3] - 1;
+    if (dest < 0 || dest >= NET_NODES || net.cut[dest] != net.cut[from->index])
+        return;                         /* across the partition: lost */
+    for (size_t i = 0; i < NET_QUEUE; i++) {
+        if (net.queue[i].len == 0) {
+            struct net_packet *p = &net.queue[i];
+            p->from = from->index;
+            p->to = dest;
+            p->at = net.now + 1 + net_rand() % 4;     /* 1..4 ms, so packets reorder */
+            p->len = len;
+            memcpy(p->data, buf, len);
+            return;
+        }
+    }
+}
+
+static void net_fence(void *ctx, const struct gossip_fence *f)
+{
+    struct net_node *n = ctx;
+    if (n->fences < 16)
+        n->fenced_epochs[n->fences] = gossip_epoch(f->new_incarnation);
+    n->fences++;
+}
+
+static bool net_fenced_into(const struct net_node *n, uint64_t epoch)
+{
+    for (unsigned i = 0; i < n->fences && i < 16; i++)
+        if (n->fenced_epochs[i] == epoch)
+            return true;
+    return false;
+}
+
+/* The invariant: whoever takes a member back from dead or left takes it back in an epoch that
+ * member fenced into, i.e. after it dropped its data. */
+static void net_change(void *ctx, const struct gossip_event *ev)
+{
+    (void)ctx;
+    bool back = (ev->old_state == MEMBER_DEAD || ev->old_state == MEMBER_LEFT) &&
+                (ev->new_state == MEMBER_ALIVE || ev->new_state == MEMBER_SUSPECT);
+    if (!back)
+        return;
+    net.resurrections++;
+    int who = ev->member->addr.ip[3] - 1;
+    uint64_t epoch = gossip_epoch(ev->member->incarnation);
+    if (who < 0 || who >= NET_NODES || !net_fenced_into(&net.nodes[who], epoch)) {
+        net.violations++;
+        snprintf(net.violation, sizeof net.violation, "%s back at epoch %llu, never fenced into",
+                 ev->member->name, (unsigned long long)epoch);
+    }
+}
+
+static void net_start(uint64_t seed)
+{
+    memset(&net, 0, sizeof net);
+    net.queue = calloc(NET_QUEUE, sizeof *net.queue);
+    ck_assert_ptr_nonnull(net.queue);
+    net.rng = seed;
+    net.now = 1000;
+    for (int i = 0; i < NET_NODES; i++) {
+        struct net_node *n = &net.nodes[i];
+        char name[16], data[32];
+        snprintf(name, sizeof name, "n%d", i);
+        snprintf(data, sizeof data, "10.0.0.%d:11211", i + 1);
+        struct gossip_config cfg;
+        gossip_config_defaults(&cfg);
+        cfg.name = name;
+        cfg.addr = addr_of(i + 1);
+        cfg.data_addr = data;
+        cfg.incarnation = EPOCH(100 + i) + 5;
+        cfg.seed = seed + (uint64_t)i;
+        cfg.pushpull_interval_ms = 1000;
+        cfg.send = net_send;
+        cfg.on_change = net_change;
+        cfg.on_fence = net_fence;
+        cfg.ctx = n;
+        n->index = i;
+        n->g = gossip_create(&cfg, net.now);
+        ck_assert_ptr_nonnull(n->g);
+    }
+    struct gossip_addr seed_addr = addr_of(1);
+    for (int i = 1; i < NET_NODES; i++)
+        gossip_join(net.nodes[i].g, &seed_addr, 1, net.now);
+}
+
+/* Runs the network for ms milliseconds of virtual time, 1 ms per step. */
+static void net_run(uint64_t ms)
+{
+    for (uint64_t end = net.now + ms; net.now < end; net.now++) {
+        for (size_t i = 0; i < NET_QUEUE; i++) {
+            struct net_packet *p = &net.queue[i];
+            if (p->len && p->at <= net.now) {
+                struct gossip_addr from = addr_of(p->from + 1);
+                size_t len = p->len;
+                p->len = 0;             /* free the slot first: receiving may send */
+                gossip_receive(net.nodes[p->to].g, p->data, len, &from, net.now);
+            }
+        }
+        for (int i = 0; i < NET_NODES; i++)
+            if (gossip_next_deadline(net.nodes[i].g) <= net.now)
+                gossip_tick(net.nodes[i].g, net.now);
+    }
+}
+
+static int net_state(int observer, int member)
+{
+    char name[16];
+    snprintf(name, sizeof name, "n%d", member);
+    return gossip_member_state(net.nodes[observer].g, name, NULL);
+}
+
+static bool net_all_alive(void)
+{
+    for (int i = 0; i < NET_NODES; i++)
+        for (int j = 0; j < NET_NODES; j++)
+            if (net_state(i, j) != MEMBER_ALIVE)
+                return false;
+    return true;
+}
+
+static void net_stop(void)
+{
+    for (int i = 0; i < NET_NODES; i++)
+        gossip_destroy(net.nodes[i].g);
+    free(net.queue);
+}
+
+START_TEST(partition_heals_with_one_fence_per_buried_node)
+{
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        net_start(seed);
+        net_run(3000);
+        ck_assert_msg(net_all_alive(), "seed %llu: the cluster did not form",
+                      (unsigned long long)seed);
+        /* n0 alone on one side for 5 s: each side buries the other. */
+        net.cut[0] = true;
+        net_run(5000);
+        for (int j = 1; j < NET_NODES; j++) {
+            ck_assert_int_eq(net_state(j, 0), MEMBER_DEAD);
+            ck_assert_int_eq(net_state(0, j), MEMBER_DEAD);
+        }
+        for (int i = 0; i < NET_NODES; i++)
+            ck_assert_uint_eq(net.nodes[i].fences, 0);
+        net.cut[0] = false;
+        net_run(20000);
+        ck_assert_msg(net_all_alive(), "seed %llu: not healed", (unsigned long long)seed);
+        /* Every node was buried by someone (n0 by the others, the others by n0): one fence
+         * each, however many members told it. */
+        for (int i = 0; i < NET_NODES; i++)
+            ck_assert_msg(net.nodes[i].fences == 1, "seed %llu: n%d fenced %u times",
+                          (unsigned long long)seed, i, net.nodes[i].fences);
+        ck_assert_uint_ge(net.resurrections, NET_NODES);
+        ck_assert_msg(net.violations == 0, "seed %llu: %s", (unsigned long long)seed,
+                      net.violation);
+        net_stop();
+    }
+}
+END_TEST
+
+START_TEST(short_partition_suspects_but_never_fences)
+{
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        net_start(seed);
+        net_run(3000);
+        ck_assert(net_all_alive());
+        uint64_t before = 0, after = 0;
+        for (int i = 0; i < NET_NODES; i++)
+            before += gossip_counters(net.nodes[i].g)->suspicions_raised;
+        /* Shorter than the shortest suspicion (4 x 200 ms): suspected, refuted, never dead. */
+        net.cut[0] = true;
+        net_run(500);
+        net.cut[0] = false;
+        net_run(5000);
+        ck_assert(net_all_alive());
+        for (int i = 0; i < NET_NODES; i++) {
+            ck_assert_uint_eq(net.nodes[i].fences, 0);
+            after += gossip_counters(net.nodes[i].g)->suspicions_raised;
+        }
+        ck_assert_uint_gt(after, before);       /* the partition did bite */
+        ck_assert_uint_eq(net.resurrections, 0);
+        net_stop();
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gossip_fence");
@@ -414,6 +638,11 @@ int main(void)
     tcase_add_test(tc, stall_fences_on_its_own);
     tcase_add_test(tc, stall_seen_by_the_first_packet);
     suite_add_tcase(s, tc);
+    TCase *cluster = tcase_create("cluster");
+    tcase_set_timeout(cluster, 120);
+    tcase_add_test(cluster, partition_heals_with_one_fence_per_buried_node);
+    tcase_add_test(cluster, short_partition_suspects_but_never_fences);
+    suite_add_tcase(s, cluster);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
