@@ -21,8 +21,18 @@
 #define GOSSIP_REAP_EVERY_MS 1000
 /* Changes arriving in a burst (a push-pull of 1,000 members) make one snapshot, not 1,000. */
 #define GOSSIP_PUBLISH_COALESCE_MS 10
+/* Fencing: reaped tombstones remembered by name hash, the most recent this many. */
+#define GOSSIP_GRAVES 1024
 
 enum probe_phase { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT };
+
+/* A dead or left member whose tombstone was reaped (fencing): it may still come back unaware, in
+ * the epoch it was buried in, after a partition longer than the tombstone retention. */
+struct grave {
+    uint64_t name_hash;                 /* 0: free */
+    uint64_t incarnation;               /* the tombstone's */
+    uint64_t told_ms;                   /* when we last told it it is dead */
+};
 
 /* A ping-req we serve for another member: we ping the target and pass its ack back. */
 struct relay {
@@ -77,6 +87,8 @@ struct gossip {
     /* Fencing (active when cfg.on_fence is set; see gossip.h). */
     uint64_t first_incarnation;         /* of this life: deaths below it were a previous life's */
     uint64_t due_ms;                    /* when the driver should tick us next (stall detection) */
+    struct grave graves[GOSSIP_GRAVES];
+    size_t graves_next;
 
     uint64_t send_counter;           /* last packet counter used */
     struct replay_table replay;

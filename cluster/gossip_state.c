@@ -176,6 +176,53 @@ void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, u
     }
 }
 
+static struct grave *grave_find(struct gossip *g, uint64_t name_hash)
+{
+    for (size_t i = 0; i < GOSSIP_GRAVES; i++)
+        if (g->graves[i].name_hash == name_hash)
+            return &g->graves[i];
+    return NULL;
+}
+
+static void grave_add(struct gossip *g, const struct member *m)
+{
+    uint64_t h = member_name_hash(m->info.name);
+    struct grave *gr = grave_find(g, h);
+    if (!gr) {
+        gr = &g->graves[g->graves_next];
+        g->graves_next = (g->graves_next + 1) % GOSSIP_GRAVES;
+    }
+    *gr = (struct grave){h ? h : 1, m->info.incarnation, 0};
+}
+
+/* An unknown member that we buried and forgot, back in the epoch it was buried in: refused and
+ * told, as if its tombstone were still there. Returns true when refused. */
+static bool grave_refuses(struct gossip *g, const struct wire_member *a, uint64_t now_ms)
+{
+    if (!gossip_fencing(g))
+        return false;
+    struct grave *gr = grave_find(g, member_name_hash(a->name));
+    if (!gr)
+        return false;
+    if (gossip_epoch(a->incarnation) > gossip_epoch(gr->incarnation)) {
+        gr->name_hash = 0;              /* fenced (or restarted) since: welcome */
+        return false;
+    }
+    g->counters.resurrections_refused++;
+    if (!g->left && (!gr->told_ms || now_ms >= gr->told_ms + g->cfg.probe_interval_ms)) {
+        gr->told_ms = now_ms;
+        struct wire_accuse d = {.incarnation = gr->incarnation};
+        memcpy(d.name, a->name, sizeof d.name);
+        memcpy(d.from, g->name, sizeof d.from);
+        struct wire_writer w;
+        gossip_packet_begin(g, &w);
+        wire_put_accuse(&w, WIRE_DEAD, &d);
+        gossip_packet_send(g, &w, &a->addr, false);
+        g->counters.told_dead++;
+    }
+    return true;
+}
+
 static bool same_identity(const struct wire_member *a, const struct wire_member *b)
 {
     return gossip_addr_equal(&a->addr, &b->addr) && strcmp(a->data_addr, b->data_addr) == 0 &&
@@ -206,6 +253,8 @@ void gossip_handle_alive(struct gossip *g, const struct wire_member *a,
     }
     struct member *m = member_table_find(&g->members, a->name);
     if (!m) {
+        if (grave_refuses(g, a, now_ms))
+            return;
         m = member_table_add(&g->members, a, MEMBER_ALIVE, now_ms);
         if (!m)
             return;
@@ -447,6 +496,8 @@ void gossip_reap(struct gossip *g, uint64_t now_ms)
             now_ms - m->state_since_ms >= g->cfg.dead_retention_ms) {
             if (m->bcast)
                 gossip_queue_remove(&g->queue, m->bcast);
+            if (gossip_fencing(g))
+                grave_add(g, m);
             gossip_probe_forget(g, m);
             member_table_remove(&g->members, m);    /* moves the last member into slot i */
             g->dirty = true;

@@ -425,6 +425,8 @@ static struct {
     uint64_t now, rng;
     unsigned violations, resurrections;
     char violation[256];
+    bool seen_dead[NET_NODES][NET_NODES];   /* [observer][member] */
+    uint32_t dead_retention_ms;         /* 0: the default */
 } net;
 
 static uint64_t net_rand(void)
@@ -474,24 +476,34 @@ static bool net_fenced_into(const struct net_node *n, uint64_t epoch)
  * member fenced into, i.e. after it dropped its data. */
 static void net_change(void *ctx, const struct gossip_event *ev)
 {
-    (void)ctx;
-    bool back = (ev->old_state == MEMBER_DEAD || ev->old_state == MEMBER_LEFT) &&
-                (ev->new_state == MEMBER_ALIVE || ev->new_state == MEMBER_SUSPECT);
+    struct net_node *observer = ctx;
+    int who = ev->member->addr.ip[3] - 1;
+    if (who < 0 || who >= NET_NODES)
+        return;
+    bool up = ev->new_state == MEMBER_ALIVE || ev->new_state == MEMBER_SUSPECT;
+    if (!up) {
+        net.seen_dead[observer->index][who] = true;
+        return;
+    }
+    /* Back from a tombstone, or first heard of again after the tombstone was reaped. */
+    bool back = ev->old_state == MEMBER_DEAD || ev->old_state == MEMBER_LEFT ||
+                (ev->old_state == GOSSIP_STATE_NONE && net.seen_dead[observer->index][who]);
     if (!back)
         return;
+    net.seen_dead[observer->index][who] = false;
     net.resurrections++;
-    int who = ev->member->addr.ip[3] - 1;
     uint64_t epoch = gossip_epoch(ev->member->incarnation);
-    if (who < 0 || who >= NET_NODES || !net_fenced_into(&net.nodes[who], epoch)) {
+    if (!net_fenced_into(&net.nodes[who], epoch)) {
         net.violations++;
         snprintf(net.violation, sizeof net.violation, "%s back at epoch %llu, never fenced into",
                  ev->member->name, (unsigned long long)epoch);
     }
 }
 
-static void net_start(uint64_t seed)
+static void net_start(uint64_t seed, uint32_t dead_retention_ms)
 {
     memset(&net, 0, sizeof net);
+    net.dead_retention_ms = dead_retention_ms;
     net.queue = calloc(NET_QUEUE, sizeof *net.queue);
     ck_assert_ptr_nonnull(net.queue);
     net.rng = seed;
@@ -509,6 +521,9 @@ static void net_start(uint64_t seed)
         cfg.incarnation = EPOCH(100 + i) + 5;
         cfg.seed = seed + (uint64_t)i;
         cfg.pushpull_interval_ms = 1000;
+        cfg.join_retry_ms = 500;
+        if (net.dead_retention_ms)
+            cfg.dead_retention_ms = net.dead_retention_ms;
         cfg.send = net_send;
         cfg.on_change = net_change;
         cfg.on_fence = net_fence;
@@ -517,9 +532,10 @@ static void net_start(uint64_t seed)
         n->g = gossip_create(&cfg, net.now);
         ck_assert_ptr_nonnull(n->g);
     }
-    struct gossip_addr seed_addr = addr_of(1);
-    for (int i = 1; i < NET_NODES; i++)
-        gossip_join(net.nodes[i].g, &seed_addr, 1, net.now);
+    /* Everyone shares one seed list, n0 and n1: a node that finds itself alone calls them. */
+    struct gossip_addr seeds[2] = {addr_of(1), addr_of(2)};
+    for (int i = 0; i < NET_NODES; i++)
+        gossip_join(net.nodes[i].g, seeds, 2, net.now);
 }
 
 /* Runs the network for ms milliseconds of virtual time, 1 ms per step. */
@@ -567,7 +583,7 @@ static void net_stop(void)
 START_TEST(partition_heals_with_one_fence_per_buried_node)
 {
     for (uint64_t seed = 1; seed <= 5; seed++) {
-        net_start(seed);
+        net_start(seed, 0);
         net_run(3000);
         ck_assert_msg(net_all_alive(), "seed %llu: the cluster did not form",
                       (unsigned long long)seed);
@@ -596,10 +612,60 @@ START_TEST(partition_heals_with_one_fence_per_buried_node)
 }
 END_TEST
 
+START_TEST(partition_longer_than_tombstones)
+{
+    /* Tombstones kept 2 s, partition 8 s: both sides forget each other's death. The graves
+     * still refuse the old epochs, so the heal goes exactly as with tombstones. */
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        net_start(seed, 2000);
+        net_run(3000);
+        ck_assert(net_all_alive());
+        net.cut[0] = true;
+        net_run(8000);
+        for (int j = 1; j < NET_NODES; j++) {
+            ck_assert_int_eq(net_state(j, 0), -1);          /* reaped */
+            ck_assert_int_eq(net_state(0, j), -1);
+        }
+        net.cut[0] = false;
+        net_run(20000);
+        ck_assert_msg(net_all_alive(), "seed %llu: not healed", (unsigned long long)seed);
+        for (int i = 0; i < NET_NODES; i++)
+            ck_assert_msg(net.nodes[i].fences == 1, "seed %llu: n%d fenced %u times",
+                          (unsigned long long)seed, i, net.nodes[i].fences);
+        ck_assert_uint_ge(net.resurrections, NET_NODES);
+        ck_assert_msg(net.violations == 0, "seed %llu: %s", (unsigned long long)seed,
+                      net.violation);
+        net_stop();
+    }
+}
+END_TEST
+
+START_TEST(reaped_member_refused_in_its_old_epoch)
+{
+    struct gossip *g = with_members(true);
+    feed_accuse(g, WIRE_DEAD, "a", EPOCH(9) + 1, "b", 3, 2000);
+    gossip_tick(g, 2000 + 10 * 60 * 1000 + 1000);                  /* tombstone reaped */
+    ck_assert_int_eq(gossip_member_state(g, "a", NULL), -1);
+    size_t before = nsent;
+    feed_alive(g, member("a", 2, EPOCH(9) + 3), 4, 700000);
+    ck_assert_int_eq(gossip_member_state(g, "a", NULL), -1);
+    ck_assert_uint_eq(gossip_counters(g)->resurrections_refused, 1);
+    struct wire_msg msg;
+    size_t which;
+    ck_assert(find_sent(before, WIRE_DEAD, "a", &msg, &which));
+    ck_assert_uint_eq(msg.u.accuse.incarnation, EPOCH(9) + 1);
+    struct gossip_addr a = addr_of(2);
+    ck_assert(gossip_addr_equal(&sent[which].to, &a));
+    feed_alive(g, member("a", 2, EPOCH(10)), 2, 700001);
+    ck_assert_int_eq(gossip_member_state(g, "a", NULL), MEMBER_ALIVE);
+    gossip_destroy(g);
+}
+END_TEST
+
 START_TEST(short_partition_suspects_but_never_fences)
 {
     for (uint64_t seed = 1; seed <= 5; seed++) {
-        net_start(seed);
+        net_start(seed, 0);
         net_run(3000);
         ck_assert(net_all_alive());
         uint64_t before = 0, after = 0;
@@ -637,10 +703,12 @@ int main(void)
     tcase_add_test(tc, without_fencing_nothing_changes);
     tcase_add_test(tc, stall_fences_on_its_own);
     tcase_add_test(tc, stall_seen_by_the_first_packet);
+    tcase_add_test(tc, reaped_member_refused_in_its_old_epoch);
     suite_add_tcase(s, tc);
     TCase *cluster = tcase_create("cluster");
     tcase_set_timeout(cluster, 120);
     tcase_add_test(cluster, partition_heals_with_one_fence_per_buried_node);
+    tcase_add_test(cluster, partition_longer_than_tombstones);
     tcase_add_test(cluster, short_partition_suspects_but_never_fences);
     suite_add_tcase(s, cluster);
     SRunner *sr = srunner_create(s);
