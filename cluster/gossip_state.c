@@ -148,19 +148,25 @@ static bool protocol_compatible(struct gossip *g, const struct wire_member *a)
 
 /* Tells a member we hold dead (or left) so, straight to it, at most once per probe period: it
  * may not know, and it must fence before anyone routes to it again. */
+static void send_dead(struct gossip *g, const char *name, uint64_t inc,
+                      const struct gossip_addr *to)
+{
+    struct wire_accuse d = {.incarnation = inc};
+    snprintf(d.name, sizeof d.name, "%s", name);
+    memcpy(d.from, g->name, sizeof d.from);
+    struct wire_writer w;
+    gossip_packet_begin(g, &w);
+    wire_put_accuse(&w, WIRE_DEAD, &d);
+    gossip_packet_send(g, &w, to, false);
+    g->counters.told_dead++;
+}
+
 static void tell_dead(struct gossip *g, struct member *m, uint64_t now_ms)
 {
     if (g->left || (m->told_dead_ms && now_ms < m->told_dead_ms + g->cfg.probe_interval_ms))
         return;
     m->told_dead_ms = now_ms;
-    struct wire_accuse d = {.incarnation = m->info.incarnation};
-    memcpy(d.name, m->info.name, sizeof d.name);
-    memcpy(d.from, g->name, sizeof d.from);
-    struct wire_writer w;
-    gossip_packet_begin(g, &w);
-    wire_put_accuse(&w, WIRE_DEAD, &d);
-    gossip_packet_send(g, &w, &m->info.addr, false);
-    g->counters.told_dead++;
+    send_dead(g, m->info.name, m->info.incarnation, &m->info.addr);
 }
 
 void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, uint64_t now_ms)
@@ -176,23 +182,29 @@ void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, u
     }
 }
 
-static struct grave *grave_find(struct gossip *g, uint64_t name_hash)
+static uint64_t grave_hash(const char *name)
 {
+    uint64_t h = member_name_hash(name);
+    return h ? h : 1;                   /* 0 marks a free grave */
+}
+
+static struct grave *grave_find(struct gossip *g, const char *name)
+{
+    uint64_t h = grave_hash(name);
     for (size_t i = 0; i < GOSSIP_GRAVES; i++)
-        if (g->graves[i].name_hash == name_hash)
+        if (g->graves[i].name_hash == h)
             return &g->graves[i];
     return NULL;
 }
 
 static void grave_add(struct gossip *g, const struct member *m)
 {
-    uint64_t h = member_name_hash(m->info.name);
-    struct grave *gr = grave_find(g, h);
+    struct grave *gr = grave_find(g, m->info.name);
     if (!gr) {
         gr = &g->graves[g->graves_next];
         g->graves_next = (g->graves_next + 1) % GOSSIP_GRAVES;
     }
-    *gr = (struct grave){h ? h : 1, m->info.incarnation, 0};
+    *gr = (struct grave){grave_hash(m->info.name), m->info.incarnation, 0};
 }
 
 /* An unknown member that we buried and forgot, back in the epoch it was buried in: refused and
@@ -201,7 +213,7 @@ static bool grave_refuses(struct gossip *g, const struct wire_member *a, uint64_
 {
     if (!gossip_fencing(g))
         return false;
-    struct grave *gr = grave_find(g, member_name_hash(a->name));
+    struct grave *gr = grave_find(g, a->name);
     if (!gr)
         return false;
     if (gossip_epoch(a->incarnation) > gossip_epoch(gr->incarnation)) {
@@ -211,14 +223,7 @@ static bool grave_refuses(struct gossip *g, const struct wire_member *a, uint64_
     g->counters.resurrections_refused++;
     if (!g->left && (!gr->told_ms || now_ms >= gr->told_ms + g->cfg.probe_interval_ms)) {
         gr->told_ms = now_ms;
-        struct wire_accuse d = {.incarnation = gr->incarnation};
-        memcpy(d.name, a->name, sizeof d.name);
-        memcpy(d.from, g->name, sizeof d.from);
-        struct wire_writer w;
-        gossip_packet_begin(g, &w);
-        wire_put_accuse(&w, WIRE_DEAD, &d);
-        gossip_packet_send(g, &w, &a->addr, false);
-        g->counters.told_dead++;
+        send_dead(g, a->name, gr->incarnation, &a->addr);
     }
     return true;
 }
@@ -324,14 +329,20 @@ void gossip_suspects_remove(struct gossip *g, struct member *m)
     }
 }
 
-static void start_suspicion(struct gossip *g, struct member *m, const char *from, uint64_t now_ms)
+/* Lifeguard's shortest suspicion at n members: mult * max(1, log10 n) * probe interval. */
+static uint64_t suspicion_min_ms(const struct gossip *g, size_t n)
 {
-    size_t n = gossip_alive_count(g);
     double lg = n > 1 ? gossip_log2((double)n) / 3.321928094887362 : 0.0;  /* log10 */
     if (lg < 1.0)
         lg = 1.0;
+    return (uint64_t)(g->cfg.suspicion_mult * lg * g->cfg.probe_interval_ms);
+}
+
+static void start_suspicion(struct gossip *g, struct member *m, const char *from, uint64_t now_ms)
+{
+    size_t n = gossip_alive_count(g);
     m->susp_start_ms = now_ms;
-    m->susp_min_ms = (uint64_t)(g->cfg.suspicion_mult * lg * g->cfg.probe_interval_ms);
+    m->susp_min_ms = suspicion_min_ms(g, n);
     m->susp_max_ms = m->susp_min_ms * g->cfg.suspicion_max_mult;
     /* Expect as many confirmations as indirect probers exist; too few members, none. */
     m->susp_k = n >= g->cfg.indirect_checks + 2 ? g->cfg.indirect_checks : 0;
@@ -438,12 +449,8 @@ void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
  * probe period: silent that long, every member that probed us meanwhile has buried us. */
 static uint64_t stall_limit_ms(const struct gossip *g)
 {
-    size_t n = gossip_alive_count(g);
-    double lg = n > 1 ? gossip_log2((double)n) / 3.321928094887362 : 0.0;  /* log10 */
-    if (lg < 1.0)
-        lg = 1.0;
-    uint64_t min = (uint64_t)(g->cfg.suspicion_mult * lg * g->cfg.probe_interval_ms);
-    return min * g->cfg.suspicion_max_mult + g->cfg.probe_interval_ms;
+    return suspicion_min_ms(g, gossip_alive_count(g)) * g->cfg.suspicion_max_mult +
+           g->cfg.probe_interval_ms;
 }
 
 void gossip_check_stall(struct gossip *g, uint64_t now_ms)
@@ -453,7 +460,8 @@ void gossip_check_stall(struct gossip *g, uint64_t now_ms)
         return;
     /* Shorter stalls are left to the accusations themselves: a member that buried us tells us
      * so (tell_dead) before it routes to us again. Past this limit we do not wait for the news,
-     * which might never come (a tombstone reaped during a long stop). */
+     * which comes only once we have talked to such a member, and not through members that never
+     * buried us but forward our keys to us meanwhile. */
     uint64_t late = now_ms - g->due_ms;
     g->due_ms = now_ms;
     fence(g, GOSSIP_FENCE_STALLED, g->self->info.incarnation, "", late);
