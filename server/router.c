@@ -71,6 +71,10 @@ struct router {
     struct member **members;
     uint32_t nmembers;
     struct ketama_ring *ring; /* NULL when no member (cluster mode before gossip) */
+    /* Members that left the ring at the start of this turn: the turn's epoll events may still
+     * name them, so they are freed after the events (router_tick). */
+    struct member **retired;
+    uint32_t nretired;
     struct route_buf scratch;
     /* cluster mode */
     struct gossip_view *view;
@@ -381,8 +385,20 @@ static int build_ring(struct member **members, uint32_t n, struct ketama_ring **
     return rc;
 }
 
-/* Installs a new table and ring; frees the members not carried over (marked NULL in old). */
-static void install(struct router *r, struct member **members, uint32_t n, struct ketama_ring *ring)
+static void free_retired(struct router *r)
+{
+    for (uint32_t i = 0; i < r->nretired; i++)
+        member_free(r->retired[i]);
+    free(r->retired);
+    r->retired = NULL;
+    r->nretired = 0;
+}
+
+/* Installs a new table and ring. The members of the old table not carried over (carried[i]
+ * false, or carried NULL) are retired, freed by the next router_tick: the old table is not
+ * touched before the swap, since `stats proxy` may be reading it. */
+static void install(struct router *r, struct member **members, uint32_t n, struct ketama_ring *ring,
+                    const bool *carried)
 {
     pthread_mutex_lock(&r->table_lock);
     struct member **old = r->members;
@@ -393,9 +409,12 @@ static void install(struct router *r, struct member **members, uint32_t n, struc
     r->ring = ring;
     pthread_mutex_unlock(&r->table_lock);
     ketama_ring_free(old_ring);
+    free_retired(r); /* normally none left: every turn frees them */
     for (uint32_t i = 0; i < nold; i++)
-        member_free(old[i]);
-    free(old);
+        if (carried && carried[i])
+            old[i] = NULL;
+    r->retired = old;
+    r->nretired = nold;
 }
 
 static int setup_fixed(struct router *r)
@@ -426,7 +445,7 @@ static int setup_fixed(struct router *r)
         free(members);
         return -1;
     }
-    install(r, members, n, ring);
+    install(r, members, n, ring, NULL);
     return 0;
 }
 
@@ -471,8 +490,12 @@ static bool split_data_addr(const char *da, char *host, size_t host_len, char *a
 static void setup_from_snapshot(struct router *r, const struct gossip_snapshot *snap)
 {
     struct member **members = calloc(snap->count ? snap->count : 1, sizeof *members);
-    if (!members)
+    bool *carried = calloc(r->nmembers ? r->nmembers : 1, sizeof *carried);
+    if (!members || !carried) {
+        free(members);
+        free(carried);
         return; /* keep the old ring; retried at the next change */
+    }
     uint32_t n = 0;
     for (size_t i = 0; i < snap->count; i++) {
         const struct gossip_snapshot_member *sm = &snap->members[i];
@@ -490,10 +513,10 @@ static void setup_from_snapshot(struct router *r, const struct gossip_snapshot *
         struct member *m = NULL;
         for (uint32_t j = 0; j < r->nmembers; j++) {
             struct member *old = r->members[j];
-            if (old && strcmp(old->label, sm->name) == 0 && old->self == self &&
+            if (!carried[j] && strcmp(old->label, sm->name) == 0 && old->self == self &&
                 strcmp(old->addr, addr) == 0 && old->port == port) {
                 m = old;
-                r->members[j] = NULL; /* carried over: install does not free it */
+                carried[j] = true; /* install does not retire it */
                 m->weight = sm->weight;
                 break;
             }
@@ -506,13 +529,21 @@ static void setup_from_snapshot(struct router *r, const struct gossip_snapshot *
     struct ketama_ring *ring;
     if (build_ring(members, n, &ring) != 0) {
         /* out of memory: serve locally rather than on a half-built ring; the next change
-         * retries */
-        for (uint32_t i = 0; i < n; i++)
-            member_free(members[i]);
+         * retries. New members go now; carried ones are retired with the old table. */
+        for (uint32_t i = 0; i < n; i++) {
+            bool was_carried = false;
+            for (uint32_t j = 0; j < r->nmembers; j++)
+                if (carried[j] && r->members[j] == members[i])
+                    was_carried = true;
+            if (!was_carried)
+                member_free(members[i]);
+        }
+        memset(carried, 0, (r->nmembers ? r->nmembers : 1) * sizeof *carried);
         n = 0;
         ring = NULL;
     }
-    install(r, members, n, ring);
+    install(r, members, n, ring, carried);
+    free(carried);
     log_msg(2, "router: worker %d ring rebuilt, %u members (snapshot %llu)", r->worker_id, n,
             (unsigned long long)snap->version);
 }
@@ -567,7 +598,8 @@ void router_destroy(struct router *r)
     if (!r)
         return;
     g.workers[r->worker_id] = NULL;
-    install(r, NULL, 0, NULL);
+    install(r, NULL, 0, NULL, NULL);
+    free_retired(r);
     if (r->view && r->view_slot >= 0)
         gossip_view_unregister(r->view, r->view_slot);
     route_buf_free(&r->scratch);
@@ -586,10 +618,16 @@ void router_on_event(struct router *r, void *tag, uint32_t events)
         backend_on_writable(m->backend, now);
 }
 
-void router_tick(struct router *r)
+void router_refresh(struct router *r)
 {
     if (g.mode == MODE_CLUSTER)
         refresh_from_gossip(r);
+}
+
+void router_tick(struct router *r)
+{
+    if (r->nretired)
+        free_retired(r); /* their requests in flight fail now: "backend connection lost" */
     uint64_t now = now_ms();
     for (uint32_t i = 0; i < r->nmembers; i++) {
         struct backend *b = r->members[i]->backend;

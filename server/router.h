@@ -82,8 +82,12 @@ static inline bool router_is_tag(const void *p)
 }
 void router_on_event(struct router *r, void *tag, uint32_t events);
 
-/* Once per event-loop turn, before handling ready connections: picks up a membership change
- * (cluster mode) and runs the backends' timers. Completions may run from here. */
+/* Once per event-loop turn, before handling its events: picks up a membership change (cluster
+ * mode), so that a batch of commands sees one ring. Completions may run from here (backends of
+ * members that left fail what they had in flight). */
+void router_refresh(struct router *r);
+/* Once per event-loop turn, after its events and before handling ready connections: runs the
+ * backends' timers. Completions may run from here. */
 void router_tick(struct router *r);
 /* Once per event-loop turn, after everything else: writes what the turn queued (one write per
  * backend per turn), updates the epoll registrations, publishes counters. Returns the epoll

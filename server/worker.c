@@ -308,6 +308,8 @@ static void *worker_main(void *arg)
             log_msg(0, "epoll_wait: %s", strerror(errno));
             break;
         }
+        if (w->router)
+            router_refresh(w->router);
         for (int i = 0; i < n; i++) {
             void *p = events[i].data.ptr;
             int index;
@@ -323,7 +325,7 @@ static void *worker_main(void *arg)
                 conn_on_event(p, events[i].events);
         }
         if (w->router) {
-            /* backend timers and membership first (their completions wake connections), then
+            /* backend timers first (their completions wake connections), then
              * the connections with replies, then one write per backend for the whole turn */
             router_tick(w->router);
             while (w->ready) {
