@@ -98,7 +98,8 @@ struct conn *conn_create(struct worker *w, int fd, const char *listen_name, cons
         return NULL;
     }
     if (w->router) {
-        c->proxy = proxy_client_create(w->router, c->session, &c->out, conn_wake, c);
+        c->proxy = proxy_client_create(w->router, w->proxy_pool, c->session, &c->out, conn_wake,
+                                       c);
         if (!c->proxy) {
             session_destroy(c->session);
             free(c);

@@ -17,6 +17,10 @@
  * the reply bytes held for it out of order: together they bound what one client costs. */
 #define PENDING_MAX 256
 #define HELD_MAX (256 * 1024)
+/* Recycled entries kept per worker (with their plans' memory), and the largest reply copy an
+ * idle entry may keep. */
+#define POOL_MAX 1024
+#define KEEP_COPY_MAX 16384
 
 struct entry;
 
@@ -26,9 +30,11 @@ struct part_ref {
     uint32_t index;
 };
 
-/* One pending command: a routed plan waiting for parts, or local replies waiting their turn. */
+/* One pending command: a routed plan waiting for parts, or local replies waiting their turn.
+ * Recycled through the worker's pool with the memory of its plan and part arrays. */
 struct entry {
     struct entry *next;
+    struct proxy_pool *pool;
     struct proxy_client *owner; /* NULL once the client is gone: the last part frees it */
     bool is_plan;
     bool sending; /* forward() is still sending its parts: it drains itself afterwards */
@@ -39,10 +45,65 @@ struct entry {
     struct route_result *results;
     struct route_buf *copies;
     struct part_ref *refs;
+    size_t block_cap; /* parts the block above has room for */
 };
+
+struct proxy_pool {
+    struct entry *free;
+    size_t nfree;
+};
+
+struct proxy_pool *proxy_pool_create(void)
+{
+    return calloc(1, sizeof(struct proxy_pool));
+}
+
+static void entry_destroy(struct entry *e)
+{
+    for (size_t i = 0; i < e->block_cap; i++)
+        route_buf_free(&e->copies[i]);
+    free(e->results); /* copies and refs live in the same block */
+    route_plan_free(&e->plan);
+    outbuf_free(&e->local);
+    free(e);
+}
+
+void proxy_pool_destroy(struct proxy_pool *pool)
+{
+    if (!pool)
+        return;
+    while (pool->free) {
+        struct entry *e = pool->free;
+        pool->free = e->next;
+        entry_destroy(e);
+    }
+    free(pool);
+}
+
+static struct entry *entry_get(struct proxy_pool *pool, struct proxy_client *owner, bool is_plan)
+{
+    struct entry *e = pool->free;
+    if (e) {
+        pool->free = e->next;
+        pool->nfree--;
+    } else {
+        e = calloc(1, sizeof *e);
+        if (!e)
+            return NULL;
+        e->pool = pool;
+    }
+    e->next = NULL;
+    e->owner = owner;
+    e->is_plan = is_plan;
+    e->sending = false;
+    e->parts_left = 0;
+    outbuf_init(&e->local);
+    return e;
+}
 
 struct proxy_client {
     struct router *router;
+    struct proxy_pool *pool;
     struct session *session;
     struct outbuf *out;
     proxy_client_notify_fn notify;
@@ -56,14 +117,15 @@ struct proxy_client {
     size_t line_cap;
 };
 
-struct proxy_client *proxy_client_create(struct router *router, struct session *session,
-                                         struct outbuf *out, proxy_client_notify_fn notify,
-                                         void *notify_arg)
+struct proxy_client *proxy_client_create(struct router *router, struct proxy_pool *pool,
+                                         struct session *session, struct outbuf *out,
+                                         proxy_client_notify_fn notify, void *notify_arg)
 {
     struct proxy_client *pc = calloc(1, sizeof *pc);
     if (!pc)
         return NULL;
     pc->router = router;
+    pc->pool = pool;
     pc->session = session;
     pc->out = out;
     pc->notify = notify;
@@ -71,17 +133,40 @@ struct proxy_client *proxy_client_create(struct router *router, struct session *
     return pc;
 }
 
+/* Back to the pool (or freed when the pool is full). */
 static void entry_free(struct entry *e)
 {
-    if (e->is_plan) {
-        for (size_t i = 0; i < e->plan.nparts; i++)
-            route_buf_free(&e->copies[i]);
-        free(e->results); /* copies and refs live in the same block */
-        route_plan_free(&e->plan);
-    } else {
-        outbuf_free(&e->local);
+    struct proxy_pool *pool = e->pool;
+    outbuf_free(&e->local);
+    if (pool->nfree >= POOL_MAX) {
+        entry_destroy(e);
+        return;
     }
-    free(e);
+    for (size_t i = 0; i < e->block_cap; i++)
+        if (e->copies[i].cap > KEEP_COPY_MAX)
+            route_buf_free(&e->copies[i]);
+    e->owner = NULL;
+    e->next = pool->free;
+    pool->free = e;
+    pool->nfree++;
+}
+
+/* Room for n parts in the entry's block. */
+static bool entry_reserve_parts(struct entry *e, size_t n)
+{
+    if (n <= e->block_cap)
+        return true;
+    for (size_t i = 0; i < e->block_cap; i++)
+        route_buf_free(&e->copies[i]);
+    free(e->results);
+    e->results = calloc(n, sizeof(struct route_result) + sizeof(struct route_buf) +
+                               sizeof(struct part_ref));
+    e->block_cap = e->results ? n : 0;
+    if (!e->results)
+        return false;
+    e->copies = (struct route_buf *)(e->results + n);
+    e->refs = (struct part_ref *)(e->copies + n);
+    return true;
 }
 
 void proxy_client_destroy(struct proxy_client *pc)
@@ -138,11 +223,16 @@ static void drain(struct proxy_client *pc)
         if (e->is_plan) {
             if (e->parts_left > 0)
                 return;
+            if (route_reply_is_verbatim(&e->plan, e->results)) {
+                (void)outbuf_append(pc->out, e->results[0].reply, e->results[0].len);
+                goto done;
+            }
             struct route_buf *merged = router_scratch(pc->router);
             if (route_merge(&e->plan, e->results, merged) == 0)
                 (void)outbuf_append(pc->out, merged->data, merged->len);
             else
                 (void)outbuf_append_str(pc->out, "SERVER_ERROR out of memory\r\n");
+        done:
             for (size_t i = 0; i < e->plan.nparts; i++)
                 pc->held -= e->copies[i].len;
         } else {
@@ -221,11 +311,9 @@ static struct outbuf *local_out(struct proxy_client *pc)
     if (!pc->head)
         return pc->out;
     if (pc->tail->is_plan) {
-        struct entry *e = calloc(1, sizeof *e);
+        struct entry *e = entry_get(pc->pool, pc, false);
         if (!e)
             return NULL;
-        outbuf_init(&e->local);
-        e->owner = pc;
         push(pc, e);
     }
     return &pc->tail->local;
@@ -259,12 +347,17 @@ static void run_self_part(struct proxy_client *pc, struct entry *e, uint32_t i)
     struct route_buf *copy = &e->copies[i];
     copy->len = 0;
     size_t need = tmp.pending;
-    char *p = need ? malloc(need) : NULL;
-    if (need && !p) {
-        outbuf_free(&tmp);
-        complete_part(e, i, BACKEND_NOMEM, NULL, 0, false);
-        return;
+    if (need > copy->cap) {
+        char *grown = realloc(copy->data, need);
+        if (!grown) {
+            outbuf_free(&tmp);
+            complete_part(e, i, BACKEND_NOMEM, NULL, 0, false);
+            return;
+        }
+        copy->data = grown;
+        copy->cap = need;
     }
+    char *p = copy->data;
     size_t at = 0;
     while (tmp.pending > 0) {
         struct iovec iov[16];
@@ -278,33 +371,23 @@ static void run_self_part(struct proxy_client *pc, struct entry *e, uint32_t i)
         outbuf_consume(&tmp, moved);
     }
     outbuf_free(&tmp);
-    copy->data = p;
-    copy->cap = copy->len = need;
+    copy->len = need;
     pc->held += need;
     e->results[i] = (struct route_result){.reply = p, .len = need};
     e->parts_left--;
 }
 
-/* Queues the plan's command and sends its parts. Takes the plan. */
-static void forward(struct proxy_client *pc, struct route_plan *plan)
+/* Queues the entry (its plan built) and sends its parts. */
+static void forward(struct proxy_client *pc, struct entry *e)
 {
-    struct entry *e = calloc(1, sizeof *e);
-    size_t n = plan->nparts;
-    void *block = e ? calloc(n ? n : 1, sizeof(struct route_result) + sizeof(struct route_buf) +
-                                            sizeof(struct part_ref))
-                    : NULL;
-    if (!block) {
-        free(e);
-        route_plan_free(plan);
+    size_t n = e->plan.nparts;
+    if (!entry_reserve_parts(e, n)) {
+        entry_free(e);
         answer(pc, "SERVER_ERROR out of memory\r\n", 28);
         return;
     }
-    e->owner = pc;
-    e->is_plan = true;
-    e->plan = *plan;
-    e->results = block;
-    e->copies = (struct route_buf *)(e->results + n);
-    e->refs = (struct part_ref *)(e->copies + n);
+    for (size_t i = 0; i < n; i++)
+        e->copies[i].len = 0;
     e->parts_left = (uint32_t)n;
     e->sending = true;
     push(pc, e);
@@ -445,32 +528,38 @@ static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
         run_local(pc, in, total); /* a cluster node before it knows any member */
         return total;
     }
-    struct route_plan plan;
-    int rc = members ? route_plan_build(&plan, t, nt, has_block == 1 ? in + used : NULL, block,
-                                        router_owner, pc->router, members)
-                     /* a proxy with no backend: one that fails, so the failure policy answers */
-                     : route_plan_build(&plan, t, nt, has_block == 1 ? in + used : NULL, block,
-                                        no_member, NULL, 1);
-    if (rc != 0) {
+    struct entry *e = entry_get(pc->pool, pc, true);
+    if (!e) {
         answer(pc, "SERVER_ERROR out of memory\r\n", 28);
         return total;
     }
-    switch (plan.action) {
+    struct route_plan *plan = &e->plan;
+    const char *data = has_block == 1 ? in + used : NULL;
+    int rc = members ? route_plan_rebuild(plan, t, nt, data, block, router_owner, pc->router,
+                                          members)
+                     /* a proxy with no backend: one that fails, so the failure policy answers */
+                     : route_plan_rebuild(plan, t, nt, data, block, no_member, NULL, 1);
+    if (rc != 0) {
+        entry_free(e);
+        answer(pc, "SERVER_ERROR out of memory\r\n", 28);
+        return total;
+    }
+    switch (plan->action) {
     case ROUTE_LOCAL:
-        route_plan_free(&plan);
+        entry_free(e);
         run_local(pc, in, total);
         break;
     case ROUTE_ANSWER:
-        answer(pc, plan.answer, strlen(plan.answer));
-        route_plan_free(&plan);
+        answer(pc, plan->answer, strlen(plan->answer));
+        entry_free(e);
         break;
     case ROUTE_FORWARD:
-        if (plan.nparts == 1 && plan.merge == ROUTE_MERGE_ONE &&
-            router_is_self(pc->router, plan.parts[0].backend)) {
-            route_plan_free(&plan); /* this node owns the key */
+        if (plan->nparts == 1 && plan->merge == ROUTE_MERGE_ONE &&
+            router_is_self(pc->router, plan->parts[0].backend)) {
+            entry_free(e); /* this node owns the key */
             run_local(pc, in, total);
         } else {
-            forward(pc, &plan);
+            forward(pc, e);
         }
         break;
     }

@@ -27,10 +27,17 @@ typedef void (*proxy_client_notify_fn)(void *arg);
 
 struct proxy_client;
 
-/* Borrows router, session and out (all outlive it). NULL when memory ran out. */
-struct proxy_client *proxy_client_create(struct router *router, struct session *session,
-                                         struct outbuf *out, proxy_client_notify_fn notify,
-                                         void *notify_arg);
+/* A worker's recycled pending-command records (with their plans' memory), so that routing a
+ * command allocates nothing in the steady state. Owned by the worker; destroy it after the
+ * router (whose teardown completes, and returns, the commands still in flight). */
+struct proxy_pool;
+struct proxy_pool *proxy_pool_create(void);
+void proxy_pool_destroy(struct proxy_pool *pool);
+
+/* Borrows router, pool, session and out (all outlive it). NULL when memory ran out. */
+struct proxy_client *proxy_client_create(struct router *router, struct proxy_pool *pool,
+                                         struct session *session, struct outbuf *out,
+                                         proxy_client_notify_fn notify, void *notify_arg);
 void proxy_client_destroy(struct proxy_client *pc);
 
 /* Like session_process: consumes whole commands from in[0..len) (a command with its data

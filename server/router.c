@@ -77,6 +77,7 @@ struct router {
     uint32_t nretired;
     struct route_buf scratch;
     /* cluster mode */
+    uint64_t now; /* ms, read once per turn (timeouts have ms granularity) */
     struct gossip_view *view;
     int view_slot;
     uint64_t view_version;
@@ -582,6 +583,7 @@ struct router *router_create(int worker_id, int epfd)
     r->worker_id = worker_id;
     r->epfd = epfd;
     r->view_slot = -1;
+    r->now = now_ms();
     pthread_mutex_init(&r->table_lock, NULL);
     if (g.mode == MODE_FIXED && setup_fixed(r) != 0) {
         pthread_mutex_destroy(&r->table_lock);
@@ -609,17 +611,16 @@ void router_destroy(struct router *r)
 
 void router_on_event(struct router *r, void *tag, uint32_t events)
 {
-    (void)r;
     struct member *m = member_of_tag(tag);
-    uint64_t now = now_ms();
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-        backend_on_readable(m->backend, now);
+        backend_on_readable(m->backend, r->now);
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-        backend_on_writable(m->backend, now);
+        backend_on_writable(m->backend, r->now);
 }
 
 void router_refresh(struct router *r)
 {
+    r->now = now_ms();
     if (g.mode == MODE_CLUSTER)
         refresh_from_gossip(r);
 }
@@ -628,7 +629,7 @@ void router_tick(struct router *r)
 {
     if (r->nretired)
         free_retired(r); /* their requests in flight fail now: "backend connection lost" */
-    uint64_t now = now_ms();
+    uint64_t now = r->now = now_ms();
     for (uint32_t i = 0; i < r->nmembers; i++) {
         struct backend *b = r->members[i]->backend;
         if (b && backend_next_deadline(b) <= now)
@@ -719,7 +720,7 @@ enum backend_error router_send(struct router *r, uint32_t member, const char *re
 {
     if (member >= r->nmembers || !r->members[member]->backend)
         return BACKEND_DOWN;
-    return backend_send(r->members[member]->backend, req, len, kind, done, arg, now_ms());
+    return backend_send(r->members[member]->backend, req, len, kind, done, arg, r->now);
 }
 
 struct route_buf *router_scratch(struct router *r)

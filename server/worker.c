@@ -18,6 +18,7 @@
 #include "server/conn.h"
 #include "server/log.h"
 #include "server/outbuf.h"
+#include "server/proxy_client.h"
 #include "server/router.h"
 #include "server/settings.h"
 
@@ -368,6 +369,8 @@ static void worker_cleanup(struct worker *w)
      * for the closed connections */
     router_destroy(w->router);
     w->router = NULL;
+    proxy_pool_destroy(w->proxy_pool);
+    w->proxy_pool = NULL;
     if (w->epfd >= 0)
         close(w->epfd);
     if (w->wake_fd >= 0)
@@ -400,9 +403,12 @@ int workers_start(int n, struct store *store, const struct listen_set *listeners
         w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         w->read_buf = malloc(WORKER_READ_BUF);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = TAG_WAKE};
-        if (w->epfd >= 0 && router_enabled())
+        if (w->epfd >= 0 && router_enabled()) {
             w->router = router_create(i, w->epfd);
-        if (w->epfd < 0 || w->wake_fd < 0 || !w->read_buf || (router_enabled() && !w->router) ||
+            w->proxy_pool = proxy_pool_create();
+        }
+        if (w->epfd < 0 || w->wake_fd < 0 || !w->read_buf ||
+            (router_enabled() && (!w->router || !w->proxy_pool)) ||
             epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) != 0 ||
             watch_listeners(w, EPOLL_CTL_ADD) != 0) {
             fprintf(stderr, "failed to set up worker thread %d: %s\n", i, strerror(errno));
