@@ -364,6 +364,12 @@ bool conn_on_event(struct conn *c, unsigned events)
             return false;
         }
         if (r == READ_CLOSED) {
+            if (c->proxy && !proxy_client_idle(c->proxy)) {
+                /* the client half-closed after its requests: answer them first, as memcached
+                 * (which answers before it reads the end) does */
+                c->closing = true;
+                break;
+            }
             peer_closed = true;
             break;
         }

@@ -183,6 +183,21 @@ def test_client_gone_with_requests_in_flight(p, backends):
                   b"STORED\r\nVALUE after 0 1\r\n1\r\nEND\r\n")
 
 
+def test_half_close(p, backends):
+    """A client that sends its requests and shuts down its side still gets every reply."""
+    with socket.create_connection(("127.0.0.1", p.port), timeout=5) as s:
+        s.sendall(b"set hc 0 0 2\r\nhi\r\n" + b"get hc a b c\r\n" * 20)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    expect_eq(got, b"STORED\r\n" + b"VALUE hc 0 2\r\nhi\r\nEND\r\n" * 20)
+
+
 def stats_proxy(p):
     with p.connect() as c:
         got = c.request(b"stats proxy\r\n")
@@ -313,6 +328,7 @@ def main():
                      ("pipelined mixed stream equals one memcached", test_pipelined_like_one_memcached),
                      ("memccapable -a through the proxy", test_memccapable),
                      ("client gone with requests in flight", test_client_gone_with_requests_in_flight),
+                     ("half-closed client gets its replies", test_half_close),
                      ("stats proxy", test_stats_proxy),
                      ("dead backend: misses, SERVER_ERROR, recovery", test_dead_backend),
                      ("backend timeout", test_backend_timeout),
