@@ -253,6 +253,8 @@ int cluster_node_prepare(const struct settings *s)
     cluster_data_addr(s, node.data_addr, sizeof node.data_addr);
     node.cfg.gossip.name = node.name;
     node.cfg.gossip.data_addr = node.data_addr;
+    /* a --proxy node routes but stores nothing: others must not put it on their rings */
+    node.cfg.gossip.role = s->proxy ? MEMBER_ROLE_PROXY : MEMBER_ROLE_DATA;
     node.cfg.gossip.log = forward_log;
     node.cfg.gossip.on_fence = flush_on_fence;
 
