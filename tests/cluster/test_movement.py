@@ -9,7 +9,7 @@ misses are the same keys through every node (they agree on the ring) and about 1
 moved, moved to it). The ring arithmetic itself (N = 3..10, 100,000 keys, exact owners) is
 tests/unit/test_ketama_movement.c.
 
-Needs cluster-mode forwarding in bin/shoal: keep it non-executable until that is on main. Short
+Needs cluster-mode forwarding in bin/shoal (on main since the router merge). Short
 gossip timings keep it fast; every wait polls with a deadline; every process started is killed
 at the end, also on failure."""
 import os
