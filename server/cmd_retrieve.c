@@ -7,6 +7,24 @@
 #include "server/log.h"
 #include "server/stats.h"
 
+static void unpin_value(void *store, void *item)
+{
+    store_unpin(store, item);
+}
+
+/* Under the key's lock: appends the item's value. A large one is not copied: the item is pinned
+ * and the connection writes straight from it, so the lock is held only for the lookup. */
+static void reply_value(struct store *st, struct item *it, struct outbuf *out)
+{
+    if (item_pinnable(it)) {
+        store_pin(st, it);
+        if (outbuf_append_ref(out, item_data(it), item_nbytes(it), unpin_value, st, it) == 0)
+            return;
+        store_unpin(st, it);
+    }
+    reply_raw(out, item_data(it), item_nbytes(it));
+}
+
 /* Looks up one key and, when `emit`, appends its VALUE block. Counts as memcached does. */
 static void get_one(struct session *s, const char *key, size_t nkey, bool return_cas,
                     bool should_touch, rel_time_t exptime, bool emit, struct outbuf *out)
@@ -29,7 +47,7 @@ static void get_one(struct session *s, const char *key, size_t nkey, bool return
             reply_raw(out, head, n);
             if (s->trace)
                 log_msg(2, ">%d sending key %.*s", s->conn_id, (int)item_nkey(it), item_key(it));
-            reply_raw(out, item_data(it), item_nbytes(it));
+            reply_value(st, it, out);
             reply_raw(out, "\r\n", 2);
         }
         if (should_touch) {

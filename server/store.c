@@ -44,10 +44,17 @@ enum {
     STATE_REF_MASK = 12,
 };
 
-/* In item.cls, beside the class id: the item has a CAS field (the store has use_cas). Kept out of
- * item.bits, which changes under the stripe lock while sweeps read the key offset without it. */
+/* In item.cls, beside the class id: the item has a CAS field (the store has use_cas), and a pin
+ * count (a value of STORE_PIN_MIN bytes or more). Kept out of item.bits, which changes under the
+ * stripe lock while sweeps read the key offset without it. */
 #define ITEM_HAS_CAS 0x80u
-#define ITEM_CLASS_MASK 0x7fu
+#define ITEM_HAS_PIN 0x40u
+#define ITEM_CLASS_MASK 0x3fu
+_Static_assert(SLAB_MAX_CLASSES <= ITEM_CLASS_MASK, "class ids fit beside the layout bits");
+/* The pin word: readers holding the item, and whether the table has let go of it (then the
+ * last reader frees it). */
+#define PIN_UNLINKED 0x80000000u
+#define PIN_COUNT_MASK 0x7fffffffu
 #define ITEM_PUBLIC_BITS (ITEM_FETCHED | ITEM_STALE | ITEM_WIN_SENT | ITEM_KEY_BINARY)
 
 struct item {
@@ -60,7 +67,7 @@ struct item {
     _Atomic uint8_t state;    /* STATE_* */
     uint8_t bits;             /* ITEM_* */
     uint8_t cls;              /* slab class id (0 for a span) | ITEM_HAS_CAS; set once */
-    char body[];              /* [CAS, 8 bytes], key, value */
+    char body[];              /* [pin word, 4 bytes], [CAS, 8 bytes], key, value */
 };
 _Static_assert(sizeof(struct item) == 24, "item header is 24 bytes");
 
@@ -139,9 +146,14 @@ uint32_t store_hash(const char *key, size_t nkey)
 
 /* ---- item layout ---- */
 
+static size_t pin_len(size_t nbytes)
+{
+    return nbytes >= STORE_PIN_MIN ? sizeof(uint32_t) : 0;
+}
+
 static size_t item_total(const struct store *st, size_t nkey, size_t nbytes)
 {
-    return st->header_size + nkey + nbytes;
+    return st->header_size + pin_len(nbytes) + nkey + nbytes;
 }
 
 static size_t item_size(const struct store *st, const struct item *it)
@@ -149,14 +161,27 @@ static size_t item_size(const struct store *st, const struct item *it)
     return item_total(st, it->nkey, it->nbytes);
 }
 
-static size_t cas_len(const struct item *it)
+/* Bytes of body before the key: the pin word and the CAS, when present. */
+static size_t meta_len(const struct item *it)
 {
-    return (it->cls & ITEM_HAS_CAS) ? sizeof(uint64_t) : 0;
+    return ((it->cls & ITEM_HAS_PIN) ? sizeof(uint32_t) : 0) +
+           ((it->cls & ITEM_HAS_CAS) ? sizeof(uint64_t) : 0);
+}
+
+static char *cas_field(const struct item *it)
+{
+    return (char *)it->body + ((it->cls & ITEM_HAS_PIN) ? sizeof(uint32_t) : 0);
+}
+
+static _Atomic uint32_t *pin_word(const struct item *it)
+{
+    /* body sits at offset 24 of an 8-byte aligned chunk: aligned for a 4-byte atomic */
+    return (_Atomic uint32_t *)(void *)((struct item *)it)->body;
 }
 
 const char *item_key(const struct item *it)
 {
-    return it->body + cas_len(it);
+    return it->body + meta_len(it);
 }
 
 size_t item_nkey(const struct item *it)
@@ -166,7 +191,7 @@ size_t item_nkey(const struct item *it)
 
 char *item_data(struct item *it)
 {
-    return it->body + cas_len(it) + it->nkey;
+    return it->body + meta_len(it) + it->nkey;
 }
 
 size_t item_nbytes(const struct item *it)
@@ -203,14 +228,25 @@ uint64_t item_cas(const struct item *it)
 {
     uint64_t cas = 0;
     if (it->cls & ITEM_HAS_CAS)
-        memcpy(&cas, it->body, sizeof cas);
+        memcpy(&cas, cas_field(it), sizeof cas);
     return cas;
 }
 
 void item_set_cas(struct item *it, uint64_t cas)
 {
     if (it->cls & ITEM_HAS_CAS)
-        memcpy(it->body, &cas, sizeof cas);
+        memcpy(cas_field(it), &cas, sizeof cas);
+}
+
+bool item_pinnable(const struct item *it)
+{
+    return it->cls & ITEM_HAS_PIN;
+}
+
+bool item_pinned(const struct item *it)
+{
+    return (it->cls & ITEM_HAS_PIN) &&
+           (atomic_load_explicit(pin_word(it), memory_order_acquire) & PIN_COUNT_MASK) != 0;
 }
 
 unsigned item_bits(const struct item *it)
@@ -311,6 +347,31 @@ static void free_item(struct store *st, struct item *it)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* Under the stripe, for an item just taken out of the table: frees it, unless readers still pin
+ * it (then the last store_unpin does). */
+static void drop_unlinked(struct store *st, struct item *it)
+{
+    if (it->cls & ITEM_HAS_PIN) {
+        uint32_t old = atomic_fetch_or_explicit(pin_word(it), PIN_UNLINKED, memory_order_acq_rel);
+        if (old & PIN_COUNT_MASK)
+            return;
+    }
+    free_item(st, it);
+}
+
+void store_pin(struct store *st, struct item *it)
+{
+    (void)st;
+    atomic_fetch_add_explicit(pin_word(it), 1, memory_order_relaxed);
+}
+
+void store_unpin(struct store *st, struct item *it)
+{
+    uint32_t old = atomic_fetch_sub_explicit(pin_word(it), 1, memory_order_acq_rel);
+    if (old == (PIN_UNLINKED | 1))
+        free_item(st, it);
+}
+
 enum removal { REMOVE_EVICT, REMOVE_RECLAIM, REMOVE_CRAWL };
 
 /* Counts an item that the store itself removes (not a client's delete). */
@@ -352,7 +413,7 @@ static void count_removal(struct store *st, const struct item *it, enum removal 
 }
 
 /* Tries to lock the stripe of a linked chunk seen without it. On success the item is still
- * linked and its stripe is locked (returned); else NULL. */
+ * linked, not pinned, and its stripe is locked (returned); else NULL. */
 static pthread_mutex_t *lock_linked(struct store *st, struct item *it, uint32_t *hv)
 {
     if (!(atomic_load_explicit(&it->state, memory_order_acquire) & STATE_LINKED))
@@ -363,7 +424,9 @@ static pthread_mutex_t *lock_linked(struct store *st, struct item *it, uint32_t 
     pthread_mutex_t *m = &stripe_of(st, *hv)->lock;
     if (pthread_mutex_trylock(m) != 0)
         return NULL;
-    if (!(atomic_load_explicit(&it->state, RELAXED) & STATE_LINKED)) {
+    /* A pinned item is being read outside the lock: it may be neither moved nor evicted (and
+     * no new pin can come while we hold its stripe). */
+    if (!(atomic_load_explicit(&it->state, RELAXED) & STATE_LINKED) || item_pinned(it)) {
         pthread_mutex_unlock(m);
         return NULL;
     }
@@ -692,7 +755,10 @@ struct item *store_alloc_flags(struct store *st, const char *key, size_t nkey, u
     it->nbytes = (uint32_t)nbytes;
     it->nkey = (uint8_t)nkey;
     it->bits = 0;
-    it->cls = (uint8_t)(cls | (st->cfg.use_cas ? ITEM_HAS_CAS : 0));
+    it->cls = (uint8_t)(cls | (st->cfg.use_cas ? ITEM_HAS_CAS : 0) |
+                        (pin_len(nbytes) ? ITEM_HAS_PIN : 0));
+    if (it->cls & ITEM_HAS_PIN)
+        atomic_store_explicit(pin_word(it), 0, RELAXED);
     item_set_cas(it, 0);
     memcpy((char *)item_key(it), key, nkey);
     atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
@@ -742,7 +808,7 @@ struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t n
                 miss = STORE_MISS_EXPIRED;
             if (miss != STORE_HIT) {
                 unlink_from_table(st, hv, it);
-                free_item(st, it);
+                drop_unlinked(st, it);
                 *why = miss;
                 return NULL;
             }
@@ -776,7 +842,7 @@ void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old
 {
     if (old) {
         unlink_from_table(st, hv, old);
-        free_item(st, old);
+        drop_unlinked(st, old);
     }
     atomic_store_explicit(&it->atime, clock_now(), RELAXED);
     store_new_cas(st, it);
@@ -797,7 +863,7 @@ void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old
 void store_unlink(struct store *st, uint32_t hv, struct item *it)
 {
     unlink_from_table(st, hv, it);
-    free_item(st, it);
+    drop_unlinked(st, it);
 }
 
 void store_flush(struct store *st, rel_time_t when)
@@ -906,7 +972,7 @@ static void crawl(struct store *st)
             STRIPE_ADD(sp, items, (uint64_t)-1);
             STRIPE_ADD(sp, bytes, (uint64_t)0 - item_size(st, it));
             COUNT(item_counters(st, it)->number, (uint64_t)-1);
-            free_item(st, it);
+            drop_unlinked(st, it);
         }
         pthread_mutex_unlock(m);
     }

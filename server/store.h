@@ -7,7 +7,8 @@
  * Concurrency: keys are hashed to lock stripes. Every lookup and change of an item happens
  * between store_lock_key() and store_unlock() for that key's hash; an item pointer is valid only
  * while its stripe is locked (or, for an unlinked item from store_alloc, until it is linked or
- * freed). Values are copied out under the lock, so no reference counts are needed.
+ * freed). Small values are copied out under the lock; a large one (STORE_PIN_MIN bytes or more)
+ * can instead be pinned (store_pin) and read after the lock is released.
  * store_alloc() may be called with or without one stripe lock held.
  *
  * Ownership: the store owns all item memory. store_destroy() frees everything. */
@@ -102,6 +103,19 @@ void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old
 void store_unlink(struct store *st, uint32_t hv, struct item *it);
 /* Under the key's lock: gives a linked item a fresh CAS unique (after an in-place change). */
 void store_new_cas(struct store *st, struct item *it);
+
+/* Zero-copy reads of large values. An item whose value has at least STORE_PIN_MIN bytes carries
+ * a pin count. Pinned under its key's lock (store_pin), its memory stays valid and its value
+ * unchanged after the lock is released, even if it is replaced, deleted, flushed or expires
+ * meanwhile, until store_unpin (from any thread, without a lock). A pinned item is never
+ * evicted or moved; once unlinked, its last unpin frees it. */
+#define STORE_PIN_MIN 8192
+bool item_pinnable(const struct item *it);
+/* Under the key's lock: pinned by someone, so its value must not be changed in place. */
+bool item_pinned(const struct item *it);
+/* Under the key's lock, on a linked pinnable item. */
+void store_pin(struct store *st, struct item *it);
+void store_unpin(struct store *st, struct item *it);
 
 /* flush_all: `when` is memcached's new_oldest: clock_from_exptime(delay) for a positive delay,
  * else clock_now(). As memcached 1.6.18 does, with CAS on, items last stored or accessed before
