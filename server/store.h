@@ -88,8 +88,8 @@ void store_touch_access(struct store *st, struct item *it);
  * (see server/STORAGE.md); anything larger is STORE_ALLOC_TOO_LARGE. */
 struct item *store_alloc_flags(struct store *st, const char *key, size_t nkey, uint32_t flags,
                                size_t nbytes, enum store_alloc_err *err);
-/* store_alloc_flags with flags 0 (then set them with item_set_flags). Prefer store_alloc_flags:
- * with non-zero flags memcached's size limit is 4 bytes lower. */
+/* store_alloc_flags with flags 0. Client flags are fixed at allocation (an item with flags 0 has
+ * no room for them). */
 struct item *store_alloc(struct store *st, const char *key, size_t nkey, size_t nbytes,
                          enum store_alloc_err *err);
 /* The largest value store_alloc_flags accepts for this key length and flags. */
@@ -134,7 +134,6 @@ size_t item_nkey(const struct item *it);
 char *item_data(struct item *it);
 size_t item_nbytes(const struct item *it);
 uint32_t item_flags(const struct item *it);
-void item_set_flags(struct item *it, uint32_t flags);
 rel_time_t item_exptime(const struct item *it);
 void item_set_exptime(struct item *it, rel_time_t exptime);
 rel_time_t item_atime(const struct item *it); /* last access */
