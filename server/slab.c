@@ -97,6 +97,11 @@ bool slabs_init(struct slabs *s, size_t mem_limit, size_t smallest, double facto
     class_init(&s->classes[id], id, (uint32_t)s->page_size, s->page_size);
     s->nclasses = id;
     class_init(&s->classes[0], 0, (uint32_t)s->page_size, s->page_size);
+    for (unsigned i = 0, cls = 1; i <= SLAB_LOOKUP_MAX / 4; i++) {
+        while (s->classes[cls].chunk_size < 4 * i) /* the last class (a page) ends the walk */
+            cls++;
+        s->class_of_small[i] = (uint8_t)cls;
+    }
     for (unsigned i = 0; i <= s->nclasses; i++) {
         struct slab_class *c = &s->classes[i];
         pthread_mutex_init(&c->lock, NULL);
@@ -130,6 +135,8 @@ void slabs_destroy(struct slabs *s)
 
 unsigned slabs_class_for(const struct slabs *s, size_t size)
 {
+    if (size <= SLAB_LOOKUP_MAX)
+        return s->class_of_small[(size + 3) / 4];
     if (size > s->page_size)
         return 0;
     unsigned lo = 1, hi = s->nclasses;

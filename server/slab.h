@@ -33,6 +33,7 @@
  * span, not a class". 16 classes per doubling from ~64 bytes to 1 MB take about 220. */
 #define SLAB_MAX_CLASSES 253
 #define SLAB_STEPS_PER_DOUBLING 16
+#define SLAB_LOOKUP_MAX 2048
 
 /* What a page is used for (slabs.owner[page]): a class id, or one of these. */
 #define SLAB_OWNER_FREE 0
@@ -79,6 +80,8 @@ struct slabs {
     /* The highest class id that has ever held a page: loops over classes in use stop there
      * (there are ~220 classes, most never used). Only grows. */
     _Atomic unsigned top_class;
+    /* slabs_class_for without a search for sizes up to SLAB_LOOKUP_MAX: [(size + 3) / 4] */
+    uint8_t class_of_small[SLAB_LOOKUP_MAX / 4 + 1];
     struct slab_class classes[SLAB_MAX_CLASSES + 1]; /* [0]: spans (counters only) */
 
     pthread_mutex_t pool_lock;

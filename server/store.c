@@ -104,6 +104,9 @@ struct store {
     struct store_config cfg;
     struct slabs slabs;
     size_t header_size; /* of a small item with flags 0: 16, plus a narrow CAS field */
+    /* The CAS layout bits of new items: 0 with -C, LAYOUT_CAS, and LAYOUT_CAS_WIDE too once the
+     * counter passes CAS_WIDE_FROM. Read-mostly, apart from the hot last_cas. */
+    _Atomic unsigned cas_layout;
     struct stripe stripes[STORE_STRIPES];
 
     /* The table as store_maintain (its only writer) sees it; workers use their stripe's view. */
@@ -163,18 +166,21 @@ static unsigned layout_bits(const struct item *it)
     return atomic_load_explicit(&((struct item *)it)->bits, RELAXED);
 }
 
+/* Bytes of CAS and flags fields, by the layout bits (bits >> 4). */
+static const uint8_t cas_flags_len[8] = {
+    [LAYOUT_CAS >> 4] = CAS_NARROW_BYTES,
+    [(LAYOUT_CAS | LAYOUT_CAS_WIDE) >> 4] = 8,
+    [LAYOUT_FLAGS >> 4] = 4,
+    [(LAYOUT_FLAGS | LAYOUT_CAS) >> 4] = CAS_NARROW_BYTES + 4,
+    [(LAYOUT_FLAGS | LAYOUT_CAS | LAYOUT_CAS_WIDE) >> 4] = 8 + 4,
+};
+
 /* Bytes of the optional fields before the key. */
 static size_t fields_len(unsigned layout, size_t nbytes)
 {
-    size_t n = 0;
+    size_t n = cas_flags_len[(layout >> 4) & 7];
     if (nbytes >= LEN_WIDE)
-        n += sizeof(uint32_t);
-    if (nbytes >= STORE_PIN_MIN)
-        n += sizeof(uint32_t);
-    if (layout & LAYOUT_CAS)
-        n += (layout & LAYOUT_CAS_WIDE) ? sizeof(uint64_t) : CAS_NARROW_BYTES;
-    if (layout & LAYOUT_FLAGS)
-        n += sizeof(uint32_t);
+        n += nbytes >= STORE_PIN_MIN ? 2 * sizeof(uint32_t) : sizeof(uint32_t);
     return n;
 }
 
@@ -192,7 +198,7 @@ size_t item_nbytes(const struct item *it)
     return n;
 }
 
-static size_t item_size(const struct store *st, const struct item *it)
+static inline size_t item_size(const struct store *st, const struct item *it)
 {
     (void)st;
     return layout_total(layout_bits(it), it->nkey, item_nbytes(it));
@@ -205,15 +211,6 @@ static size_t length_fields(const struct item *it)
         return 0;
     return item_nbytes(it) >= STORE_PIN_MIN ? 2 * sizeof(uint32_t) : sizeof(uint32_t);
 }
-
-/* Bytes of CAS and flags fields, by the layout bits (bits >> 4). */
-static const uint8_t cas_flags_len[8] = {
-    [LAYOUT_CAS >> 4] = CAS_NARROW_BYTES,
-    [(LAYOUT_CAS | LAYOUT_CAS_WIDE) >> 4] = 8,
-    [LAYOUT_FLAGS >> 4] = 4,
-    [(LAYOUT_FLAGS | LAYOUT_CAS) >> 4] = CAS_NARROW_BYTES + 4,
-    [(LAYOUT_FLAGS | LAYOUT_CAS | LAYOUT_CAS_WIDE) >> 4] = 8 + 4,
-};
 
 static char *pin_at(const struct item *it)
 {
@@ -312,6 +309,33 @@ void item_set_cas(struct item *it, uint64_t cas)
             p[i] = (unsigned char)cas;
 #endif
     }
+}
+
+void item_get_view(struct item *it, struct item_view *v)
+{
+    unsigned layout = layout_bits(it);
+    size_t nbytes = it->len;
+    char *p = it->body;
+    if (nbytes == LEN_WIDE) {
+        uint32_t n;
+        memcpy(&n, p, sizeof n);
+        nbytes = n;
+        p += nbytes >= STORE_PIN_MIN ? 2 * sizeof(uint32_t) : sizeof(uint32_t);
+    }
+    v->cas = 0;
+    if (layout & LAYOUT_CAS) {
+        v->cas = item_cas(it);
+        p += (layout & LAYOUT_CAS_WIDE) ? sizeof(uint64_t) : CAS_NARROW_BYTES;
+    }
+    v->flags = 0;
+    if (layout & LAYOUT_FLAGS) {
+        memcpy(&v->flags, p, sizeof v->flags);
+        p += sizeof(uint32_t);
+    }
+    v->key = p;
+    v->nkey = it->nkey;
+    v->data = p + it->nkey;
+    v->nbytes = nbytes;
 }
 
 bool item_pinnable(const struct item *it)
@@ -830,9 +854,7 @@ struct item *store_alloc_flags(struct store *st, const char *key, size_t nkey, u
         *err = STORE_ALLOC_TOO_LARGE;
         return NULL;
     }
-    unsigned layout = (flags ? LAYOUT_FLAGS : 0) | (st->cfg.use_cas ? LAYOUT_CAS : 0);
-    if (st->cfg.use_cas && atomic_load_explicit(&st->last_cas, RELAXED) >= CAS_WIDE_FROM)
-        layout |= LAYOUT_CAS_WIDE;
+    unsigned layout = (flags ? LAYOUT_FLAGS : 0) | atomic_load_explicit(&st->cas_layout, RELAXED);
     size_t size = layout_total(layout, nkey, nbytes);
     unsigned cls = slabs_class_for(&st->slabs, size);
     struct item *it = cls ? alloc_chunk(st, cls, size) : alloc_span(st, size);
@@ -845,19 +867,32 @@ struct item *store_alloc_flags(struct store *st, const char *key, size_t nkey, u
     it->exptime = 0;
     it->nkey = (uint8_t)nkey;
     atomic_store_explicit(&it->bits, (uint8_t)layout, RELAXED);
+    /* the optional fields in order (see struct item) */
+    char *p = it->body;
     if (nbytes >= LEN_WIDE) {
         it->len = LEN_WIDE;
         uint32_t n = (uint32_t)nbytes;
-        memcpy(it->body, &n, sizeof n);
+        memcpy(p, &n, sizeof n);
+        p += sizeof n;
+        if (nbytes >= STORE_PIN_MIN) {
+            atomic_store_explicit(pin_word(it), 0, RELAXED);
+            p += sizeof(uint32_t);
+        }
     } else {
         it->len = (uint8_t)nbytes;
     }
-    if (nbytes >= STORE_PIN_MIN)
-        atomic_store_explicit(pin_word(it), 0, RELAXED);
-    if (flags)
-        memcpy(flags_at(it, layout), &flags, sizeof flags);
-    item_set_cas(it, 0);
-    memcpy((char *)item_key(it), key, nkey);
+    if (layout & LAYOUT_CAS_WIDE) {
+        memset(p, 0, sizeof(uint64_t));
+        p += sizeof(uint64_t);
+    } else if (layout & LAYOUT_CAS) {
+        memset(p, 0, CAS_NARROW_BYTES);
+        p += CAS_NARROW_BYTES;
+    }
+    if (flags) {
+        memcpy(p, &flags, sizeof flags);
+        p += sizeof flags;
+    }
+    memcpy(p, key, nkey);
     atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
     *err = STORE_ALLOC_OK;
     return it;
@@ -932,8 +967,12 @@ void store_touch_access(struct store *st, struct item *it)
 
 void store_new_cas(struct store *st, struct item *it)
 {
-    if (st->cfg.use_cas)
-        item_set_cas(it, atomic_fetch_add_explicit(&st->last_cas, 1, RELAXED) + 1);
+    if (!st->cfg.use_cas)
+        return;
+    uint64_t cas = atomic_fetch_add_explicit(&st->last_cas, 1, RELAXED) + 1;
+    if (cas >= CAS_WIDE_FROM)
+        atomic_fetch_or_explicit(&st->cas_layout, LAYOUT_CAS_WIDE, RELAXED);
+    item_set_cas(it, cas);
 }
 
 void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old)
@@ -1166,6 +1205,7 @@ struct store *store_create(const struct store_config *cfg, char *err, size_t err
     }
     st->cfg = *cfg;
     st->header_size = sizeof(struct item) + (cfg->use_cas ? CAS_NARROW_BYTES : 0);
+    atomic_store(&st->cas_layout, cfg->use_cas ? LAYOUT_CAS : 0);
     if (!slabs_init(&st->slabs, cfg->mem_limit, st->header_size + cfg->chunk_min,
                     cfg->growth_factor, err, errlen)) {
         free(st);

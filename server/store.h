@@ -139,6 +139,16 @@ void item_set_exptime(struct item *it, rel_time_t exptime);
 rel_time_t item_atime(const struct item *it); /* last access */
 uint64_t item_cas(const struct item *it);     /* 0 with -C */
 void item_set_cas(struct item *it, uint64_t cas); /* meta commands' explicit CAS (E flag) */
+/* Everything a reply shows, found in one pass over the header (cheaper than one call each). */
+struct item_view {
+    const char *key;
+    size_t nkey;
+    char *data;
+    size_t nbytes;
+    uint32_t flags;
+    uint64_t cas; /* 0 with -C */
+};
+void item_get_view(struct item *it, struct item_view *v);
 unsigned item_bits(const struct item *it);
 void item_set_bits(struct item *it, unsigned bits); /* replaces the ITEM_* bits */
 
