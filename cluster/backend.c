@@ -296,7 +296,7 @@ enum backend_error backend_send(struct backend *b, const char *req, size_t len,
     }
     b->counters.requests++;
     b->counters.in_flight++;
-    if (b->state == LINK_UP && !b->write_failed)
+    if (b->state == LINK_UP && !b->write_failed && !b->cfg.defer_writes)
         flush_out(b, now_ms, false);
     return BACKEND_OK;
 }
@@ -390,6 +390,12 @@ void backend_on_readable(struct backend *b, uint64_t now_ms)
         fail_all(b, BACKEND_LOST, now_ms);
         return;
     }
+}
+
+void backend_flush(struct backend *b, uint64_t now_ms)
+{
+    if (b->state == LINK_UP && !b->write_failed && b->out_sent < b->out_len)
+        flush_out(b, now_ms, false);
 }
 
 void backend_on_writable(struct backend *b, uint64_t now_ms)

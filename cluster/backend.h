@@ -53,6 +53,9 @@ struct backend_config {
      * NULL for none. Borrowed: must outlive the backend. */
     const char *hello;
     enum reply_kind hello_kind;
+    /* backend_send only queues; the owner calls backend_flush once per event-loop turn, so that
+     * many requests queued in one turn leave in one write. */
+    bool defer_writes;
 };
 
 /* For a future `stats proxy`. */
@@ -89,6 +92,9 @@ uint32_t backend_events(const struct backend *b);
 uint64_t backend_fd_serial(const struct backend *b);
 
 void backend_on_readable(struct backend *b, uint64_t now_ms);
+/* Writes what is queued (with defer_writes). Never calls a completion: a failed write tears the
+ * connection down at the next backend_tick (backend_next_deadline says when: now). */
+void backend_flush(struct backend *b, uint64_t now_ms);
 void backend_on_writable(struct backend *b, uint64_t now_ms);
 /* Expires timeouts and reconnects after the backoff; call at least by backend_next_deadline. */
 void backend_tick(struct backend *b, uint64_t now_ms);

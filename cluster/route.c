@@ -38,6 +38,23 @@ static int buf_add(struct route_buf *b, const void *src, size_t n)
     return 0;
 }
 
+/* Room for n more bytes at once, so that a request is one allocation, not a doubling series. */
+static int buf_reserve(struct route_buf *b, size_t n)
+{
+    if (n > SIZE_MAX / 2 - b->len) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (b->len + n <= b->cap)
+        return 0;
+    char *p = realloc(b->data, b->len + n);
+    if (p == NULL)
+        return -1;
+    b->data = p;
+    b->cap = b->len + n;
+    return 0;
+}
+
 static int buf_str(struct route_buf *b, const char *s)
 {
     return buf_add(b, s, strlen(s));
@@ -45,7 +62,7 @@ static int buf_str(struct route_buf *b, const char *s)
 
 void route_plan_free(struct route_plan *plan)
 {
-    for (size_t i = 0; i < plan->nparts; i++)
+    for (size_t i = 0; i < plan->parts_cap; i++)
         route_buf_free(&plan->parts[i].request);
     free(plan->parts);
     free(plan->keys);
@@ -56,12 +73,17 @@ void route_plan_free(struct route_plan *plan)
 
 static struct route_part *add_part(struct route_plan *plan, uint32_t backend, enum reply_kind kind)
 {
-    struct route_part *p = realloc(plan->parts, (plan->nparts + 1) * sizeof *p);
-    if (p == NULL)
-        return NULL;
-    plan->parts = p;
-    struct route_part *part = &p[plan->nparts++];
-    memset(part, 0, sizeof *part);
+    if (plan->nparts == plan->parts_cap) {
+        size_t cap = plan->parts_cap ? plan->parts_cap * 2 : 1;
+        struct route_part *p = realloc(plan->parts, cap * sizeof *p);
+        if (p == NULL)
+            return NULL;
+        memset(p + plan->parts_cap, 0, (cap - plan->parts_cap) * sizeof *p);
+        plan->parts = p;
+        plan->parts_cap = cap;
+    }
+    struct route_part *part = &plan->parts[plan->nparts++];
+    part->request.len = 0; /* its memory is kept */
     part->backend = backend;
     part->reply_kind = kind;
     return part;
@@ -172,7 +194,8 @@ static int plan_get(struct route_plan *plan, struct proto_token *t, size_t nt,
         return 0;
     }
     plan->merge = ROUTE_MERGE_VALUES;
-    uint32_t *part_of = malloc(nbackends * sizeof *part_of);
+    uint32_t small[64];
+    uint32_t *part_of = nbackends <= 64 ? small : malloc(nbackends * sizeof *part_of);
     if (part_of == NULL)
         return -1;
     for (uint32_t i = 0; i < nbackends; i++)
@@ -180,7 +203,6 @@ static int plan_get(struct route_plan *plan, struct proto_token *t, size_t nt,
     /* the command word and, for gat/gats, the exptime start every part */
     struct proto_token head[2] = {t[0], t[1]};
     size_t nhead = touch ? 2 : 1;
-    size_t cap = 0;
     struct proto_token *key = &t[nhead];
     int rc = -1;
     for (;;) {
@@ -201,12 +223,13 @@ static int plan_get(struct route_plan *plan, struct proto_token *t, size_t nt,
             struct route_buf *req = &plan->parts[part_of[b]].request;
             if (buf_add(req, " ", 1) != 0 || buf_add(req, key->value, key->length) != 0)
                 goto out;
-            if (plan->nkeys == cap) {
-                cap = cap ? cap * 2 : 16;
+            if (plan->nkeys == plan->keys_cap) {
+                size_t cap = plan->keys_cap ? plan->keys_cap * 2 : 16;
                 struct route_key *k = realloc(plan->keys, cap * sizeof *k);
                 if (k == NULL)
                     goto out;
                 plan->keys = k;
+                plan->keys_cap = cap;
             }
             plan->keys[plan->nkeys++] = (struct route_key){
                 .offset = plan->key_bytes.len, .len = key->length, .part = part_of[b]};
@@ -223,7 +246,8 @@ static int plan_get(struct route_plan *plan, struct proto_token *t, size_t nt,
             goto out;
     rc = 0;
 out:
-    free(part_of);
+    if (part_of != small)
+        free(part_of);
     return rc;
 }
 
@@ -257,6 +281,13 @@ static bool is_meta_single_key(enum proto_cmd cmd)
 static int fill_request(struct route_plan *plan, struct route_part *part,
                         const struct proto_token *t, size_t nt, const char *data, size_t data_len)
 {
+    size_t need = data_len + 2 + 4 + 2;
+    for (size_t i = 0; i < nt; i++)
+        need += t[i].length + 1;
+    if (t[nt - 1].value != NULL)
+        need += strlen(t[nt - 1].value) + 1;
+    if (buf_reserve(&part->request, need) != 0)
+        return -1;
     if (append_line(&part->request, t, nt) != 0)
         return -1;
     if (data != NULL &&
@@ -319,7 +350,22 @@ int route_plan_build(struct route_plan *plan, struct proto_token *t, size_t nt, 
                      size_t data_len, route_owner_fn owner, void *ctx, uint32_t nbackends)
 {
     memset(plan, 0, sizeof *plan);
+    return route_plan_rebuild(plan, t, nt, data, data_len, owner, ctx, nbackends);
+}
+
+int route_plan_rebuild(struct route_plan *plan, struct proto_token *t, size_t nt, const char *data,
+                       size_t data_len, route_owner_fn owner, void *ctx, uint32_t nbackends)
+{
+    /* keep the memory, forget the contents */
+    plan->action = ROUTE_LOCAL;
+    plan->quiet = plan->write = false;
+    plan->answer = NULL;
+    plan->nparts = 0;
+    plan->nkeys = 0;
+    plan->key_bytes.len = 0;
+    plan->miss.len = 0;
     if (nbackends == 0 || nt < 1) {
+        route_plan_free(plan);
         errno = EINVAL;
         return -1;
     }
@@ -337,6 +383,7 @@ int route_plan_build(struct route_plan *plan, struct proto_token *t, size_t nt, 
         return 0;
     case 1:
         if (data == NULL || data_len != block_len) {
+            route_plan_free(plan);
             errno = EINVAL;
             return -1;
         }
@@ -440,7 +487,8 @@ static int merge_values(const struct route_plan *plan, const struct route_result
         if (results[i].reply != NULL && retrieval_error(&results[i], &at, &len))
             return buf_add(out, results[i].reply + at, len);
     }
-    size_t *cursor = calloc(plan->nparts ? plan->nparts : 1, sizeof *cursor);
+    size_t small[16] = {0};
+    size_t *cursor = plan->nparts <= 16 ? small : calloc(plan->nparts, sizeof *cursor);
     if (cursor == NULL)
         return -1;
     int rc = 0;
@@ -458,8 +506,19 @@ static int merge_values(const struct route_plan *plan, const struct route_result
         cursor[key->part] = off;
         rc = buf_add(out, v.block, v.block_len);
     }
-    free(cursor);
+    if (cursor != small)
+        free(cursor);
     return rc != 0 ? -1 : buf_add(out, "END\r\n", 5);
+}
+
+bool route_reply_is_verbatim(const struct route_plan *plan, const struct route_result *results)
+{
+    if (plan->action != ROUTE_FORWARD || plan->nparts != 1 || results[0].reply == NULL)
+        return false;
+    /* one owner got every key in the client's order: its reply is memcached's */
+    if (plan->merge == ROUTE_MERGE_VALUES)
+        return true;
+    return plan->merge == ROUTE_MERGE_ONE && !plan->quiet;
 }
 
 int route_merge(const struct route_plan *plan, const struct route_result *results,

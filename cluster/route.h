@@ -74,6 +74,10 @@ struct route_plan {
     struct route_buf key_bytes;
     /* the reply memcached gives for a miss (mg: EN with its k/O/b flags; empty when quiet) */
     struct route_buf miss;
+    /* memory kept for reuse by route_plan_rebuild: parts[0..parts_cap) with their request
+     * buffers, keys[0..keys_cap) */
+    size_t parts_cap;
+    size_t keys_cap;
 };
 
 /* Whether memcached reads a data block after this line (a storage command or ms), decided from
@@ -93,6 +97,11 @@ int route_data_block(const struct proto_token *t, size_t nt, size_t *len, const 
  * reused. */
 int route_plan_build(struct route_plan *plan, struct proto_token *t, size_t nt, const char *data,
                      size_t data_len, route_owner_fn owner, void *ctx, uint32_t nbackends);
+/* route_plan_build into a plan that is zeroed or was built before (and not freed), reusing its
+ * memory: a proxy that recycles its plans allocates nothing per command in the steady state.
+ * On failure the plan is freed (and zeroed). */
+int route_plan_rebuild(struct route_plan *plan, struct proto_token *t, size_t nt, const char *data,
+                       size_t data_len, route_owner_fn owner, void *ctx, uint32_t nbackends);
 void route_plan_free(struct route_plan *plan);
 
 /* One part's outcome: either the complete reply as framed by proto/reply (reply/len), or a
@@ -107,6 +116,11 @@ struct route_result {
  * Returns 0, or -1 with errno ENOMEM. */
 int route_merge(const struct route_plan *plan, const struct route_result *results,
                 struct route_buf *out);
+
+/* True when the client's reply is exactly results[0]'s bytes (one part that answered, merged
+ * as is: a single-owner get, or a reply that is not quiet), so the caller may copy it straight
+ * out instead of calling route_merge. */
+bool route_reply_is_verbatim(const struct route_plan *plan, const struct route_result *results);
 
 /* Forwarded-connection marker: the request a proxy sends first on every backend connection so
  * that a Shoal node executes that connection's commands locally and never forwards them again.

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "server/log.h"
+#include "server/proxy_client.h"
+#include "server/router.h"
 #include "server/session.h"
 #include "server/settings.h"
 #include "server/stats.h"
@@ -62,6 +64,29 @@ static void refuse_input(struct conn *c)
     c->closing = true;
 }
 
+/* A backend completion put replies in c->out: have the worker write them this turn. */
+static void conn_wake(void *arg)
+{
+    struct conn *c = arg;
+    if (c->in_ready_list)
+        return;
+    c->in_ready_list = true;
+    c->ready_next = c->worker->ready;
+    c->worker->ready = c;
+}
+
+static void leave_ready_list(struct conn *c)
+{
+    if (!c->in_ready_list)
+        return;
+    for (struct conn **p = &c->worker->ready; *p; p = &(*p)->ready_next)
+        if (*p == c) {
+            *p = c->ready_next;
+            break;
+        }
+    c->in_ready_list = false;
+}
+
 struct conn *conn_create(struct worker *w, int fd, const char *listen_name, const char *peer)
 {
     struct conn *c = calloc(1, sizeof(*c));
@@ -71,6 +96,15 @@ struct conn *conn_create(struct worker *w, int fd, const char *listen_name, cons
     if (!c->session) {
         free(c);
         return NULL;
+    }
+    if (w->router) {
+        c->proxy = proxy_client_create(w->router, w->proxy_pool, c->session, &c->out, conn_wake,
+                                       c);
+        if (!c->proxy) {
+            session_destroy(c->session);
+            free(c);
+            return NULL;
+        }
     }
     c->fd = fd;
     session_set_conn_id(c->session, fd);
@@ -90,6 +124,8 @@ void conn_close(struct conn *c)
     close(c->fd);
     log_msg(2, "<%d connection closed.", c->fd);
     worker_forget_conn(w, c);
+    leave_ready_list(c);
+    proxy_client_destroy(c->proxy); /* commands in flight are detached, freed by their backends */
     session_destroy(c->session);
     outbuf_free(&c->out);
     resize_in(c, 0);
@@ -141,6 +177,32 @@ static bool keep_rest(struct conn *c, const char *buf, size_t len, size_t consum
     return true;
 }
 
+static bool proxy_blocked(const struct conn *c)
+{
+    return c->proxy && proxy_client_blocked(c->proxy);
+}
+
+static bool replies_pending(const struct conn *c)
+{
+    return c->out.pending > 0 || (c->proxy && !proxy_client_idle(c->proxy));
+}
+
+static size_t conn_process(struct conn *c, const char *buf, size_t len)
+{
+    if (!c->proxy)
+        return session_process(c->session, buf, len, &c->out, CONN_OUT_LIMIT);
+    size_t consumed = proxy_client_process(c->proxy, buf, len, CONN_OUT_LIMIT);
+    if (proxy_client_forwarded(c->proxy) && proxy_client_idle(c->proxy)) {
+        /* another node's forwarding connection: everything runs locally from now on */
+        proxy_client_destroy(c->proxy);
+        c->proxy = NULL;
+        if (consumed < len && session_state(c->session) == SESSION_OPEN)
+            consumed += session_process(c->session, buf + consumed, len - consumed, &c->out,
+                                        CONN_OUT_LIMIT);
+    }
+    return consumed;
+}
+
 static void after_process(struct conn *c, size_t len, size_t consumed)
 {
     enum session_state st = session_state(c->session);
@@ -149,7 +211,7 @@ static void after_process(struct conn *c, size_t len, size_t consumed)
         if (st == SESSION_SHUTDOWN)
             c->stop_server = true;
     }
-    c->in_ready = len > consumed && c->out.pending > CONN_OUT_LIMIT;
+    c->in_ready = len > consumed && (c->out.pending > CONN_OUT_LIMIT || proxy_blocked(c));
     if (consumed > 0) {
         c->last_active = clock_now();
         atomic_store_explicit(&c->last_cmd, c->last_active, memory_order_relaxed);
@@ -163,7 +225,7 @@ static void after_process(struct conn *c, size_t len, size_t consumed)
 /* Processes held input without reading (after the output bound held it back). */
 static bool process_held(struct conn *c)
 {
-    size_t consumed = session_process(c->session, c->in, c->in_len, &c->out, CONN_OUT_LIMIT);
+    size_t consumed = conn_process(c, c->in, c->in_len);
     size_t len = c->in_len;
     after_process(c, len, consumed);
     if (!keep_rest(c, c->in, len, consumed))
@@ -211,7 +273,7 @@ static enum read_result read_and_process(struct conn *c)
         return READ_CLOSED;
     STAT_ADD(&w->stats, bytes_read, (uint64_t)n);
     size_t len = have + (size_t)n;
-    size_t consumed = session_process(c->session, buf, len, &c->out, CONN_OUT_LIMIT);
+    size_t consumed = conn_process(c, buf, len);
     after_process(c, len, consumed);
     if (!keep_rest(c, buf, len, consumed))
         refuse_input(c);
@@ -226,6 +288,36 @@ static bool set_interest(struct conn *c, unsigned events)
     if (epoll_ctl(c->worker->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
         return false;
     c->events = events;
+    return true;
+}
+
+/* After a round of work: writes, closes when done, and sets the epoll interest. Returns false
+ * when the connection was closed. */
+static bool conn_settle(struct conn *c, bool peer_closed)
+{
+    if (!conn_flush(c) || peer_closed) {
+        conn_close(c);
+        return false;
+    }
+    if (c->closing && !replies_pending(c)) {
+        conn_close(c);
+        return false;
+    }
+    /* Stop reading while the output is over its bound, too many commands wait for backends, or
+     * the connection is closing; ask for EPOLLOUT while output is pending, or while held input
+     * waits on the output bound (the socket is then writable at once, which brings the
+     * connection back next round without a ready list). Input held back by commands in flight
+     * resumes from the ready list when their replies come. */
+    bool blocked = proxy_blocked(c);
+    unsigned want = 0;
+    if (!c->closing && c->out.pending <= CONN_OUT_LIMIT && !blocked)
+        want |= EPOLLIN;
+    if (c->out.pending > 0 || (c->in_ready && !blocked))
+        want |= EPOLLOUT;
+    if (!set_interest(c, want)) {
+        conn_close(c);
+        return false;
+    }
     return true;
 }
 
@@ -256,43 +348,47 @@ bool conn_on_event(struct conn *c, unsigned events)
         }
         rounds++;
         if (c->in_ready) {
+            if (proxy_blocked(c))
+                break; /* resumes from the ready list */
             if (!process_held(c)) {
                 conn_close(c);
                 return false;
             }
             continue;
         }
+        if (proxy_blocked(c))
+            break;
         enum read_result r = read_and_process(c);
         if (r == READ_ERROR) {
             conn_close(c);
             return false;
         }
         if (r == READ_CLOSED) {
+            if (c->proxy && !proxy_client_idle(c->proxy)) {
+                /* the client half-closed after its requests: answer them first, as memcached
+                 * (which answers before it reads the end) does */
+                c->closing = true;
+                break;
+            }
             peer_closed = true;
             break;
         }
         if (r == READ_DRAINED && !c->in_ready)
             break;
     }
-    if (!conn_flush(c) || peer_closed) {
+    return conn_settle(c, peer_closed);
+}
+
+bool conn_on_ready(struct conn *c)
+{
+    c->in_ready_list = false;
+    if (!conn_flush(c)) {
         conn_close(c);
         return false;
     }
-    if (c->closing && c->out.pending == 0) {
-        conn_close(c);
-        return false;
-    }
-    /* Stop reading while the output is over its bound or the connection is closing; ask for
-     * EPOLLOUT while output is pending, or while held input waits (the socket is then writable
-     * at once, which brings the connection back next round without a ready list). */
-    unsigned want = 0;
-    if (!c->closing && c->out.pending <= CONN_OUT_LIMIT)
-        want |= EPOLLIN;
-    if (c->out.pending > 0 || c->in_ready)
-        want |= EPOLLOUT;
-    if (!set_interest(c, want)) {
-        conn_close(c);
-        return false;
-    }
-    return true;
+    for (int rounds = 0; rounds < settings.reqs_per_event && !c->closing && c->in_ready &&
+                         !proxy_blocked(c) && c->out.pending <= CONN_OUT_LIMIT;
+         rounds++)
+        process_held(c);
+    return conn_settle(c, false);
 }

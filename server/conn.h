@@ -16,6 +16,7 @@
 
 struct worker;
 struct session;
+struct proxy_client;
 
 /* Replies queued beyond this make the session stop and the connection stop reading until the
  * client has taken some: a client that pipelines without reading cannot grow server memory. */
@@ -47,6 +48,11 @@ struct conn {
     const char *listen_name; /* the listener's name; owned by the listen set */
     char peer[128]; /* LISTEN_NAME_MAX */
     struct conn *prev, *next; /* the worker's list */
+    /* Routing on: the client's commands go through this (owned; NULL without routing, and
+     * once the connection turned out to be forwarded by another node). */
+    struct proxy_client *proxy;
+    bool in_ready_list;       /* on the worker's list of connections with replies to write */
+    struct conn *ready_next;
 };
 
 /* Creates a connection for an accepted fd (non-blocking already). NULL when memory ran out. */
@@ -54,6 +60,9 @@ struct conn *conn_create(struct worker *w, int fd, const char *listen_name, cons
 /* Runs on an epoll event: writes what is pending, then reads and processes up to -R reads.
  * Returns false when the connection was closed (and freed). */
 bool conn_on_event(struct conn *c, unsigned events);
+/* Runs for a connection on the worker's ready list: backend replies landed in its outbuf.
+ * Writes them and resumes held input. Returns false when the connection was closed. */
+bool conn_on_ready(struct conn *c);
 /* Closes the socket and frees everything the connection owns. */
 void conn_close(struct conn *c);
 

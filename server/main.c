@@ -14,6 +14,7 @@
 #include "server/listen.h"
 #include "server/log.h"
 #include "server/options.h"
+#include "server/router.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/store.h"
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
 
     if ((exit_code = cluster_node_prepare(&settings)) != 0)
         return exit_code;
+    if ((exit_code = router_prepare(&settings)) != 0)
+        return exit_code;
     clock_init();
     struct listen_set listeners;
     if ((exit_code = listen_open_all(&settings, settings.num_threads, &listeners)) != 0)
@@ -138,6 +141,7 @@ int main(int argc, char **argv)
     cluster_node_stop();
     listen_close_all(&listeners);
     store_destroy(st);
+    router_release();
     daemon_remove_pid_file();
     log_msg(1, "Exiting normally");
     return 0;

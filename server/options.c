@@ -10,9 +10,11 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "cluster/hash/hash.h"
 #include "server/cluster_options.h"
 #include "server/log.h"
 #include "server/outbuf.h"
+#include "server/router.h"
 #include "server/stats.h"
 #include "server/version.h"
 
@@ -610,6 +612,56 @@ SHOW(show_read_buf, "%zu", s->read_buf_mem_limit)
 SHOW(show_track_sizes, "%s", yes_no(s->track_sizes))
 SHOW(show_memory_file, "%s", s->memory_file ? s->memory_file : "(null)")
 
+/* ---- routing ------------------------------------------------------------------------------ */
+
+static int parse_proxy(struct settings *s, const char *arg, FILE *msg)
+{
+    (void)arg;
+    (void)msg;
+    s->proxy = true;
+    return 0;
+}
+
+static int parse_servers(struct settings *s, const char *arg, FILE *msg)
+{
+    struct router_server_list list;
+    char err[200];
+    if (router_servers_parse(arg, &list, err, sizeof(err)) != 0) {
+        fprintf(msg, "Invalid --servers %s: %s\n", arg ? arg : "", err);
+        return EX_USAGE;
+    }
+    router_servers_free(&list);
+    s->servers = arg;
+    return 0;
+}
+
+static int parse_backend_timeout(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!options_parse_long(arg, 1, 3600 * 1000L, &v))
+        return bad_value(msg, "--backend-timeout (milliseconds, 1-3600000)", arg);
+    s->backend_timeout_ms = (unsigned)v;
+    return 0;
+}
+
+static int parse_proxy_hash(struct settings *s, const char *arg, FILE *msg)
+{
+    if (!arg || !hash_by_name(arg)) {
+        fprintf(msg, "Invalid --hash %s: one of", arg ? arg : "");
+        for (const struct hash_algorithm *h = hash_algorithms(); h->name; h++)
+            fprintf(msg, " %s", h->name);
+        fprintf(msg, "\n");
+        return EX_USAGE;
+    }
+    s->proxy_hash = arg;
+    return 0;
+}
+
+SHOW(show_proxy, "%s", yes_no(s->proxy))
+SHOW(show_servers, "%s", s->servers ? s->servers : "NULL")
+SHOW(show_backend_timeout, "%u", s->backend_timeout_ms)
+SHOW(show_proxy_hash, "%s", s->proxy_hash ? s->proxy_hash : "md5")
+
 /* ---- the table ---------------------------------------------------------------------------- */
 
 /* Flags and suboptions with a default take it as text the parser accepts, so a test can check
@@ -742,6 +794,18 @@ const struct option_def option_table[] = {
     TUNE("no_drop_privileges", NULL, false, parse_accepted),
     TUNE("resp_obj_mem_limit", "<mb>", false, sub_resp_obj_mem_limit),
     TUNE("sock_cookie_id", "<num>", false, sub_sock_cookie_id),
+    FLAG(0, "proxy", NULL, DEF(NULL),
+         "routing: store nothing, forward every key to its owner (needs --servers or --join)",
+         parse_proxy, "proxy", show_proxy, 95),
+    FLAG(0, "servers", "<host:port[:weight][ name],...>", DEF(NULL),
+         "routing: a fixed ketama ring of backends, as twemproxy's servers list", parse_servers,
+         "proxy_servers", show_servers, 96),
+    FLAG(0, "backend-timeout", "<ms>", DEF("1000"),
+         "routing: a backend reply (or connect) not there by then fails the request",
+         parse_backend_timeout, "backend_timeout", show_backend_timeout, 97),
+    FLAG(0, "hash", "<name>", DEF("md5"),
+         "routing: the key hash of the ring (twemproxy's names: md5, fnv1a_64, crc32a, ...)",
+         parse_proxy_hash, "proxy_hash", show_proxy_hash, 98),
     CLUSTER_OPTION_ROWS
     STAT_ONLY("oldest", show_oldest, 7),
     STAT_ONLY("num_threads_per_udp", show_threads, 15),
@@ -960,6 +1024,18 @@ enum options_outcome options_parse(int argc, char **argv, struct settings *s, FI
         fprintf(msg, "warning: ignoring extra argument \"%s\"\n", argv[optind]);
     }
     int rc = check_combination(s, msg);
+    if (!rc && s->proxy && !s->servers && !cluster_enabled(s)) {
+        fprintf(msg, "--proxy needs --servers host:port,... (a fixed ring) or --join (a cluster)\n");
+        rc = EX_USAGE;
+    }
+    if (!rc && s->servers && !s->proxy) {
+        fprintf(msg, "--servers is a proxy's backend list: give --proxy too\n");
+        rc = EX_USAGE;
+    }
+    if (!rc && s->servers && cluster_enabled(s)) {
+        fprintf(msg, "--servers (a fixed ring) and gossip options (a cluster ring) exclude each other\n");
+        rc = EX_USAGE;
+    }
     if (rc) {
         *exit_code = rc;
         return OPTIONS_EXIT;

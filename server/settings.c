@@ -29,5 +29,6 @@ void settings_init(struct settings *s)
         .dump_enabled = true,
         .watch_enabled = true,
         .slab_chunk_max = 512 * 1024,
+        .backend_timeout_ms = 1000,
     };
 }

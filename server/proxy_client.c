@@ -1,0 +1,590 @@
+/* One client connection's routed commands and their in-order replies; see proxy_client.h. */
+#include "server/proxy_client.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "cluster/backend.h"
+#include "cluster/route.h"
+#include "proto/parse.h"
+#include "server/outbuf.h"
+#include "server/router.h"
+#include "server/session.h"
+
+/* Commands one client may have waiting for backends before its connection stops reading, and
+ * the reply bytes held for it out of order: together they bound what one client costs. */
+#define PENDING_MAX 256
+#define HELD_MAX (256 * 1024)
+/* Recycled entries kept per worker (with their plans' memory), and the largest reply copy an
+ * idle entry may keep. */
+#define POOL_MAX 1024
+#define KEEP_COPY_MAX 16384
+
+struct entry;
+
+/* A backend completion's argument: which part of which command. */
+struct part_ref {
+    struct entry *entry;
+    uint32_t index;
+};
+
+/* One pending command: a routed plan waiting for parts, or local replies waiting their turn.
+ * Recycled through the worker's pool with the memory of its plan and part arrays. */
+struct entry {
+    struct entry *next;
+    struct proxy_pool *pool;
+    struct proxy_client *owner; /* NULL once the client is gone: the last part frees it */
+    bool is_plan;
+    bool sending; /* forward() is still sending its parts: it drains itself afterwards */
+    uint32_t parts_left;
+    struct outbuf local; /* !is_plan: the replies */
+    struct route_plan plan;
+    /* per part, allocated together: the outcome, its bytes when kept, the callback argument */
+    struct route_result *results;
+    struct route_buf *copies;
+    struct part_ref *refs;
+    size_t block_cap; /* parts the block above has room for */
+};
+
+struct proxy_pool {
+    struct entry *free;
+    size_t nfree;
+};
+
+struct proxy_pool *proxy_pool_create(void)
+{
+    return calloc(1, sizeof(struct proxy_pool));
+}
+
+static void entry_destroy(struct entry *e)
+{
+    for (size_t i = 0; i < e->block_cap; i++)
+        route_buf_free(&e->copies[i]);
+    free(e->results); /* copies and refs live in the same block */
+    route_plan_free(&e->plan);
+    outbuf_free(&e->local);
+    free(e);
+}
+
+void proxy_pool_destroy(struct proxy_pool *pool)
+{
+    if (!pool)
+        return;
+    while (pool->free) {
+        struct entry *e = pool->free;
+        pool->free = e->next;
+        entry_destroy(e);
+    }
+    free(pool);
+}
+
+static struct entry *entry_get(struct proxy_pool *pool, struct proxy_client *owner, bool is_plan)
+{
+    struct entry *e = pool->free;
+    if (e) {
+        pool->free = e->next;
+        pool->nfree--;
+    } else {
+        e = calloc(1, sizeof *e);
+        if (!e)
+            return NULL;
+        e->pool = pool;
+    }
+    e->next = NULL;
+    e->owner = owner;
+    e->is_plan = is_plan;
+    e->sending = false;
+    e->parts_left = 0;
+    outbuf_init(&e->local);
+    return e;
+}
+
+struct proxy_client {
+    struct router *router;
+    struct proxy_pool *pool;
+    struct session *session;
+    struct outbuf *out;
+    proxy_client_notify_fn notify;
+    void *notify_arg;
+    struct entry *head, *tail;
+    size_t nentries;
+    size_t held; /* reply bytes copied into entries */
+    bool seen_first_line;
+    bool forwarded;
+    char *line; /* the current line, NUL-terminated, for the tokenizer */
+    size_t line_cap;
+};
+
+struct proxy_client *proxy_client_create(struct router *router, struct proxy_pool *pool,
+                                         struct session *session, struct outbuf *out,
+                                         proxy_client_notify_fn notify, void *notify_arg)
+{
+    struct proxy_client *pc = calloc(1, sizeof *pc);
+    if (!pc)
+        return NULL;
+    pc->router = router;
+    pc->pool = pool;
+    pc->session = session;
+    pc->out = out;
+    pc->notify = notify;
+    pc->notify_arg = notify_arg;
+    return pc;
+}
+
+/* Back to the pool (or freed when the pool is full). */
+static void entry_free(struct entry *e)
+{
+    struct proxy_pool *pool = e->pool;
+    outbuf_free(&e->local);
+    if (pool->nfree >= POOL_MAX) {
+        entry_destroy(e);
+        return;
+    }
+    for (size_t i = 0; i < e->block_cap; i++)
+        if (e->copies[i].cap > KEEP_COPY_MAX)
+            route_buf_free(&e->copies[i]);
+    e->owner = NULL;
+    e->next = pool->free;
+    pool->free = e;
+    pool->nfree++;
+}
+
+/* Room for n parts in the entry's block. */
+static bool entry_reserve_parts(struct entry *e, size_t n)
+{
+    if (n <= e->block_cap)
+        return true;
+    for (size_t i = 0; i < e->block_cap; i++)
+        route_buf_free(&e->copies[i]);
+    free(e->results);
+    e->results = calloc(n, sizeof(struct route_result) + sizeof(struct route_buf) +
+                               sizeof(struct part_ref));
+    e->block_cap = e->results ? n : 0;
+    if (!e->results)
+        return false;
+    e->copies = (struct route_buf *)(e->results + n);
+    e->refs = (struct part_ref *)(e->copies + n);
+    return true;
+}
+
+void proxy_client_destroy(struct proxy_client *pc)
+{
+    if (!pc)
+        return;
+    struct entry *e = pc->head;
+    while (e) {
+        struct entry *next = e->next;
+        if (e->is_plan && e->parts_left > 0)
+            e->owner = NULL; /* a backend still holds it: freed at its last completion */
+        else
+            entry_free(e);
+        e = next;
+    }
+    free(pc->line);
+    free(pc);
+}
+
+bool proxy_client_blocked(const struct proxy_client *pc)
+{
+    return pc->nentries >= PENDING_MAX || pc->held > HELD_MAX;
+}
+
+bool proxy_client_idle(const struct proxy_client *pc)
+{
+    return pc->head == NULL;
+}
+
+bool proxy_client_forwarded(const struct proxy_client *pc)
+{
+    return pc->forwarded;
+}
+
+static void append_outbuf(struct outbuf *dst, struct outbuf *src)
+{
+    while (src->pending > 0) {
+        struct iovec iov[16];
+        int n = outbuf_iov(src, iov, 16);
+        size_t moved = 0;
+        for (int i = 0; i < n; i++) {
+            (void)outbuf_append(dst, iov[i].iov_base, iov[i].iov_len);
+            moved += iov[i].iov_len;
+        }
+        outbuf_consume(src, moved);
+    }
+}
+
+/* Moves every finished command at the head of the FIFO to the client's outbuf. */
+static void drain(struct proxy_client *pc)
+{
+    while (pc->head) {
+        struct entry *e = pc->head;
+        if (e->is_plan) {
+            if (e->parts_left > 0)
+                return;
+            if (route_reply_is_verbatim(&e->plan, e->results)) {
+                (void)outbuf_append(pc->out, e->results[0].reply, e->results[0].len);
+                goto done;
+            }
+            struct route_buf *merged = router_scratch(pc->router);
+            if (route_merge(&e->plan, e->results, merged) == 0)
+                (void)outbuf_append(pc->out, merged->data, merged->len);
+            else
+                (void)outbuf_append_str(pc->out, "SERVER_ERROR out of memory\r\n");
+        done:
+            for (size_t i = 0; i < e->plan.nparts; i++)
+                pc->held -= e->copies[i].len;
+        } else {
+            append_outbuf(pc->out, &e->local);
+        }
+        pc->head = e->next;
+        if (!pc->head)
+            pc->tail = NULL;
+        pc->nentries--;
+        entry_free(e);
+    }
+}
+
+/* Records part i's outcome. A reply that completes the head command is merged straight from
+ * the backend's buffer; any other is copied, since it is only valid during the callback. */
+static void complete_part(struct entry *e, uint32_t i, enum backend_error err, const char *reply,
+                          size_t len, bool from_backend)
+{
+    struct proxy_client *pc = e->owner;
+    if (err != BACKEND_OK) {
+        e->results[i] = (struct route_result){.failure = backend_error_text(err)};
+    } else if (pc && pc->head == e && e->parts_left == 1) {
+        e->results[i] = (struct route_result){.reply = reply, .len = len};
+    } else if (!pc) {
+        e->results[i] = (struct route_result){.failure = "client gone"};
+    } else {
+        struct route_buf *copy = &e->copies[i];
+        copy->len = 0;
+        if (len > copy->cap) {
+            char *p = realloc(copy->data, len);
+            if (!p) {
+                e->results[i] = (struct route_result){.failure = "out of memory"};
+                goto done;
+            }
+            copy->data = p;
+            copy->cap = len;
+        }
+        memcpy(copy->data, reply, len);
+        copy->len = len;
+        pc->held += len;
+        e->results[i] = (struct route_result){.reply = copy->data, .len = len};
+    }
+done:
+    e->parts_left--;
+    if (!pc) {
+        if (e->parts_left == 0)
+            entry_free(e);
+        return;
+    }
+    if (e->parts_left == 0 && pc->head == e && !e->sending) {
+        drain(pc);
+        if (from_backend)
+            pc->notify(pc->notify_arg);
+    }
+}
+
+static void on_part_done(void *arg, enum backend_error err, const char *reply, size_t len)
+{
+    struct part_ref *ref = arg;
+    complete_part(ref->entry, ref->index, err, reply, len, true);
+}
+
+static void push(struct proxy_client *pc, struct entry *e)
+{
+    if (pc->tail)
+        pc->tail->next = e;
+    else
+        pc->head = e;
+    pc->tail = e;
+    pc->nentries++;
+}
+
+/* Where a local reply goes: straight out when nothing is pending, else behind the pending. */
+static struct outbuf *local_out(struct proxy_client *pc)
+{
+    if (!pc->head)
+        return pc->out;
+    if (pc->tail->is_plan) {
+        struct entry *e = entry_get(pc->pool, pc, false);
+        if (!e)
+            return NULL;
+        push(pc, e);
+    }
+    return &pc->tail->local;
+}
+
+/* Runs whole commands in the local session. */
+static void run_local(struct proxy_client *pc, const char *bytes, size_t n)
+{
+    struct outbuf *dest = local_out(pc);
+    if (!dest) {
+        /* out of memory: memcached closes in that case; make sure the session stops too */
+        (void)outbuf_append_str(pc->out, "SERVER_ERROR out of memory\r\n");
+        dest = pc->out;
+    }
+    (void)session_process(pc->session, bytes, n, dest, SIZE_MAX);
+}
+
+static void answer(struct proxy_client *pc, const char *text, size_t n)
+{
+    struct outbuf *dest = local_out(pc);
+    (void)outbuf_append(dest ? dest : pc->out, text, n);
+}
+
+/* Runs a part this node owns through the local session and records its reply. */
+static void run_self_part(struct proxy_client *pc, struct entry *e, uint32_t i)
+{
+    struct outbuf tmp;
+    outbuf_init(&tmp);
+    const struct route_buf *req = &e->plan.parts[i].request;
+    (void)session_process(pc->session, req->data, req->len, &tmp, SIZE_MAX);
+    struct route_buf *copy = &e->copies[i];
+    copy->len = 0;
+    size_t need = tmp.pending;
+    if (need > copy->cap) {
+        char *grown = realloc(copy->data, need);
+        if (!grown) {
+            outbuf_free(&tmp);
+            complete_part(e, i, BACKEND_NOMEM, NULL, 0, false);
+            return;
+        }
+        copy->data = grown;
+        copy->cap = need;
+    }
+    char *p = copy->data;
+    size_t at = 0;
+    while (tmp.pending > 0) {
+        struct iovec iov[16];
+        int n = outbuf_iov(&tmp, iov, 16);
+        size_t moved = 0;
+        for (int k = 0; k < n; k++) {
+            memcpy(p + at, iov[k].iov_base, iov[k].iov_len);
+            at += iov[k].iov_len;
+            moved += iov[k].iov_len;
+        }
+        outbuf_consume(&tmp, moved);
+    }
+    outbuf_free(&tmp);
+    copy->len = need;
+    pc->held += need;
+    e->results[i] = (struct route_result){.reply = p, .len = need};
+    e->parts_left--;
+}
+
+/* Queues the entry (its plan built) and sends its parts. */
+static void forward(struct proxy_client *pc, struct entry *e)
+{
+    size_t n = e->plan.nparts;
+    if (!entry_reserve_parts(e, n)) {
+        entry_free(e);
+        answer(pc, "SERVER_ERROR out of memory\r\n", 28);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        e->copies[i].len = 0;
+    e->parts_left = (uint32_t)n;
+    e->sending = true;
+    push(pc, e);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct route_part *part = &e->plan.parts[i];
+        e->refs[i] = (struct part_ref){.entry = e, .index = i};
+        if (router_is_self(pc->router, part->backend)) {
+            run_self_part(pc, e, i);
+            continue;
+        }
+        enum backend_error err = router_send(pc->router, part->backend, part->request.data,
+                                             part->request.len, part->reply_kind, on_part_done,
+                                             &e->refs[i]);
+        if (err != BACKEND_OK)
+            complete_part(e, i, err, NULL, 0, false);
+    }
+    e->sending = false;
+    if (e->parts_left == 0 && pc->head == e)
+        drain(pc);
+}
+
+static char *copy_line(struct proxy_client *pc, const char *text, size_t n)
+{
+    if (n + 1 > pc->line_cap) {
+        size_t cap = pc->line_cap ? pc->line_cap : 256;
+        while (cap < n + 1)
+            cap *= 2;
+        char *p = realloc(pc->line, cap);
+        if (!p)
+            return NULL;
+        pc->line = p;
+        pc->line_cap = cap;
+    }
+    memcpy(pc->line, text, n);
+    pc->line[n] = '\0';
+    return pc->line;
+}
+
+static bool is_routable(enum proto_cmd cmd)
+{
+    switch (cmd) {
+    case PROTO_CMD_GET:
+    case PROTO_CMD_GETS:
+    case PROTO_CMD_GAT:
+    case PROTO_CMD_GATS:
+    case PROTO_CMD_BGET:
+    case PROTO_CMD_SET:
+    case PROTO_CMD_ADD:
+    case PROTO_CMD_REPLACE:
+    case PROTO_CMD_APPEND:
+    case PROTO_CMD_PREPEND:
+    case PROTO_CMD_CAS:
+    case PROTO_CMD_INCR:
+    case PROTO_CMD_DECR:
+    case PROTO_CMD_DELETE:
+    case PROTO_CMD_TOUCH:
+    case PROTO_CMD_FLUSH_ALL:
+    case PROTO_CMD_MG:
+    case PROTO_CMD_MS:
+    case PROTO_CMD_MD:
+    case PROTO_CMD_MA:
+    case PROTO_CMD_ME:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static uint32_t no_member(void *ctx, const char *key, size_t len)
+{
+    (void)ctx;
+    (void)key;
+    (void)len;
+    return 0;
+}
+
+/* Handles the command at the front of in. Returns the bytes it took (0: wait for more). */
+static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
+{
+    size_t used = 0;
+    long n = proto_find_line(in, len, &used);
+    if (n < 0) {
+        if (len > PROTO_LINE_MAX && !proto_long_line_may_continue(in, len)) {
+            run_local(pc, in, len); /* the session closes the connection as memcached does */
+            return len;
+        }
+        return 0;
+    }
+    if (!pc->seen_first_line) {
+        pc->seen_first_line = true;
+        size_t hello = sizeof ROUTE_PEER_HELLO - 1;
+        if (!router_proxy_only() && used == hello && memcmp(in, ROUTE_PEER_HELLO, hello) == 0) {
+            /* another node forwarded this connection: never forward it again */
+            pc->forwarded = true;
+            run_local(pc, in, used);
+            return used;
+        }
+    }
+    char *line = copy_line(pc, in, (size_t)n);
+    if (!line) {
+        run_local(pc, in, used);
+        return used;
+    }
+    struct proto_token t[PROTO_MAX_TOKENS];
+    size_t nt = proto_tokenize(line, t, PROTO_MAX_TOKENS);
+    enum proto_cmd cmd = proto_command(t, nt);
+    if (cmd == PROTO_CMD_STATS && nt == 3 && strcmp(t[1].value, "proxy") == 0) {
+        struct outbuf *dest = local_out(pc);
+        router_stats(dest ? dest : pc->out);
+        answer(pc, "END\r\n", 5);
+        return used;
+    }
+    if (!is_routable(cmd)) {
+        run_local(pc, in, used);
+        return used;
+    }
+    size_t block = 0;
+    const char *refusal = NULL;
+    int has_block = route_data_block(t, nt, &block, &refusal);
+    size_t total = used;
+    if (has_block == 1) {
+        if (block > SIZE_MAX - used - 2)
+            return 0;
+        total = used + block + 2;
+        if (len < total)
+            return 0; /* the block is not all here yet */
+        if (in[used + block] != '\r' || in[used + block + 1] != '\n') {
+            /* the local session answers a bad chunk exactly as memcached does */
+            run_local(pc, in, total);
+            return total;
+        }
+    } else if (has_block == 0) {
+        run_local(pc, in, used); /* refused from the line alone; the session says how */
+        return used;
+    }
+    uint32_t members = router_member_count(pc->router);
+    if (members == 0 && !router_proxy_only()) {
+        run_local(pc, in, total); /* a cluster node before it knows any member */
+        return total;
+    }
+    struct entry *e = entry_get(pc->pool, pc, true);
+    if (!e) {
+        answer(pc, "SERVER_ERROR out of memory\r\n", 28);
+        return total;
+    }
+    struct route_plan *plan = &e->plan;
+    const char *data = has_block == 1 ? in + used : NULL;
+    int rc = members ? route_plan_rebuild(plan, t, nt, data, block, router_owner, pc->router,
+                                          members)
+                     /* a proxy with no backend: one that fails, so the failure policy answers */
+                     : route_plan_rebuild(plan, t, nt, data, block, no_member, NULL, 1);
+    if (rc != 0) {
+        entry_free(e);
+        answer(pc, "SERVER_ERROR out of memory\r\n", 28);
+        return total;
+    }
+    switch (plan->action) {
+    case ROUTE_LOCAL:
+        entry_free(e);
+        run_local(pc, in, total);
+        break;
+    case ROUTE_ANSWER:
+        answer(pc, plan->answer, strlen(plan->answer));
+        entry_free(e);
+        break;
+    case ROUTE_FORWARD:
+        if (plan->nparts == 1 && plan->merge == ROUTE_MERGE_ONE &&
+            router_is_self(pc->router, plan->parts[0].backend)) {
+            entry_free(e); /* this node owns the key */
+            run_local(pc, in, total);
+        } else {
+            forward(pc, e);
+        }
+        break;
+    }
+    return total;
+}
+
+size_t proxy_client_process(struct proxy_client *pc, const char *in, size_t len,
+                            size_t out_limit)
+{
+    size_t done = 0;
+    while (done < len && session_state(pc->session) == SESSION_OPEN) {
+        if (pc->forwarded)
+            return done + session_process(pc->session, in + done, len - done, pc->out, out_limit);
+        if (pc->out->pending > out_limit || proxy_client_blocked(pc))
+            break;
+        size_t n = one_command(pc, in + done, len - done);
+        if (n == 0)
+            break;
+        done += n;
+    }
+    /* an idle connection should not keep the memory of one huge multi-get line */
+    if (pc->line_cap > 16384) {
+        free(pc->line);
+        pc->line = NULL;
+        pc->line_cap = 0;
+    }
+    return done;
+}

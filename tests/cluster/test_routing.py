@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""Every node a router: three bin/shoal processes joined with --join (short gossip timings) on
+127.0.0.1. A key set through one node is read through every other and is stored on exactly the
+node the ketama ring of the member names picks (bin/shoal-ring); multi-gets across owners come
+back in the client's key order; memccapable -a passes through any node; flush_all empties every
+node; a --proxy node in the cluster stores nothing and is on nobody's ring. After kill -9 of a
+node, only its keys miss or error; once gossip has declared it dead, every key works again on
+the remaining owners.
+
+Every wait polls with a deadline; every process started is killed at the end, also on failure."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import harness  # noqa: E402
+from harness import Failure, expect, expect_eq, short  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN_DIR = os.environ.get("BIN_DIR", os.path.join(ROOT, "bin"))
+RING = os.path.join(BIN_DIR, "shoal-ring")
+MEMCCAPABLE = "/usr/bin/memccapable"
+HELLO = b"me .shoal-forwarded\r\n"
+DEADLINE = 15.0
+FAST = ["--gossip-interval", "100", "--gossip-probe-timeout", "40",
+        "--gossip-suspicion-mult", "2", "--gossip-suspicion-max-mult", "2",
+        "--gossip-join-retry", "200", "--gossip-pushpull-interval", "2000",
+        "--gossip-leave-linger", "300"]
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(cond, what, limit=DEADLINE):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise Failure("timed out waiting for %s" % what)
+
+
+class Node(harness.Server):
+    def __init__(self, name, join=None, extra=()):
+        self.name = name
+        self.gport = free_udp_port()
+        args = ["-t", "2", "--node-name", name, "--gossip-port", str(self.gport)] + FAST
+        if join:
+            args += ["--join", "127.0.0.1:%d" % join.gport]
+        super().__init__(args=args + list(extra))
+
+    def members(self):
+        with self.connect() as c:
+            text = c.request(b"stats cluster\r\n")
+        states = {}
+        for line in text.split(b"\r\n"):
+            f = line.split(b" ")
+            if len(f) >= 6 and f[1] == b"cluster_member":
+                states[f[2].decode()] = f[4].decode()
+        return states
+
+    def local_get(self, key):
+        """The key as stored on this node itself (a forwarded connection runs locally)."""
+        with self.connect() as c:
+            got = c.request(HELLO + b"get " + key + b"\r\n")
+        expect(got.startswith(b"EN\r\n"), "hello answered EN: %s" % short(got))
+        return got[4:]
+
+
+def all_alive(nodes, names):
+    def ok():
+        for n in nodes:
+            st = n.members()
+            if any(st.get(x) != "alive" for x in names):
+                return False
+        return True
+    wait_until(ok, "every node to see %s alive" % names)
+
+
+def owners(keys, nodes):
+    specs = ["127.0.0.1:%d:1 %s" % (n.port, n.name) for n in nodes]
+    out = subprocess.run([RING] + specs, input=b"".join(k + b"\n" for k in keys),
+                         stdout=subprocess.PIPE, check=True, timeout=30).stdout
+    return {line.split(b" ")[0]: nodes[int(line.split(b" ")[1])] for line in out.splitlines()}
+
+
+def test_set_anywhere_get_everywhere(nodes):
+    keys = [b"rk%d" % i for i in range(90)]
+    for i, k in enumerate(keys):
+        with nodes[i % 3].connect() as c:
+            expect_eq(c.request(b"set %s 5 0 %d\r\n%s\r\n" % (k, len(k), k)), b"STORED\r\n")
+    for n in nodes:
+        with n.connect() as c:
+            got = c.request(b"".join(b"get %s\r\n" % k for k in keys))
+        want = b"".join(b"VALUE %s 5 %d\r\n%s\r\nEND\r\n" % (k, len(k), k) for k in keys)
+        expect_eq(got, want, "all keys through %s" % n.name)
+    placed = owners(keys, nodes)
+    for k in keys:
+        for n in nodes:
+            has = n.local_get(k).startswith(b"VALUE")
+            if has != (placed[k] is n):
+                raise Failure("%s stored on %s: %s; ring owner %s" % (k, n.name, has,
+                                                                     placed[k].name))
+
+
+def test_multiget_order(nodes):
+    keys = [b"mo%d" % i for i in range(30)]
+    with nodes[0].connect() as c:
+        for k in keys[1::2]:
+            expect_eq(c.request(b"set %s 0 0 1\r\n%s\r\n" % (k, k[-1:])), b"STORED\r\n")
+    order = keys[::-1] + keys[:3]
+    want = b"".join(b"VALUE %s 0 1\r\n%s\r\n" % (k, k[-1:]) for k in order
+                    if int(k[2:]) % 2 == 1) + b"END\r\n"
+    for n in nodes:
+        with n.connect() as c:
+            expect_eq(c.request(b"get " + b" ".join(order) + b"\r\n"), want, "through " + n.name)
+    expect(len({owners(keys, nodes)[k].name for k in keys}) == 3, "keys on every node")
+
+
+def test_quiet_and_noreply(nodes):
+    with nodes[1].connect() as c:
+        expect_eq(c.request(b"set qn1 0 0 1 noreply\r\n1\r\nms qn2 1 q\r\n2\r\n"
+                            b"md qn_missing q\r\nmg qn1 v q\r\nmg qn2 v\r\nmn\r\n"),
+                  b"NF\r\nVA 1\r\n1\r\nVA 1\r\n2\r\nMN\r\n")
+
+
+def test_memccapable(nodes):
+    for n in nodes:
+        proc = subprocess.run([MEMCCAPABLE, "-a", "-h", "127.0.0.1", "-p", str(n.port), "-t", "5"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=120)
+        out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+        expect(proc.returncode == 0 and "[FAIL]" not in out and out.count("[pass]") >= 27,
+               "memccapable -a through %s: exit %d %s" % (n.name, proc.returncode, out[-600:]))
+
+
+def test_flush_all_everywhere(nodes):
+    keys = [b"fl%d" % i for i in range(30)]
+    with nodes[2].connect() as c:
+        for k in keys:
+            expect_eq(c.request(b"set %s 0 0 1\r\nx\r\n" % k), b"STORED\r\n")
+        expect_eq(c.request(b"flush_all\r\n"), b"OK\r\n")
+    for n in nodes:
+        for k in keys:
+            expect_eq(n.local_get(k), b"END\r\n", "%s on %s after flush_all" % (k, n.name))
+
+
+def test_proxy_member(nodes):
+    p = Node("p", join=nodes[0], extra=["--proxy"])
+    try:
+        all_alive(nodes + [p], ["a", "b", "c", "p"])
+        keys = [b"px%d" % i for i in range(30)]
+        with p.connect() as c:
+            for k in keys:
+                expect_eq(c.request(b"set %s 0 0 1\r\ny\r\n" % k), b"STORED\r\n")
+        with p.connect() as c:
+            stats = c.request(b"stats\r\n")
+        expect(b"STAT curr_items 0\r\n" in stats and b"STAT total_items 0\r\n" in stats,
+               "the proxy stores nothing")
+        placed = owners(keys, nodes)  # the ring of a, b, c alone
+        for k in keys:
+            expect(placed[k].local_get(k).startswith(b"VALUE"), "%s on %s" % (k, placed[k].name))
+    finally:
+        p.stop()
+
+
+def test_kill_one(nodes):
+    a, b, c = nodes
+    keys = [b"kl%d" % i for i in range(60)]
+    with a.connect() as conn:
+        for k in keys:
+            expect_eq(conn.request(b"set %s 0 0 1\r\n1\r\n" % k), b"STORED\r\n")
+    placed = owners(keys, nodes)
+    on_c = [k for k in keys if placed[k] is c]
+    elsewhere = [k for k in keys if placed[k] is not c]
+    expect(on_c and elsewhere, "keys on c and elsewhere")
+    c.stop(kill=True)
+    with a.connect() as conn:
+        # before gossip notices: only c's keys miss or error
+        got = conn.request(b"get " + b" ".join(elsewhere) + b"\r\n")
+        expect_eq(got.count(b"VALUE "), len(elsewhere), "other owners' keys still there")
+        got = conn.request(b"get %s\r\n" % on_c[0])
+        expect(got in (b"END\r\n",), "c's key is a miss: %s" % short(got))
+        wait_until(lambda: a.members().get("c") == "dead" and b.members().get("c") == "dead",
+                   "c declared dead")
+        # the ring no longer has c: every key can be set and read again
+        for k in keys:
+            expect_eq(conn.request(b"set %s 0 0 1\r\n2\r\n" % k), b"STORED\r\n")
+    with b.connect() as conn:
+        got = conn.request(b"get " + b" ".join(keys) + b"\r\n")
+        expect_eq(got.count(b"VALUE "), len(keys), "every key through b after the change")
+    placed = owners(keys, [a, b])
+    for k in keys:
+        expect(placed[k].local_get(k).startswith(b"VALUE"), "%s on %s" % (k, placed[k].name))
+
+
+def main():
+    suite = harness.Suite("test_routing")
+    try:
+        a = Node("a")
+        b = Node("b", join=a)
+        c = Node("c", join=a)
+        nodes = [a, b, c]
+        all_alive(nodes, ["a", "b", "c"])
+    except (harness.ServerError, Failure) as e:
+        suite.fail("three nodes join", str(e))
+        suite.finish()
+    for name, fn in [("set through one node, read through every other", test_set_anywhere_get_everywhere),
+                     ("multi-get across owners in order", test_multiget_order),
+                     ("noreply and quiet meta", test_quiet_and_noreply),
+                     ("memccapable -a through every node", test_memccapable),
+                     ("flush_all empties every node", test_flush_all_everywhere),
+                     ("a --proxy member stores nothing, is on no ring", test_proxy_member),
+                     ("kill -9 of one node", test_kill_one)]:
+        suite.run(name, fn, nodes)
+    suite.finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+#!/usr/bin/python3
+"""`shoal --proxy --servers ...` in front of real memcached servers (/usr/bin/memcached on free
+ports of 127.0.0.1): replies are memcached's, byte for byte, keys land where nutcracker puts them
+(bin/shoal-ring, itself checked against nutcracker by tests/placement), and a backend that dies
+costs only its own keys. Everything started here is killed at exit, also on failure."""
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Failure, expect, expect_eq, short  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN_DIR = os.environ.get("BIN_DIR", os.path.join(ROOT, "bin"))
+RING = os.path.join(BIN_DIR, "shoal-ring")
+MEMCCAPABLE = "/usr/bin/memccapable"
+NAMES = ["alpha", "beta", "gamma"]
+
+
+def memcached():
+    return harness.Server(harness.REFERENCE_BIN)
+
+
+def servers_arg(backends, names=NAMES):
+    return ",".join("127.0.0.1:%d:1 %s" % (b.port, n) for b, n in zip(backends, names))
+
+
+def proxy(backends, extra=()):
+    return harness.Server(args=["--proxy", "--servers", servers_arg(backends), "-t", "2"]
+                          + list(extra))
+
+
+def expected_owner(keys, backends):
+    """Index of the backend nutcracker would pick for each key (names fix the ring)."""
+    specs = ["127.0.0.1:%d:1 %s" % (b.port, n) for b, n in zip(backends, NAMES)]
+    out = subprocess.run([RING] + specs, input=b"".join(k + b"\n" for k in keys),
+                         stdout=subprocess.PIPE, check=True, timeout=30).stdout
+    owners = {}
+    for line in out.splitlines():
+        key, index, _ = line.split(b" ")
+        owners[key] = int(index)
+    return owners
+
+
+def test_multiget_in_order(p, backends):
+    with p.connect() as c:
+        keys = [b"mk%d" % i for i in range(40)]
+        for k in keys[::2]:
+            expect_eq(c.request(b"set " + k + b" 3 0 " + b"%d" % len(k) + b"\r\n" + k + b"\r\n"),
+                      b"STORED\r\n")
+        order = keys[::-1] + [keys[0], keys[0]]
+        want = b"".join(b"VALUE %s 3 %d\r\n%s\r\n" % (k, len(k), k)
+                        for k in order if int(k[2:]) % 2 == 0) + b"END\r\n"
+        expect_eq(c.request(b"get " + b" ".join(order) + b"\r\n"), want)
+    owners = expected_owner(keys[::2], backends)
+    expect(len(set(owners.values())) == len(backends), "keys spread over every backend")
+
+
+def test_placement(p, backends):
+    keys = [b"place:%d:%d" % (i, random.randrange(1 << 30)) for i in range(300)]
+    with p.connect() as c:
+        c.send(b"".join(b"set %s 0 0 1 noreply\r\nx\r\n" % k for k in keys))
+        expect_eq(c.request(b""), b"")
+    owners = expected_owner(keys, backends)
+    conns = [b.connect() for b in backends]
+    try:
+        for k in keys:
+            for i, conn in enumerate(conns):
+                got = conn.request(b"get " + k + b"\r\n")
+                has = got.startswith(b"VALUE")
+                if has != (owners[k] == i):
+                    raise Failure("%s: on backend %d: %s; nutcracker's owner: %d"
+                                  % (k, i, has, owners[k]))
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_noreply_and_quiet(p, backends):
+    with p.connect() as c:
+        expect_eq(c.request(b"set nq 0 0 1 noreply\r\n1\r\nincr nq 5 noreply\r\n"
+                            b"delete nq_missing noreply\r\nget nq\r\n"),
+                  b"VALUE nq 0 1\r\n6\r\nEND\r\n")
+        expect_eq(c.request(b"ms mq 2 q\r\nhi\r\nmg mq v q\r\nmg mq_missing v q\r\n"
+                            b"md mq_missing q\r\nmn\r\n"),
+                  b"VA 2\r\nhi\r\nNF\r\nMN\r\n")
+        expect_eq(c.request(b"mg mq_missing k O123\r\nmg mq k v Oab\r\n"),
+                  b"EN kmq_missing O123\r\nVA 2 kmq Oab\r\nhi\r\n")
+
+
+# A pipelined stream of commands whose replies do not depend on which server holds what (no
+# CAS numbers or statistics): sent at once through the proxy and to one memcached holding
+# everything, the replies must be the same bytes.
+def random_stream(rng, n):
+    keys = [b"p%d" % i for i in range(30)]
+    out = []
+    for _ in range(n):
+        k = rng.choice(keys)
+        v = b"v" * rng.randrange(0, 40)
+        r = rng.randrange(16)
+        if r == 0:
+            out.append(b"get " + b" ".join(rng.choice(keys) for _ in range(rng.randrange(1, 12)))
+                       + b"\r\n")
+        elif r == 1:
+            out.append(b"set %s %d 0 %d\r\n%s\r\n" % (k, rng.randrange(5), len(v), v))
+        elif r == 2:
+            out.append(b"add %s 0 0 %d noreply\r\n%s\r\n" % (k, len(v), v))
+        elif r == 3:
+            out.append(b"append %s 0 0 %d\r\n%s\r\n" % (k, len(v), v))
+        elif r == 4:
+            out.append(b"delete %s\r\n" % k)
+        elif r == 5:
+            out.append(b"incr %s %d\r\n" % (k, rng.randrange(100)))
+        elif r == 6:
+            out.append(b"set %s 0 0 %d\r\n%d\r\n" % (k, len(b"%d" % len(v)), len(v)))
+        elif r == 7:
+            out.append(b"touch %s 0\r\n" % k)
+        elif r == 8:
+            out.append(b"mg %s v f k O%d\r\n" % (k, rng.randrange(1000)))
+        elif r == 9:
+            out.append(b"ms %s %d T0 q\r\n%s\r\n" % (k, len(v), v))
+        elif r == 10:
+            out.append(b"md %s q\r\n" % k)
+        elif r == 11:
+            out.append(b"ma %s D3\r\n" % k)
+        elif r == 12:
+            out.append(b"mn\r\n")
+        elif r == 13:
+            out.append(b"bogus command\r\n")
+        elif r == 14:
+            out.append(b"gat 0 %s %s\r\n" % (k, rng.choice(keys)))
+        else:
+            out.append(b"set %s 0 0 2\r\nabcd\r\n" % k)  # bad data chunk
+    return out
+
+
+def test_pipelined_like_one_memcached(p, backends):
+    reference = memcached()
+    try:
+        for seed in range(3):
+            rng = random.Random(seed)
+            stream = b"".join(random_stream(rng, 400))
+            with p.connect() as a, reference.connect() as b:
+                got = a.request(stream, timeout=20)
+                want = b.request(stream, timeout=20)
+            if got != want:
+                at = next((i for i in range(min(len(got), len(want))) if got[i] != want[i]),
+                          min(len(got), len(want)))
+                raise Failure("seed %d differs at byte %d: proxy %s memcached %s"
+                              % (seed, at, short(got[at - 80:at + 200]),
+                                 short(want[at - 80:at + 200])))
+            with p.connect() as a, reference.connect() as b:
+                expect_eq(a.request(b"flush_all\r\n"), b"OK\r\n")
+                expect_eq(b.request(b"flush_all\r\n"), b"OK\r\n")
+    finally:
+        reference.stop()
+
+
+def test_memccapable(p, backends):
+    if not os.access(MEMCCAPABLE, os.X_OK):
+        raise Failure("no %s" % MEMCCAPABLE)
+    proc = subprocess.run([MEMCCAPABLE, "-a", "-h", "127.0.0.1", "-p", str(p.port), "-t", "5"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=120)
+    out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    passed = out.count("[pass]")
+    expect(proc.returncode == 0 and "[FAIL]" not in out and passed >= 27,
+           "memccapable -a exit %d, %d passed: %s" % (proc.returncode, passed, out[-600:]))
+
+
+def test_client_gone_with_requests_in_flight(p, backends):
+    for _ in range(5):
+        c = p.connect()
+        c.send(b"".join(b"get gone%d a b c d e f\r\n" % i for i in range(500))
+               + b"set gone 0 0 1\r\n1\r\n" * 100)
+        c.close()
+    with p.connect() as c:
+        expect_eq(c.request(b"set after 0 0 1\r\n1\r\nget after\r\n"),
+                  b"STORED\r\nVALUE after 0 1\r\n1\r\nEND\r\n")
+
+
+def test_half_close(p, backends):
+    """A client that sends its requests and shuts down its side still gets every reply."""
+    with socket.create_connection(("127.0.0.1", p.port), timeout=5) as s:
+        s.sendall(b"set hc 0 0 2\r\nhi\r\n" + b"get hc a b c\r\n" * 20)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    expect_eq(got, b"STORED\r\n" + b"VALUE hc 0 2\r\nhi\r\nEND\r\n" * 20)
+
+
+def stats_proxy(p):
+    with p.connect() as c:
+        got = c.request(b"stats proxy\r\n")
+    stats = {}
+    for line in got.splitlines():
+        if line.startswith(b"STAT "):
+            _, name, value = line.split(b" ", 2)
+            stats[name.decode()] = value.decode()
+    return stats
+
+
+def test_stats_proxy(p, backends):
+    before = stats_proxy(p)
+    for n in NAMES:
+        expect("%s:requests" % n in before and "%s:in_flight" % n in before,
+               "stats proxy names every backend: %s" % sorted(before))
+    expect_eq(before["beta:addr"], "127.0.0.1:%d" % backends[1].port, "beta's address")
+    with p.connect() as c:
+        c.request(b"".join(b"get st%d\r\n" % i for i in range(50)))
+    after = stats_proxy(p)
+    total = sum(int(after[n + ":requests"]) - int(before[n + ":requests"]) for n in NAMES)
+    replies = sum(int(after[n + ":replies"]) - int(before[n + ":replies"]) for n in NAMES)
+    expect(total >= 50 and replies >= 50, "requests +%d, replies +%d" % (total, replies))
+
+
+def start_memcached_on(port):
+    proc = subprocess.Popen([harness.REFERENCE_BIN, "-p", str(port), "-l", "127.0.0.1", "-U", "0"]
+                            + (["-u", "root"] if os.geteuid() == 0 else []),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.02)
+    proc.kill()
+    raise Failure("memcached did not come back on port %d" % port)
+
+
+def test_dead_backend(p, backends):
+    keys = [b"dead%d" % i for i in range(60)]
+    owners = expected_owner(keys, backends)
+    victim = 2
+    mine = [k for k in keys if owners[k] == victim]
+    others = [k for k in keys if owners[k] != victim]
+    expect(mine and others, "keys on both sides")
+    with p.connect() as c:
+        for k in keys:
+            expect_eq(c.request(b"set %s 0 0 1\r\n1\r\n" % k), b"STORED\r\n")
+        port = backends[victim].port
+        backends[victim].stop(kill=True)
+        got = c.request(b"get " + b" ".join(keys) + b"\r\n")
+        want = b"".join(b"VALUE %s 0 1\r\n1\r\nEND\r\n" % k for k in others).replace(
+            b"END\r\n", b"") + b"END\r\n"
+        expect_eq(got, want, "multi-get with one backend dead")
+        got = c.request(b"set %s 0 0 1\r\n2\r\n" % mine[0])
+        expect(got.startswith(b"SERVER_ERROR backend"), "set on a dead backend: %s" % short(got))
+        got = c.request(b"set %s 0 0 1 noreply\r\n2\r\n" % mine[0])
+        expect(got.startswith(b"SERVER_ERROR backend"), "noreply set: %s" % short(got))
+        expect_eq(c.request(b"mg %s v k\r\n" % mine[0]), b"EN k%s\r\n" % mine[0], "mg miss")
+        expect_eq(c.request(b"set %s 0 0 1\r\n3\r\n" % others[0]), b"STORED\r\n")
+        proc = start_memcached_on(port)
+        try:
+            ok = False
+            for _ in range(100):  # the proxy reconnects within its backoff (<= 1 s)
+                if c.request(b"set %s 0 0 1\r\n4\r\n" % mine[0]) == b"STORED\r\n":
+                    ok = True
+                    break
+                time.sleep(0.05)
+            expect(ok, "set works again after the backend came back")
+            expect_eq(c.request(b"get %s\r\n" % mine[0]), b"VALUE %s 0 1\r\n4\r\nEND\r\n" % mine[0])
+            stats = stats_proxy(p)
+            expect(int(stats["gamma:errors"]) > 0 and int(stats["gamma:reconnects"]) > 0,
+                   "gamma's errors and reconnects counted: %s" % stats)
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def test_backend_timeout(_p, _backends):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts (in the kernel) and never answers
+    try:
+        port = silent.getsockname()[1]
+        p = harness.Server(args=["--proxy", "--servers", "127.0.0.1:%d" % port,
+                                 "--backend-timeout", "200", "-t", "1"])
+        try:
+            with p.connect() as c:
+                # the first request on the connection is the one that times out; the next
+                # ones meet a connection in backoff or timing out again: misses and errors
+                expect_eq(c.request(b"set slow 0 0 1\r\n1\r\n"),
+                          b"SERVER_ERROR backend timeout\r\n")
+                expect_eq(c.request(b"get slow\r\n"), b"END\r\n", "a failed get is a miss")
+            stats = stats_proxy(p)
+            expect(int(stats["127.0.0.1:%d:timeouts" % port]) >= 1, "timeouts counted: %s" % stats)
+        finally:
+            p.stop()
+    finally:
+        silent.close()
+
+
+def test_refused_options(_p, _backends):
+    cmd = [harness.binary_under_test(), "--proxy", "-p", "0", "-U", "0"]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+    expect(proc.returncode == 64 and b"--servers" in proc.stdout,
+           "--proxy alone: exit %d %s" % (proc.returncode, short(proc.stdout)))
+    proc = subprocess.run(cmd + ["--servers", "nohost"], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=10)
+    expect(proc.returncode == 64, "a bad --servers: exit %d" % proc.returncode)
+
+
+def main():
+    suite = harness.Suite("test_proxy")
+    try:
+        backends = [memcached() for _ in NAMES]
+    except harness.ServerError as e:
+        suite.fail("memcached starts", str(e))
+        suite.finish()
+    p = suite.server(args=["--proxy", "--servers", servers_arg(backends), "-t", "2"])
+    for name, fn in [("multi-get across owners in client order", test_multiget_in_order),
+                     ("keys land where nutcracker puts them", test_placement),
+                     ("noreply and quiet meta", test_noreply_and_quiet),
+                     ("pipelined mixed stream equals one memcached", test_pipelined_like_one_memcached),
+                     ("memccapable -a through the proxy", test_memccapable),
+                     ("client gone with requests in flight", test_client_gone_with_requests_in_flight),
+                     ("half-closed client gets its replies", test_half_close),
+                     ("stats proxy", test_stats_proxy),
+                     ("dead backend: misses, SERVER_ERROR, recovery", test_dead_backend),
+                     ("backend timeout", test_backend_timeout),
+                     ("--proxy needs --servers", test_refused_options)]:
+        suite.run(name, fn, p, backends)
+    suite.finish()
+
+
+if __name__ == "__main__":
+    main()
