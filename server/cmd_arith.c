@@ -47,8 +47,10 @@ enum delta_result session_add_delta(struct session *s, uint32_t hv, const char *
     size_t len = (size_t)proto_u64_to_dec(value, buf);
     buf[len] = '\0';
 
-    if (len <= nbytes) {
-        /* fits: rewrite in place, padding with spaces as memcached does */
+    if (len <= nbytes && !item_pinned(it)) {
+        /* fits: rewrite in place, padding with spaces as memcached does (unless a reader is
+         * writing the value out from the item right now: then a new item, as memcached does
+         * when the item's refcount shows another holder) */
         memcpy(item_data(it), buf, len);
         memset(item_data(it) + len, ' ', nbytes - len);
         store_new_cas(st, it);

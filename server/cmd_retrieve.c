@@ -7,6 +7,25 @@
 #include "server/log.h"
 #include "server/stats.h"
 
+static void unpin_value(void *store, void *item)
+{
+    store_unpin(store, item);
+}
+
+/* Under the key's lock: appends the item's value. A large one is not copied: the item is pinned
+ * and the connection writes straight from it, so the lock is held only for the lookup. */
+static void reply_value(struct store *st, struct item *it, const struct item_view *v,
+                        struct outbuf *out)
+{
+    if (v->nbytes >= STORE_PIN_MIN) {
+        store_pin(st, it);
+        if (outbuf_append_ref(out, v->data, v->nbytes, unpin_value, st, it) == 0)
+            return;
+        store_unpin(st, it);
+    }
+    reply_raw(out, v->data, v->nbytes);
+}
+
 /* Looks up one key and, when `emit`, appends its VALUE block. Counts as memcached does. */
 static void get_one(struct session *s, const char *key, size_t nkey, bool return_cas,
                     bool should_touch, rel_time_t exptime, bool emit, struct outbuf *out)
@@ -23,13 +42,15 @@ static void get_one(struct session *s, const char *key, size_t nkey, bool return
             item_set_exptime(it, exptime);
         store_touch_access(st, it);
         if (emit) {
+            struct item_view v;
+            item_get_view(it, &v);
             char head[PROTO_VALUE_HEADER_MAX];
-            size_t n = proto_value_header(head, item_key(it), item_nkey(it), item_flags(it),
-                                          (uint32_t)item_nbytes(it), return_cas, item_cas(it));
+            size_t n = proto_value_header(head, v.key, v.nkey, v.flags, (uint32_t)v.nbytes,
+                                          return_cas, v.cas);
             reply_raw(out, head, n);
             if (s->trace)
-                log_msg(2, ">%d sending key %.*s", s->conn_id, (int)item_nkey(it), item_key(it));
-            reply_raw(out, item_data(it), item_nbytes(it));
+                log_msg(2, ">%d sending key %.*s", s->conn_id, (int)v.nkey, v.key);
+            reply_value(st, it, &v, out);
             reply_raw(out, "\r\n", 2);
         }
         if (should_touch) {

@@ -9,30 +9,51 @@ void outbuf_init(struct outbuf *ob)
     ob->pending = 0;
 }
 
+/* Frees one chunk, handing borrowed bytes back to their owner. */
+static void drop_chunk(struct outbuf_chunk *c)
+{
+    if (c->borrowed)
+        c->release(c->owner, c->ref);
+    free(c);
+}
+
 void outbuf_free(struct outbuf *ob)
 {
     struct outbuf_chunk *c = ob->head;
     while (c) {
         struct outbuf_chunk *next = c->next;
-        free(c);
+        drop_chunk(c);
         c = next;
     }
     outbuf_init(ob);
 }
 
-static struct outbuf_chunk *add_chunk(struct outbuf *ob)
+static void link_tail(struct outbuf *ob, struct outbuf_chunk *c)
 {
-    struct outbuf_chunk *c = malloc(sizeof(*c));
-    if (!c)
-        return NULL;
     c->next = NULL;
-    c->start = c->end = 0;
     if (ob->tail)
         ob->tail->next = c;
     else
         ob->head = c;
     ob->tail = c;
+}
+
+static struct outbuf_chunk *add_chunk(struct outbuf *ob)
+{
+    struct outbuf_chunk *c = malloc(sizeof(*c) + OUTBUF_CHUNK_SIZE);
+    if (!c)
+        return NULL;
+    c->start = c->end = 0;
+    c->borrowed = NULL;
+    link_tail(ob, c);
     return c;
+}
+
+/* Free bytes at the end of the tail chunk (none in a borrowed one). */
+static size_t tail_room(const struct outbuf *ob)
+{
+    const struct outbuf_chunk *c = ob->tail;
+    return c && !c->borrowed ? OUTBUF_CHUNK_SIZE - c->end : 0;
 }
 
 char *outbuf_reserve(struct outbuf *ob, size_t n)
@@ -40,7 +61,7 @@ char *outbuf_reserve(struct outbuf *ob, size_t n)
     if (n > OUTBUF_CHUNK_SIZE)
         return NULL;
     struct outbuf_chunk *c = ob->tail;
-    if (!c || OUTBUF_CHUNK_SIZE - c->end < n) {
+    if (tail_room(ob) < n) {
         c = add_chunk(ob);
         if (!c)
             return NULL;
@@ -57,12 +78,12 @@ void outbuf_commit(struct outbuf *ob, size_t used)
 int outbuf_append(struct outbuf *ob, const void *data, size_t n)
 {
     /* Count the chunks needed first so that a failed allocation appends nothing. */
-    size_t room = ob->tail ? OUTBUF_CHUNK_SIZE - ob->tail->end : 0;
+    size_t room = tail_room(ob);
     struct outbuf_chunk *old_tail = ob->tail;
     size_t left = n > room ? n - room : 0;
     while (left > 0) {
         if (!add_chunk(ob)) {
-            /* Undo the chunks added for this call. */
+            /* Undo the chunks added for this call (all ordinary: nothing to release). */
             struct outbuf_chunk *c = old_tail ? old_tail->next : ob->head;
             while (c) {
                 struct outbuf_chunk *next = c->next;
@@ -79,7 +100,7 @@ int outbuf_append(struct outbuf *ob, const void *data, size_t n)
         left = left > OUTBUF_CHUNK_SIZE ? left - OUTBUF_CHUNK_SIZE : 0;
     }
     const char *p = data;
-    struct outbuf_chunk *c = old_tail ? old_tail : ob->head;
+    struct outbuf_chunk *c = room > 0 ? old_tail : old_tail ? old_tail->next : ob->head;
     while (n > 0) {
         size_t take = OUTBUF_CHUNK_SIZE - c->end;
         if (take > n)
@@ -95,13 +116,35 @@ int outbuf_append(struct outbuf *ob, const void *data, size_t n)
     return 0;
 }
 
+int outbuf_append_ref(struct outbuf *ob, const void *data, size_t n, outbuf_release_fn *release,
+                      void *owner, void *ref)
+{
+    struct outbuf_chunk *c = malloc(sizeof(*c)); /* no data[]: the bytes are borrowed */
+    if (!c)
+        return -1;
+    c->start = 0;
+    c->end = n;
+    c->borrowed = data;
+    c->release = release;
+    c->owner = owner;
+    c->ref = ref;
+    link_tail(ob, c);
+    ob->pending += n;
+    return 0;
+}
+
+static const char *chunk_bytes(const struct outbuf_chunk *c)
+{
+    return c->borrowed ? c->borrowed : c->data;
+}
+
 int outbuf_iov(const struct outbuf *ob, struct iovec *iov, int max)
 {
     int n = 0;
     for (const struct outbuf_chunk *c = ob->head; c && n < max; c = c->next) {
         if (c->end == c->start)
             continue;
-        iov[n].iov_base = (void *)(c->data + c->start);
+        iov[n].iov_base = (void *)(chunk_bytes(c) + c->start);
         iov[n].iov_len = c->end - c->start;
         n++;
     }
@@ -121,11 +164,11 @@ void outbuf_consume(struct outbuf *ob, size_t n)
         n -= avail;
         if (c == ob->tail) {
             /* Keep nothing once drained: an idle connection holds no chunk. */
-            free(c);
+            drop_chunk(c);
             ob->head = ob->tail = NULL;
             return;
         }
         ob->head = c->next;
-        free(c);
+        drop_chunk(c);
     }
 }

@@ -29,7 +29,11 @@
 #define SLAB_CHUNK_HEADER_CLEAR 24
 /* slab_span_take clears this many bytes at the head of a span: at least an item header. */
 #define SLAB_SPAN_HEADER_CLEAR 64
-#define SLAB_MAX_CLASSES 63 /* class ids 1..63; 0 means "a span, not a class" */
+/* Class ids 1..SLAB_MAX_CLASSES (page owners, below the SLAB_OWNER_SPAN values); 0 means "a
+ * span, not a class". 16 classes per doubling from ~64 bytes to 1 MB take about 220. */
+#define SLAB_MAX_CLASSES 253
+#define SLAB_STEPS_PER_DOUBLING 16
+#define SLAB_LOOKUP_MAX 2048
 
 /* What a page is used for (slabs.owner[page]): a class id, or one of these. */
 #define SLAB_OWNER_FREE 0
@@ -73,6 +77,11 @@ struct slabs {
     uint32_t npages;
     unsigned shift; /* log2 of the chunk alignment (>= 3) */
     unsigned nclasses;
+    /* The highest class id that has ever held a page: loops over classes in use stop there
+     * (there are ~220 classes, most never used). Only grows. */
+    _Atomic unsigned top_class;
+    /* slabs_class_for without a search for sizes up to SLAB_LOOKUP_MAX: [(size + 3) / 4] */
+    uint8_t class_of_small[SLAB_LOOKUP_MAX / 4 + 1];
     struct slab_class classes[SLAB_MAX_CLASSES + 1]; /* [0]: spans (counters only) */
 
     pthread_mutex_t pool_lock;
@@ -87,7 +96,8 @@ struct slabs {
 };
 
 /* Sets up the arena: mem_limit bytes (0 = 16 GB), classes from `smallest` bytes growing by
- * `factor` up to a page. Returns false with a message in err. */
+ * `factor`, but by no more than 1/SLAB_STEPS_PER_DOUBLING of the power of two below, up to a
+ * page. Returns false with a message in err. */
 bool slabs_init(struct slabs *s, size_t mem_limit, size_t smallest, double factor, char *err,
                 size_t errlen);
 void slabs_destroy(struct slabs *s);

@@ -44,25 +44,44 @@ enum {
     STATE_REF_MASK = 12,
 };
 
-/* In item.cls, beside the class id: the item has a CAS field (the store has use_cas). Kept out of
- * item.bits, which changes under the stripe lock while sweeps read the key offset without it. */
-#define ITEM_HAS_CAS 0x80u
-#define ITEM_CLASS_MASK 0x7fu
+/* Layout bits, in the high half of item.bits (the ITEM_* bits are the low half). Fixed when the
+ * item is allocated: sweeps read them without the stripe lock to find the key. */
+#define LAYOUT_CAS 0x10u      /* a CAS field: 6 bytes, or 8 with LAYOUT_CAS_WIDE */
+#define LAYOUT_CAS_WIDE 0x20u
+#define LAYOUT_FLAGS 0x40u    /* a client-flags field (absent when the flags are 0) */
 #define ITEM_PUBLIC_BITS (ITEM_FETCHED | ITEM_STALE | ITEM_WIN_SENT | ITEM_KEY_BINARY)
+_Static_assert((ITEM_PUBLIC_BITS & 0xf0u) == 0, "ITEM_* bits fit in the low half of item.bits");
 
+/* item.len: the value length, or LEN_WIDE when a 4-byte length follows the header. */
+#define LEN_WIDE 255u
+/* A narrow CAS field holds 48 bits: 2^48 stores (9 years at a million a second) before a store
+ * starts giving new items wide fields, at half that. A larger value written to a narrow field
+ * (a client's `cas` argument kept for comparison) is stored as CAS_NARROW_MAX, which no item's
+ * own CAS reaches, so it still compares unequal and greater. */
+#define CAS_NARROW_BYTES 6
+#define CAS_NARROW_MAX (((uint64_t)1 << 48) - 1)
+#define CAS_WIDE_FROM ((uint64_t)1 << 47)
+
+/* The pin word: readers holding the item, and whether the table has let go of it (then the
+ * last reader frees it). */
+#define PIN_UNLINKED 0x80000000u
+#define PIN_COUNT_MASK 0x7fffffffu
+
+/* 16 bytes, then optional fields in this order: wide length (4, when len == LEN_WIDE), pin word
+ * (4, values of STORE_PIN_MIN bytes or more: 4-byte aligned since chunks are), CAS (6 or 8),
+ * client flags (4), then the key and the value. The slab class is not stored: it is the owner
+ * of the item's page. */
 struct item {
-    uint32_t next;            /* hash chain (or free list) reference; 0 = end */
+    uint32_t next;            /* hash chain reference; 0 = end */
     _Atomic uint32_t atime;   /* memcached's it->time: last store or (counted) access */
     uint32_t exptime;         /* 0 = never */
-    uint32_t flags;           /* client flags */
-    uint32_t nbytes;          /* value length */
     uint8_t nkey;
     _Atomic uint8_t state;    /* STATE_* */
-    uint8_t bits;             /* ITEM_* */
-    uint8_t cls;              /* slab class id (0 for a span) | ITEM_HAS_CAS; set once */
-    char body[];              /* [CAS, 8 bytes], key, value */
+    _Atomic uint8_t bits;     /* ITEM_* | LAYOUT_*; ITEM_* change under the stripe lock */
+    uint8_t len;              /* value length, or LEN_WIDE */
+    char body[];
 };
-_Static_assert(sizeof(struct item) == 24, "item header is 24 bytes");
+_Static_assert(sizeof(struct item) == 16, "item header is 16 bytes");
 
 /* A lock stripe and its view of the hash table. A bucket's chain belongs to the stripe
  * (bucket & (STORE_STRIPES - 1)); since the table only doubles, a chain stays in its stripe. A
@@ -84,7 +103,10 @@ struct stripe {
 struct store {
     struct store_config cfg;
     struct slabs slabs;
-    size_t header_size; /* 24, or 32 with the CAS field */
+    size_t header_size; /* of a small item with flags 0: 16, plus a narrow CAS field */
+    /* The CAS layout bits of new items: 0 with -C, LAYOUT_CAS, and LAYOUT_CAS_WIDE too once the
+     * counter passes CAS_WIDE_FROM. Read-mostly, apart from the hot last_cas. */
+    _Atomic unsigned cas_layout;
     struct stripe stripes[STORE_STRIPES];
 
     /* The table as store_maintain (its only writer) sees it; workers use their stripe's view. */
@@ -139,24 +161,81 @@ uint32_t store_hash(const char *key, size_t nkey)
 
 /* ---- item layout ---- */
 
-static size_t item_total(const struct store *st, size_t nkey, size_t nbytes)
+static unsigned layout_bits(const struct item *it)
 {
-    return st->header_size + nkey + nbytes;
+    return atomic_load_explicit(&((struct item *)it)->bits, RELAXED);
 }
 
-static size_t item_size(const struct store *st, const struct item *it)
+/* Bytes of CAS and flags fields, by the layout bits (bits >> 4). */
+static const uint8_t cas_flags_len[8] = {
+    [LAYOUT_CAS >> 4] = CAS_NARROW_BYTES,
+    [(LAYOUT_CAS | LAYOUT_CAS_WIDE) >> 4] = 8,
+    [LAYOUT_FLAGS >> 4] = 4,
+    [(LAYOUT_FLAGS | LAYOUT_CAS) >> 4] = CAS_NARROW_BYTES + 4,
+    [(LAYOUT_FLAGS | LAYOUT_CAS | LAYOUT_CAS_WIDE) >> 4] = 8 + 4,
+};
+
+/* Bytes of the optional fields before the key. */
+static size_t fields_len(unsigned layout, size_t nbytes)
 {
-    return item_total(st, it->nkey, it->nbytes);
+    size_t n = cas_flags_len[(layout >> 4) & 7];
+    if (nbytes >= LEN_WIDE)
+        n += nbytes >= STORE_PIN_MIN ? 2 * sizeof(uint32_t) : sizeof(uint32_t);
+    return n;
 }
 
-static size_t cas_len(const struct item *it)
+static size_t layout_total(unsigned layout, size_t nkey, size_t nbytes)
 {
-    return (it->cls & ITEM_HAS_CAS) ? sizeof(uint64_t) : 0;
+    return sizeof(struct item) + fields_len(layout, nbytes) + nkey + nbytes;
+}
+
+size_t item_nbytes(const struct item *it)
+{
+    if (it->len != LEN_WIDE)
+        return it->len;
+    uint32_t n;
+    memcpy(&n, it->body, sizeof n);
+    return n;
+}
+
+static inline size_t item_size(const struct store *st, const struct item *it)
+{
+    (void)st;
+    return layout_total(layout_bits(it), it->nkey, item_nbytes(it));
+}
+
+/* The optional fields, by position. Before the CAS: the wide length and the pin word. */
+static size_t length_fields(const struct item *it)
+{
+    if (it->len != LEN_WIDE)
+        return 0;
+    return item_nbytes(it) >= STORE_PIN_MIN ? 2 * sizeof(uint32_t) : sizeof(uint32_t);
+}
+
+static char *pin_at(const struct item *it)
+{
+    return (char *)it->body + sizeof(uint32_t); /* after the wide length a pinnable item has */
+}
+
+static char *cas_at(const struct item *it)
+{
+    return (char *)it->body + length_fields(it);
+}
+
+static char *flags_at(const struct item *it, unsigned layout)
+{
+    return cas_at(it) + cas_flags_len[(layout & (LAYOUT_CAS | LAYOUT_CAS_WIDE)) >> 4];
+}
+
+static _Atomic uint32_t *pin_word(const struct item *it)
+{
+    /* offset 20 of a 4-byte aligned chunk */
+    return (_Atomic uint32_t *)(void *)pin_at(it);
 }
 
 const char *item_key(const struct item *it)
 {
-    return it->body + cas_len(it);
+    return it->body + length_fields(it) + cas_flags_len[(layout_bits(it) >> 4) & 7];
 }
 
 size_t item_nkey(const struct item *it)
@@ -166,22 +245,16 @@ size_t item_nkey(const struct item *it)
 
 char *item_data(struct item *it)
 {
-    return it->body + cas_len(it) + it->nkey;
-}
-
-size_t item_nbytes(const struct item *it)
-{
-    return it->nbytes;
+    return (char *)item_key(it) + it->nkey;
 }
 
 uint32_t item_flags(const struct item *it)
 {
-    return it->flags;
-}
-
-void item_set_flags(struct item *it, uint32_t flags)
-{
-    it->flags = flags;
+    unsigned layout = layout_bits(it);
+    uint32_t flags = 0;
+    if (layout & LAYOUT_FLAGS)
+        memcpy(&flags, flags_at(it, layout), sizeof flags);
+    return flags;
 }
 
 rel_time_t item_exptime(const struct item *it)
@@ -201,26 +274,92 @@ rel_time_t item_atime(const struct item *it)
 
 uint64_t item_cas(const struct item *it)
 {
+    unsigned layout = layout_bits(it);
     uint64_t cas = 0;
-    if (it->cls & ITEM_HAS_CAS)
-        memcpy(&cas, it->body, sizeof cas);
+    if (layout & LAYOUT_CAS_WIDE) {
+        memcpy(&cas, cas_at(it), sizeof cas);
+    } else if (layout & LAYOUT_CAS) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* one load: a narrow CAS is followed by at least a key byte and the chunk is at least
+         * 8 bytes longer than this field's offset */
+        memcpy(&cas, cas_at(it), sizeof cas);
+        cas &= CAS_NARROW_MAX;
+#else
+        const unsigned char *p = (const unsigned char *)cas_at(it);
+        for (int i = CAS_NARROW_BYTES; i-- > 0;)
+            cas = cas << 8 | p[i];
+#endif
+    }
     return cas;
 }
 
 void item_set_cas(struct item *it, uint64_t cas)
 {
-    if (it->cls & ITEM_HAS_CAS)
-        memcpy(it->body, &cas, sizeof cas);
+    unsigned layout = layout_bits(it);
+    if (layout & LAYOUT_CAS_WIDE) {
+        memcpy(cas_at(it), &cas, sizeof cas);
+    } else if (layout & LAYOUT_CAS) {
+        if (cas > CAS_NARROW_MAX)
+            cas = CAS_NARROW_MAX;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(cas_at(it), &cas, CAS_NARROW_BYTES);
+#else
+        unsigned char *p = (unsigned char *)cas_at(it);
+        for (int i = 0; i < CAS_NARROW_BYTES; i++, cas >>= 8)
+            p[i] = (unsigned char)cas;
+#endif
+    }
+}
+
+void item_get_view(struct item *it, struct item_view *v)
+{
+    unsigned layout = layout_bits(it);
+    size_t nbytes = it->len;
+    char *p = it->body;
+    if (nbytes == LEN_WIDE) {
+        uint32_t n;
+        memcpy(&n, p, sizeof n);
+        nbytes = n;
+        p += nbytes >= STORE_PIN_MIN ? 2 * sizeof(uint32_t) : sizeof(uint32_t);
+    }
+    v->cas = 0;
+    if (layout & LAYOUT_CAS) {
+        v->cas = item_cas(it);
+        p += (layout & LAYOUT_CAS_WIDE) ? sizeof(uint64_t) : CAS_NARROW_BYTES;
+    }
+    v->flags = 0;
+    if (layout & LAYOUT_FLAGS) {
+        memcpy(&v->flags, p, sizeof v->flags);
+        p += sizeof(uint32_t);
+    }
+    v->key = p;
+    v->nkey = it->nkey;
+    v->data = p + it->nkey;
+    v->nbytes = nbytes;
+}
+
+bool item_pinnable(const struct item *it)
+{
+    return item_nbytes(it) >= STORE_PIN_MIN;
+}
+
+bool item_pinned(const struct item *it)
+{
+    return item_pinnable(it) &&
+           (atomic_load_explicit(pin_word(it), memory_order_acquire) & PIN_COUNT_MASK) != 0;
 }
 
 unsigned item_bits(const struct item *it)
 {
-    return it->bits & ITEM_PUBLIC_BITS;
+    return layout_bits(it) & ITEM_PUBLIC_BITS;
 }
 
+/* Under the stripe lock (the only writers), so a load and a store do. */
 void item_set_bits(struct item *it, unsigned bits)
 {
-    it->bits = (uint8_t)(bits & ITEM_PUBLIC_BITS);
+    unsigned old = layout_bits(it);
+    atomic_store_explicit(&it->bits, (uint8_t)((old & ~ITEM_PUBLIC_BITS) | (bits & ITEM_PUBLIC_BITS)),
+                          RELAXED);
 }
 
 static struct item *item_at(const struct store *st, uint32_t ref)
@@ -233,9 +372,17 @@ static uint32_t item_ref(const struct store *st, const struct item *it)
     return slabs_ref(&st->slabs, it);
 }
 
+/* The item's slab class: its page's owner, 0 for a span. The owner of a page cannot change
+ * while an item lives there. */
+static unsigned item_class(const struct store *st, const struct item *it)
+{
+    uint8_t owner = st->slabs.owner[slabs_page_of(&st->slabs, it)];
+    return owner == SLAB_OWNER_SPAN ? 0 : owner;
+}
+
 static struct slab_counters *item_counters(struct store *st, const struct item *it)
 {
-    return &st->slabs.classes[it->cls & ITEM_CLASS_MASK].counters;
+    return &st->slabs.classes[item_class(st, it)].counters;
 }
 
 static struct stripe *stripe_of(struct store *st, uint32_t hv)
@@ -297,7 +444,7 @@ static void unlink_from_table(struct store *st, uint32_t hv, struct item *it)
 static void free_item(struct store *st, struct item *it)
 {
     size_t size = item_size(st, it);
-    unsigned cls = it->cls & ITEM_CLASS_MASK;
+    unsigned cls = item_class(st, it);
     if (cls == 0) {
         atomic_store_explicit(&it->state, 0, memory_order_release);
         slab_span_put(&st->slabs, it);
@@ -311,6 +458,31 @@ static void free_item(struct store *st, struct item *it)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* Under the stripe, for an item just taken out of the table: frees it, unless readers still pin
+ * it (then the last store_unpin does). */
+static void drop_unlinked(struct store *st, struct item *it)
+{
+    if (item_pinnable(it)) {
+        uint32_t old = atomic_fetch_or_explicit(pin_word(it), PIN_UNLINKED, memory_order_acq_rel);
+        if (old & PIN_COUNT_MASK)
+            return;
+    }
+    free_item(st, it);
+}
+
+void store_pin(struct store *st, struct item *it)
+{
+    (void)st;
+    atomic_fetch_add_explicit(pin_word(it), 1, memory_order_relaxed);
+}
+
+void store_unpin(struct store *st, struct item *it)
+{
+    uint32_t old = atomic_fetch_sub_explicit(pin_word(it), 1, memory_order_acq_rel);
+    if (old == (PIN_UNLINKED | 1))
+        free_item(st, it);
+}
+
 enum removal { REMOVE_EVICT, REMOVE_RECLAIM, REMOVE_CRAWL };
 
 /* Counts an item that the store itself removes (not a client's delete). */
@@ -318,7 +490,7 @@ static void count_removal(struct store *st, const struct item *it, enum removal 
                           rel_time_t now)
 {
     struct slab_counters *cc = item_counters(st, it);
-    bool fetched = it->bits & ITEM_FETCHED;
+    bool fetched = item_bits(it) & ITEM_FETCHED;
     if (why == REMOVE_EVICT) {
         COUNT(st->evictions, 1);
         COUNT(cc->evicted, 1);
@@ -352,7 +524,7 @@ static void count_removal(struct store *st, const struct item *it, enum removal 
 }
 
 /* Tries to lock the stripe of a linked chunk seen without it. On success the item is still
- * linked and its stripe is locked (returned); else NULL. */
+ * linked, not pinned, and its stripe is locked (returned); else NULL. */
 static pthread_mutex_t *lock_linked(struct store *st, struct item *it, uint32_t *hv)
 {
     if (!(atomic_load_explicit(&it->state, memory_order_acquire) & STATE_LINKED))
@@ -363,7 +535,9 @@ static pthread_mutex_t *lock_linked(struct store *st, struct item *it, uint32_t 
     pthread_mutex_t *m = &stripe_of(st, *hv)->lock;
     if (pthread_mutex_trylock(m) != 0)
         return NULL;
-    if (!(atomic_load_explicit(&it->state, RELAXED) & STATE_LINKED)) {
+    /* A pinned item is being read outside the lock: it may be neither moved nor evicted (and
+     * no new pin can come while we hold its stripe). */
+    if (!(atomic_load_explicit(&it->state, RELAXED) & STATE_LINKED) || item_pinned(it)) {
         pthread_mutex_unlock(m);
         return NULL;
     }
@@ -562,7 +736,8 @@ static bool make_page_free(struct store *st, uint32_t p, uint32_t min_class_page
 static bool free_spare_page(struct store *st)
 {
     struct slabs *s = &st->slabs;
-    for (unsigned id = 1; id <= s->nclasses; id++) {
+    unsigned top = atomic_load_explicit(&s->top_class, RELAXED);
+    for (unsigned id = 1; id <= top; id++) {
         struct slab_class *c = &s->classes[id];
         if (!atomic_load_explicit(&c->spare, RELAXED) || pthread_mutex_trylock(&c->lock) != 0)
             continue;
@@ -579,7 +754,8 @@ static bool free_spare_page(struct store *st)
 
 static bool any_spare_class(struct store *st, const struct slab_class *except)
 {
-    for (unsigned id = 1; id <= st->slabs.nclasses; id++)
+    unsigned top = atomic_load_explicit(&st->slabs.top_class, RELAXED);
+    for (unsigned id = 1; id <= top; id++)
         if (&st->slabs.classes[id] != except &&
             atomic_load_explicit(&st->slabs.classes[id].spare, RELAXED))
             return true;
@@ -678,7 +854,8 @@ struct item *store_alloc_flags(struct store *st, const char *key, size_t nkey, u
         *err = STORE_ALLOC_TOO_LARGE;
         return NULL;
     }
-    size_t size = item_total(st, nkey, nbytes);
+    unsigned layout = (flags ? LAYOUT_FLAGS : 0) | atomic_load_explicit(&st->cas_layout, RELAXED);
+    size_t size = layout_total(layout, nkey, nbytes);
     unsigned cls = slabs_class_for(&st->slabs, size);
     struct item *it = cls ? alloc_chunk(st, cls, size) : alloc_span(st, size);
     if (!it) {
@@ -688,13 +865,34 @@ struct item *store_alloc_flags(struct store *st, const char *key, size_t nkey, u
     it->next = 0;
     atomic_store_explicit(&it->atime, clock_now(), RELAXED);
     it->exptime = 0;
-    it->flags = flags;
-    it->nbytes = (uint32_t)nbytes;
     it->nkey = (uint8_t)nkey;
-    it->bits = 0;
-    it->cls = (uint8_t)(cls | (st->cfg.use_cas ? ITEM_HAS_CAS : 0));
-    item_set_cas(it, 0);
-    memcpy((char *)item_key(it), key, nkey);
+    atomic_store_explicit(&it->bits, (uint8_t)layout, RELAXED);
+    /* the optional fields in order (see struct item) */
+    char *p = it->body;
+    if (nbytes >= LEN_WIDE) {
+        it->len = LEN_WIDE;
+        uint32_t n = (uint32_t)nbytes;
+        memcpy(p, &n, sizeof n);
+        p += sizeof n;
+        if (nbytes >= STORE_PIN_MIN) {
+            atomic_store_explicit(pin_word(it), 0, RELAXED);
+            p += sizeof(uint32_t);
+        }
+    } else {
+        it->len = (uint8_t)nbytes;
+    }
+    if (layout & LAYOUT_CAS_WIDE) {
+        memset(p, 0, sizeof(uint64_t));
+        p += sizeof(uint64_t);
+    } else if (layout & LAYOUT_CAS) {
+        memset(p, 0, CAS_NARROW_BYTES);
+        p += CAS_NARROW_BYTES;
+    }
+    if (flags) {
+        memcpy(p, &flags, sizeof flags);
+        p += sizeof flags;
+    }
+    memcpy(p, key, nkey);
     atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
     *err = STORE_ALLOC_OK;
     return it;
@@ -742,7 +940,7 @@ struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t n
                 miss = STORE_MISS_EXPIRED;
             if (miss != STORE_HIT) {
                 unlink_from_table(st, hv, it);
-                free_item(st, it);
+                drop_unlinked(st, it);
                 *why = miss;
                 return NULL;
             }
@@ -757,10 +955,11 @@ struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t n
 
 void store_touch_access(struct store *st, struct item *it)
 {
-    if (it->bits & ITEM_FETCHED)
+    unsigned bits = layout_bits(it);
+    if (bits & ITEM_FETCHED)
         atomic_store_explicit(&it->atime, clock_now(), RELAXED);
     else
-        it->bits |= ITEM_FETCHED;
+        atomic_store_explicit(&it->bits, (uint8_t)(bits | ITEM_FETCHED), RELAXED);
     (void)st;
     if ((atomic_load_explicit(&it->state, RELAXED) & STATE_REF_MASK) != STATE_REF_MASK)
         atomic_fetch_or_explicit(&it->state, STATE_REF_MASK, RELAXED);
@@ -768,15 +967,19 @@ void store_touch_access(struct store *st, struct item *it)
 
 void store_new_cas(struct store *st, struct item *it)
 {
-    if (st->cfg.use_cas)
-        item_set_cas(it, atomic_fetch_add_explicit(&st->last_cas, 1, RELAXED) + 1);
+    if (!st->cfg.use_cas)
+        return;
+    uint64_t cas = atomic_fetch_add_explicit(&st->last_cas, 1, RELAXED) + 1;
+    if (cas >= CAS_WIDE_FROM)
+        atomic_fetch_or_explicit(&st->cas_layout, LAYOUT_CAS_WIDE, RELAXED);
+    item_set_cas(it, cas);
 }
 
 void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old)
 {
     if (old) {
         unlink_from_table(st, hv, old);
-        free_item(st, old);
+        drop_unlinked(st, old);
     }
     atomic_store_explicit(&it->atime, clock_now(), RELAXED);
     store_new_cas(st, it);
@@ -797,7 +1000,7 @@ void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old
 void store_unlink(struct store *st, uint32_t hv, struct item *it)
 {
     unlink_from_table(st, hv, it);
-    free_item(st, it);
+    drop_unlinked(st, it);
 }
 
 void store_flush(struct store *st, rel_time_t when)
@@ -906,7 +1109,7 @@ static void crawl(struct store *st)
             STRIPE_ADD(sp, items, (uint64_t)-1);
             STRIPE_ADD(sp, bytes, (uint64_t)0 - item_size(st, it));
             COUNT(item_counters(st, it)->number, (uint64_t)-1);
-            free_item(st, it);
+            drop_unlinked(st, it);
         }
         pthread_mutex_unlock(m);
     }
@@ -923,7 +1126,8 @@ static void rebalance(struct store *st)
     struct slabs *s = &st->slabs;
     uint64_t most = 0;
     unsigned needy = 0;
-    for (unsigned id = 1; id <= s->nclasses; id++) {
+    unsigned top = atomic_load_explicit(&s->top_class, RELAXED);
+    for (unsigned id = 1; id <= top; id++) {
         uint64_t ev = atomic_load_explicit(&s->classes[id].counters.evicted, RELAXED);
         uint64_t delta = ev >= st->seen_evictions[id] ? ev - st->seen_evictions[id] : ev;
         st->seen_evictions[id] = ev;
@@ -937,7 +1141,7 @@ static void rebalance(struct store *st)
         return;
     unsigned donor = 0;
     uint32_t donor_pages = 1;
-    for (unsigned id = 1; id <= s->nclasses; id++) {
+    for (unsigned id = 1; id <= top; id++) {
         if (id == needy || st->quiet_calls[id] < STORE_QUIET_CALLS)
             continue;
         pthread_mutex_lock(&s->classes[id].lock);
@@ -1000,7 +1204,8 @@ struct store *store_create(const struct store_config *cfg, char *err, size_t err
         return NULL;
     }
     st->cfg = *cfg;
-    st->header_size = sizeof(struct item) + (cfg->use_cas ? sizeof(uint64_t) : 0);
+    st->header_size = sizeof(struct item) + (cfg->use_cas ? CAS_NARROW_BYTES : 0);
+    atomic_store(&st->cas_layout, cfg->use_cas ? LAYOUT_CAS : 0);
     if (!slabs_init(&st->slabs, cfg->mem_limit, st->header_size + cfg->chunk_min,
                     cfg->growth_factor, err, errlen)) {
         free(st);

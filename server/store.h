@@ -7,7 +7,8 @@
  * Concurrency: keys are hashed to lock stripes. Every lookup and change of an item happens
  * between store_lock_key() and store_unlock() for that key's hash; an item pointer is valid only
  * while its stripe is locked (or, for an unlinked item from store_alloc, until it is linked or
- * freed). Values are copied out under the lock, so no reference counts are needed.
+ * freed). Small values are copied out under the lock; a large one (STORE_PIN_MIN bytes or more)
+ * can instead be pinned (store_pin) and read after the lock is released.
  * store_alloc() may be called with or without one stripe lock held.
  *
  * Ownership: the store owns all item memory. store_destroy() frees everything. */
@@ -87,8 +88,8 @@ void store_touch_access(struct store *st, struct item *it);
  * (see server/STORAGE.md); anything larger is STORE_ALLOC_TOO_LARGE. */
 struct item *store_alloc_flags(struct store *st, const char *key, size_t nkey, uint32_t flags,
                                size_t nbytes, enum store_alloc_err *err);
-/* store_alloc_flags with flags 0 (then set them with item_set_flags). Prefer store_alloc_flags:
- * with non-zero flags memcached's size limit is 4 bytes lower. */
+/* store_alloc_flags with flags 0. Client flags are fixed at allocation (an item with flags 0 has
+ * no room for them). */
 struct item *store_alloc(struct store *st, const char *key, size_t nkey, size_t nbytes,
                          enum store_alloc_err *err);
 /* The largest value store_alloc_flags accepts for this key length and flags. */
@@ -102,6 +103,19 @@ void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old
 void store_unlink(struct store *st, uint32_t hv, struct item *it);
 /* Under the key's lock: gives a linked item a fresh CAS unique (after an in-place change). */
 void store_new_cas(struct store *st, struct item *it);
+
+/* Zero-copy reads of large values. An item whose value has at least STORE_PIN_MIN bytes carries
+ * a pin count. Pinned under its key's lock (store_pin), its memory stays valid and its value
+ * unchanged after the lock is released, even if it is replaced, deleted, flushed or expires
+ * meanwhile, until store_unpin (from any thread, without a lock). A pinned item is never
+ * evicted or moved; once unlinked, its last unpin frees it. */
+#define STORE_PIN_MIN 8192
+bool item_pinnable(const struct item *it);
+/* Under the key's lock: pinned by someone, so its value must not be changed in place. */
+bool item_pinned(const struct item *it);
+/* Under the key's lock, on a linked pinnable item. */
+void store_pin(struct store *st, struct item *it);
+void store_unpin(struct store *st, struct item *it);
 
 /* flush_all: `when` is memcached's new_oldest: clock_from_exptime(delay) for a positive delay,
  * else clock_now(). As memcached 1.6.18 does, with CAS on, items last stored or accessed before
@@ -120,12 +134,21 @@ size_t item_nkey(const struct item *it);
 char *item_data(struct item *it);
 size_t item_nbytes(const struct item *it);
 uint32_t item_flags(const struct item *it);
-void item_set_flags(struct item *it, uint32_t flags);
 rel_time_t item_exptime(const struct item *it);
 void item_set_exptime(struct item *it, rel_time_t exptime);
 rel_time_t item_atime(const struct item *it); /* last access */
 uint64_t item_cas(const struct item *it);     /* 0 with -C */
 void item_set_cas(struct item *it, uint64_t cas); /* meta commands' explicit CAS (E flag) */
+/* Everything a reply shows, found in one pass over the header (cheaper than one call each). */
+struct item_view {
+    const char *key;
+    size_t nkey;
+    char *data;
+    size_t nbytes;
+    uint32_t flags;
+    uint64_t cas; /* 0 with -C */
+};
+void item_get_view(struct item *it, struct item_view *v);
 unsigned item_bits(const struct item *it);
 void item_set_bits(struct item *it, unsigned bits); /* replaces the ITEM_* bits */
 
