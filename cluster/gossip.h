@@ -116,6 +116,7 @@ struct gossip_counters {
     uint64_t resurrections_refused;     /* an alive for a tombstone's epoch, not accepted */
     uint64_t told_dead;                 /* dead members told directly that they are dead */
     uint64_t stall_checks;              /* stalls after which we asked every member about us */
+    uint64_t hints, hinted_probes;      /* unreachable hints taken, probes they moved forward */
 };
 
 void gossip_config_defaults(struct gossip_config *cfg);
@@ -137,6 +138,14 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
                     const struct gossip_addr *from, uint64_t now_ms);
 /* The earliest time gossip_tick has work to do (for a poll timeout). */
 uint64_t gossip_next_deadline(const struct gossip *g);
+
+/* A hint from the data path: requests to member `name` failed (refused, timed out, connection
+ * lost). It does not make the member suspect: it only moves the member's next probe forward (the
+ * next probe period probes it, out of the round-robin order), so the failure detector itself
+ * decides, with its indirect probes, whether the member is down or only unreachable from here
+ * (Lifeguard's rule: a node's own trouble must not become an accusation). Hints for unknown,
+ * dead or left members, or for ourselves, are ignored; one hint is kept at a time (the newest). */
+void gossip_hint_unreachable(struct gossip *g, const char *name);
 
 /* Read access for the driving thread and tests. */
 const struct gossip_counters *gossip_counters(const struct gossip *g);

@@ -63,6 +63,9 @@ struct gossip {
     unsigned nacks_expected, nacks_received;
     uint32_t next_seq;
     unsigned awareness;                 /* Lifeguard local health: 0 = healthy */
+    /* A member the router could not reach (gossip_hint_unreachable): probed next, out of turn.
+     * A name, not a pointer, since the member may be reaped before then; "" when none. */
+    char hinted[WIRE_NAME_MAX + 1];
 
     struct relay relays[GOSSIP_RELAYS];
 

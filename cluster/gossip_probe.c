@@ -6,6 +6,7 @@
  * point at us, not the target) and when we must refute, and shrinks with every successful probe. */
 #include "cluster/gossip_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,8 +96,33 @@ static void probe_list_reshuffle(struct gossip *g)
     }
 }
 
+void gossip_hint_unreachable(struct gossip *g, const char *name)
+{
+    struct member *m = member_table_find(&g->members, name);
+    if (!m || !probeable(g, m))
+        return;
+    g->counters.hints++;
+    snprintf(g->hinted, sizeof g->hinted, "%s", name);
+}
+
+/* The hinted member if it is still worth probing (and not the probe in progress), else none. */
+static struct member *take_hinted(struct gossip *g)
+{
+    if (g->hinted[0] == '\0')
+        return NULL;
+    struct member *m = member_table_find(&g->members, g->hinted);
+    g->hinted[0] = '\0';
+    if (!m || !probeable(g, m))
+        return NULL;
+    g->counters.hinted_probes++;
+    return m;
+}
+
 static struct member *next_target(struct gossip *g)
 {
+    struct member *hinted = take_hinted(g);
+    if (hinted)
+        return hinted; /* its turn in the round stays: probed once more, never skipped */
     for (int pass = 0; pass < 2; pass++) {
         while (g->probe_pos < g->probe_len) {
             struct member *m = g->probe_list[g->probe_pos++];

@@ -77,5 +77,7 @@ size_t gossip_stats_render(const struct gossip *g, char *buf, size_t cap)
          (unsigned long long)c->resurrections_refused);
     line(&r, "STAT cluster_told_dead %llu\r\n", (unsigned long long)c->told_dead);
     line(&r, "STAT cluster_stall_checks %llu\r\n", (unsigned long long)c->stall_checks);
+    line(&r, "STAT cluster_unreachable_hints %llu\r\n", (unsigned long long)c->hints);
+    line(&r, "STAT cluster_hinted_probes %llu\r\n", (unsigned long long)c->hinted_probes);
     return r.len;
 }

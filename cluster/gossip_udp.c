@@ -334,6 +334,13 @@ size_t gossip_udp_stats(struct gossip_udp *d, char *buf, size_t cap)
     return n;
 }
 
+void gossip_udp_hint_unreachable(struct gossip_udp *d, const char *name)
+{
+    pthread_mutex_lock(&d->lock);
+    gossip_hint_unreachable(d->g, name);
+    pthread_mutex_unlock(&d->lock);
+}
+
 void gossip_udp_leave(struct gossip_udp *d)
 {
     pthread_mutex_lock(&d->lock);

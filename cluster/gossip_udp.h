@@ -54,6 +54,9 @@ struct gossip_view *gossip_udp_view(struct gossip_udp *d);
 struct gossip_addr gossip_udp_addr(const struct gossip_udp *d);
 /* `stats cluster` lines into buf; see gossip_stats_render. */
 size_t gossip_udp_stats(struct gossip_udp *d, char *buf, size_t cap);
+/* gossip_hint_unreachable on the gossip state, from any thread (takes the driver's lock: call it
+ * on failures, not per request). */
+void gossip_udp_hint_unreachable(struct gossip_udp *d, const char *name);
 /* Announces a graceful leave and returns after leave_linger_ms (answering probes meanwhile). */
 void gossip_udp_leave(struct gossip_udp *d);
 /* Stops the thread, closes the socket, frees everything (the view too: readers must be out). */

@@ -328,6 +328,13 @@ void cluster_node_attach_store(struct store *st)
     atomic_store(&fenced_store, st);
 }
 
+void cluster_node_hint_unreachable(const char *name)
+{
+    struct gossip_udp *d = atomic_load(&driver);
+    if (d)
+        gossip_udp_hint_unreachable(d, name);
+}
+
 bool cluster_node_running(void)
 {
     return atomic_load(&driver) != NULL;

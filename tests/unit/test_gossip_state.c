@@ -513,6 +513,29 @@ START_TEST(probe_ack_keeps_member_alive)
 }
 END_TEST
 
+/* The router's hint moves a member's probe forward and nothing else: it suspects no one. */
+START_TEST(unreachable_hint_probes_member_next)
+{
+    struct gossip *g = five_members();
+    uint64_t now = 1000;
+    char target[WIRE_NAME_MAX + 1];
+    wait_for_ping(g, &now, target);
+    gossip_hint_unreachable(g, "nobody");       /* unknown: ignored */
+    gossip_hint_unreachable(g, "self");         /* ourselves: ignored */
+    ck_assert_uint_eq(gossip_counters(g)->hints, 0);
+    for (int round = 0; round < 3; round++) {
+        uint64_t suspicions = gossip_counters(g)->suspicions_raised;
+        gossip_hint_unreachable(g, "c");
+        ck_assert_uint_eq(gossip_counters(g)->suspicions_raised, suspicions);
+        wait_for_ping(g, &now, target);
+        ck_assert_str_eq(target, "c");
+    }
+    ck_assert_uint_eq(gossip_counters(g)->hints, 3);
+    ck_assert_uint_eq(gossip_counters(g)->hinted_probes, 3);
+    gossip_destroy(g);
+}
+END_TEST
+
 START_TEST(probe_failure_goes_indirect_then_suspect)
 {
     struct gossip *g = five_members();
@@ -809,6 +832,7 @@ int main(void)
     tcase_add_test(tc, replayed_packets_dropped);
     tcase_add_test(tc, answers_ping_with_ack);
     tcase_add_test(tc, probe_ack_keeps_member_alive);
+    tcase_add_test(tc, unreachable_hint_probes_member_next);
     tcase_add_test(tc, probe_failure_goes_indirect_then_suspect);
     tcase_add_test(tc, local_health_stretches_probe_period);
     tcase_add_test(tc, relays_ping_req_ack_and_nack);
