@@ -51,7 +51,8 @@ bool proxy_client_blocked(const struct proxy_client *pc);
 /* Nothing pending: every reply is in `out`. */
 bool proxy_client_idle(const struct proxy_client *pc);
 /* The connection's first line was the forwarding marker (cluster mode): everything on it runs
- * locally, so the connection may drop its proxy client and feed the session directly. */
+ * locally (fed straight to the session, except that during warm-up a local miss may be looked
+ * up at the key's previous owner). */
 bool proxy_client_forwarded(const struct proxy_client *pc);
 
 #endif
