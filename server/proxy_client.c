@@ -18,10 +18,10 @@
  * the reply bytes held for it out of order: together they bound what one client costs. */
 #define PENDING_MAX 256
 #define HELD_MAX (256 * 1024)
-/* Recycled entries kept per worker (with their plans' memory), and the largest reply copy an
- * idle entry may keep. */
+/* Recycled entries kept per worker (with their plans' memory), and the largest buffer an idle
+ * entry may keep: at most about POOL_MAX * (parts + copies) * KEEP_COPY_MAX per worker. */
 #define POOL_MAX 1024
-#define KEEP_COPY_MAX 16384
+#define KEEP_COPY_MAX 4096
 /* Marks the deletes warm-up sends to a previous owner, so that that node, in warm-up itself,
  * does not pass them on (which would make two joining nodes delete back and forth forever). */
 #define WARMUP_OPAQUE "O.shoal-warmup"
@@ -137,6 +137,17 @@ struct proxy_client *proxy_client_create(struct router *router, struct proxy_poo
     return pc;
 }
 
+static bool plan_is_large(const struct route_plan *plan)
+{
+    if (plan->parts_cap > 16 || plan->keys_cap > 256 || plan->key_bytes.cap > KEEP_COPY_MAX ||
+        plan->miss.cap > KEEP_COPY_MAX)
+        return true;
+    for (size_t i = 0; i < plan->parts_cap; i++)
+        if (plan->parts[i].request.cap > KEEP_COPY_MAX)
+            return true;
+    return false;
+}
+
 /* Back to the pool (or freed when the pool is full). */
 static void entry_free(struct entry *e)
 {
@@ -149,6 +160,8 @@ static void entry_free(struct entry *e)
     for (size_t i = 0; i < e->block_cap; i++)
         if (e->copies[i].cap > KEEP_COPY_MAX)
             route_buf_free(&e->copies[i]);
+    if (plan_is_large(&e->plan))
+        route_plan_free(&e->plan); /* a big value or multi-get: not worth keeping per entry */
     e->owner = NULL;
     e->next = pool->free;
     pool->free = e;
