@@ -304,6 +304,34 @@ def test_backend_timeout(_p, _backends):
         silent.close()
 
 
+def test_in_flight_bounded(_p, _backends):
+    """A client pipelining against a backend that never answers has at most 256 commands in
+    flight: the proxy stops reading it, and other clients are still served."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        port = silent.getsockname()[1]
+        p = harness.Server(args=["--proxy", "--servers", "127.0.0.1:%d" % port,
+                                 "--backend-timeout", "5000", "-t", "1"])
+        try:
+            with p.connect() as c:
+                c.send(b"".join(b"get inflight%d\r\n" % i for i in range(2000)))
+                name = "127.0.0.1:%d:in_flight" % port
+                seen = 0
+                deadline = time.monotonic() + 4
+                while time.monotonic() < deadline and seen < 256:
+                    seen = int(stats_proxy(p)[name])
+                    time.sleep(0.02)
+                expect_eq(seen, 256, "in flight for the pipelining client")
+                time.sleep(0.2)
+                expect_eq(int(stats_proxy(p)[name]), 256, "still bounded")
+        finally:
+            p.stop()
+    finally:
+        silent.close()
+
+
 def test_refused_options(_p, _backends):
     cmd = [harness.binary_under_test(), "--proxy", "-p", "0", "-U", "0"]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
@@ -332,6 +360,7 @@ def main():
                      ("stats proxy", test_stats_proxy),
                      ("dead backend: misses, SERVER_ERROR, recovery", test_dead_backend),
                      ("backend timeout", test_backend_timeout),
+                     ("in-flight commands per client are bounded", test_in_flight_bounded),
                      ("--proxy needs --servers", test_refused_options)]:
         suite.run(name, fn, p, backends)
     suite.finish()
