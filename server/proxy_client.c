@@ -889,8 +889,10 @@ size_t proxy_client_process(struct proxy_client *pc, const char *in, size_t len,
 {
     size_t done = 0;
     while (done < len && session_state(pc->session) == SESSION_OPEN) {
-        if (pc->forwarded && !pc->head && !router_warmup_active(pc->router))
-            /* the common case of a forwarded connection: the session alone */
+        if (pc->forwarded && (session_mid_command(pc->session) ||
+                              (!pc->head && !router_warmup_active(pc->router))))
+            /* the common case of a forwarded connection: the session alone (which may have
+             * stopped inside a data block: only it knows where the block ends) */
             return done + session_process(pc->session, in + done, len - done, pc->out, out_limit);
         if (pc->out->pending > out_limit || proxy_client_blocked(pc))
             break;
