@@ -9,6 +9,7 @@ the remaining owners.
 
 Every wait polls with a deadline; every process started is killed at the end, also on failure."""
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -152,6 +153,29 @@ def test_quiet_and_noreply(nodes):
                   b"NF\r\nVA 1\r\n1\r\nVA 1\r\n2\r\nMN\r\n")
 
 
+def test_pipelined_like_one_memcached(nodes):
+    """A seeded random pipelined stream (tests/integration/test_proxy.py's) through one node,
+    with keys on all three, answers the same bytes as one memcached holding everything."""
+    import test_proxy  # noqa: E402 (tests/integration is on the path)
+    reference = harness.Server(harness.REFERENCE_BIN)
+    try:
+        for seed, n in ((11, nodes[0]), (12, nodes[1])):
+            stream = b"".join(test_proxy.random_stream(random.Random(seed), 400))
+            with n.connect() as a, reference.connect() as b:
+                got = a.request(stream, timeout=20)
+                want = b.request(stream, timeout=20)
+                expect_eq(a.request(b"flush_all\r\n"), b"OK\r\n")
+                expect_eq(b.request(b"flush_all\r\n"), b"OK\r\n")
+            if got != want:
+                at = next((i for i in range(min(len(got), len(want))) if got[i] != want[i]),
+                          min(len(got), len(want)))
+                raise Failure("seed %d through %s differs at byte %d: %s vs memcached %s"
+                              % (seed, n.name, at, short(got[max(0, at - 80):at + 200]),
+                                 short(want[max(0, at - 80):at + 200])))
+    finally:
+        reference.stop()
+
+
 def test_memccapable(nodes):
     for n in nodes:
         proc = subprocess.run([MEMCCAPABLE, "-a", "-h", "127.0.0.1", "-p", str(n.port), "-t", "5"],
@@ -268,6 +292,7 @@ def main():
     for name, fn in [("set through one node, read through every other", test_set_anywhere_get_everywhere),
                      ("multi-get across owners in order", test_multiget_order),
                      ("noreply and quiet meta", test_quiet_and_noreply),
+                     ("pipelined mixed stream equals one memcached", test_pipelined_like_one_memcached),
                      ("memccapable -a through every node", test_memccapable),
                      ("flush_all empties every node", test_flush_all_everywhere),
                      ("a --proxy member stores nothing, is on no ring", test_proxy_member),
