@@ -116,6 +116,14 @@ struct gossip *gossip_create(const struct gossip_config *cfg, uint64_t now_ms)
 
     struct wire_member self = {0};
     self.incarnation = cfg->incarnation;
+    if (cfg->on_fence && gossip_epoch(self.incarnation) < (UINT64_MAX >> GOSSIP_EPOCH_SHIFT)) {
+        /* The start of the next epoch (rounding up keeps a restart above its previous life): a
+         * whole epoch of counter for refutations, and every accusation of a previous life falls
+         * in an older epoch. */
+        self.incarnation = (gossip_epoch(self.incarnation) + 1) << GOSSIP_EPOCH_SHIFT |
+                           (self.incarnation & 0xfff);
+    }
+    g->first_incarnation = self.incarnation;
     snprintf(self.name, sizeof self.name, "%s", g->name);
     self.addr = cfg->addr;
     snprintf(self.data_addr, sizeof self.data_addr, "%s", g->data_addr);
@@ -263,9 +271,14 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
         g->counters.dropped_invalid++;
         return;
     }
+    /* A genuine packet: first whether we ourselves were away too long (the fence must come
+     * before anything this packet makes us send); last whether its sender is a member we still
+     * hold dead (a refutation in a new epoch inside the packet has brought it back by then). */
+    gossip_check_stall(g, now_ms);
     cur = (struct wire_cursor){p.body, p.body_len};
     while (wire_next_msg(&cur, &msg) == 1)
         dispatch(g, &msg, from, now_ms);
+    gossip_tell_dead_sender(g, from, now_ms);
     if (g->dirty && !g->cfg.view)
         g->dirty = false;
     else if (g->dirty && g->publish_at_ms == 0)
@@ -276,6 +289,7 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
 
 void gossip_tick(struct gossip *g, uint64_t now_ms)
 {
+    gossip_check_stall(g, now_ms);
     if (!g->left) {
         gossip_probe_tick(g, now_ms);
         gossip_check_suspicions(g, now_ms);
@@ -287,6 +301,7 @@ void gossip_tick(struct gossip *g, uint64_t now_ms)
     }
     if (g->dirty && now_ms >= g->publish_at_ms)
         gossip_publish(g);
+    g->due_ms = gossip_next_deadline(g);
 }
 
 uint64_t gossip_next_deadline(const struct gossip *g)

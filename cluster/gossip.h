@@ -25,6 +25,36 @@ struct gossip_event {
     uint8_t new_state;
 };
 
+/* Fencing: what keeps a node that the cluster declared dead from serving data that was
+ * overwritten elsewhere while it was away (cluster/README.md, "Stale reads after a partition
+ * heals"). An incarnation is split into an epoch (high bits) and a counter (low bits). A node
+ * raises its own epoch only right after dropping every item it stores (the on_fence callback),
+ * and a member that was declared dead or left comes back only with a higher epoch than its
+ * tombstone: so no node routes to a returning member before it has dropped its old data. */
+#define GOSSIP_EPOCH_SHIFT 16
+
+static inline uint64_t gossip_epoch(uint64_t incarnation)
+{
+    return incarnation >> GOSSIP_EPOCH_SHIFT;
+}
+
+enum gossip_fence_reason {
+    GOSSIP_FENCE_DECLARED_DEAD,         /* a member told us it holds us dead (or left) */
+    GOSSIP_FENCE_STALLED,               /* we did not run for longer than peers need to bury us */
+    GOSSIP_FENCE_EPOCH,                 /* a refutation had to cross into a new epoch */
+};
+
+/* One fence, as the on_fence callback sees it. */
+struct gossip_fence {
+    enum gossip_fence_reason reason;
+    uint64_t accused_incarnation;       /* the incarnation we were declared dead at (or ours) */
+    const char *by;                     /* the member that declared it, or "" if unknown */
+    uint64_t new_incarnation;           /* first of the new epoch, announced after the call */
+    uint64_t stalled_ms;                /* GOSSIP_FENCE_STALLED: how late we ran */
+};
+
+const char *gossip_fence_reason_name(enum gossip_fence_reason reason);
+
 struct gossip_config {
     /* Identity and metadata of this node. */
     const char *name;                   /* unique in the cluster, 1..64 printable bytes */
@@ -54,6 +84,12 @@ struct gossip_config {
     void (*send)(void *ctx, const struct gossip_addr *to, const uint8_t *buf, size_t len);
     void (*on_change)(void *ctx, const struct gossip_event *ev);     /* may be NULL */
     void (*log)(void *ctx, int level, const char *msg);             /* may be NULL; level 1..3 */
+    /* NULL: no fencing (incarnations are plain counters, as in SWIM). Otherwise this node takes
+     * part in fencing (see GOSSIP_EPOCH_SHIFT): the callback must drop (flush) every item stored
+     * so far before it returns; the new epoch is announced only after it. Every node of a cluster
+     * should agree on this (the server always sets it). The first incarnation is then rounded up
+     * to the start of an epoch, keeping its low 12 bits. */
+    void (*on_fence)(void *ctx, const struct gossip_fence *fence);
     void *ctx;
 
     /* Authentication: NULL = none (every packet accepted unauthenticated). Otherwise every packet
@@ -75,6 +111,10 @@ struct gossip_counters {
     uint64_t pushpulls_sent, pushpulls_received;
     uint64_t dropped_invalid, dropped_unauthenticated, dropped_replay, dropped_version;
     uint64_t refused_protocol;
+    /* Fencing. */
+    uint64_t fences, fences_stalled;    /* fences (every reason), of which after a stall */
+    uint64_t resurrections_refused;     /* an alive for a tombstone's epoch, not accepted */
+    uint64_t told_dead;                 /* dead members told directly that they are dead */
 };
 
 void gossip_config_defaults(struct gossip_config *cfg);

@@ -21,8 +21,18 @@
 #define GOSSIP_REAP_EVERY_MS 1000
 /* Changes arriving in a burst (a push-pull of 1,000 members) make one snapshot, not 1,000. */
 #define GOSSIP_PUBLISH_COALESCE_MS 10
+/* Fencing: reaped tombstones remembered by name hash, the most recent this many. */
+#define GOSSIP_GRAVES 1024
 
 enum probe_phase { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT };
+
+/* A dead or left member whose tombstone was reaped (fencing): it may still come back unaware, in
+ * the epoch it was buried in, after a partition longer than the tombstone retention. */
+struct grave {
+    uint64_t name_hash;                 /* 0: free */
+    uint64_t incarnation;               /* the tombstone's */
+    uint64_t told_ms;                   /* when we last told it it is dead */
+};
 
 /* A ping-req we serve for another member: we ping the target and pass its ack back. */
 struct relay {
@@ -74,6 +84,12 @@ struct gossip {
     bool dirty;                         /* membership changed since the last snapshot */
     uint64_t publish_at_ms;             /* 0, or when the pending snapshot goes out */
 
+    /* Fencing (active when cfg.on_fence is set; see gossip.h). */
+    uint64_t first_incarnation;         /* of this life: deaths below it were a previous life's */
+    uint64_t due_ms;                    /* when the driver should tick us next (stall detection) */
+    struct grave graves[GOSSIP_GRAVES];
+    size_t graves_next;
+
     uint64_t send_counter;           /* last packet counter used */
     struct replay_table replay;
 
@@ -107,6 +123,15 @@ void gossip_handle_dead(struct gossip *g, const struct wire_accuse *d,
 /* Raises our incarnation above inc and tells the cluster (and `to`, if given) we are alive. */
 void gossip_refute(struct gossip *g, uint64_t inc, const struct gossip_addr *to);
 void gossip_check_suspicions(struct gossip *g, uint64_t now_ms);
+/* A member holds us dead or left at `inc` (a DEAD message, or a push-pull entry). `by` is the
+ * accuser's name, "" if unknown. Fences when that death is news for our current epoch. */
+void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
+                              const struct gossip_addr *from);
+/* Fencing: fences if we ran later than peers allow (SIGSTOP, a VM pause). */
+void gossip_check_stall(struct gossip *g, uint64_t now_ms);
+/* Fencing: a packet from a member we hold dead makes us tell it so. */
+void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, uint64_t now_ms);
+bool gossip_fencing(const struct gossip *g);
 void gossip_suspects_remove(struct gossip *g, struct member *m);
 void gossip_reap(struct gossip *g, uint64_t now_ms);
 

@@ -171,6 +171,12 @@ void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
     while (wire_pp_next(&cur, &state, &e) == 1) {
         struct wire_accuse a = {.incarnation = e.incarnation};
         memcpy(a.name, e.name, sizeof a.name);
+        if (gossip_fencing(g) && (state == MEMBER_DEAD || state == MEMBER_LEFT) &&
+            strcmp(e.name, g->name) == 0) {
+            /* The sender holds us dead: that is news to fence for, not a mere suspicion. */
+            gossip_handle_self_death(g, e.incarnation, "", from);
+            continue;
+        }
         switch (state) {
         case MEMBER_ALIVE:
             gossip_handle_alive(g, &e, from, now_ms);

@@ -44,6 +44,64 @@ static void broadcast_accuse(struct gossip *g, struct member *m, uint8_t type, c
         gossip_queue_push(&g->queue, buf, n, &m->bcast);
 }
 
+bool gossip_fencing(const struct gossip *g)
+{
+    return g->cfg.on_fence != NULL;
+}
+
+const char *gossip_fence_reason_name(enum gossip_fence_reason reason)
+{
+    switch (reason) {
+    case GOSSIP_FENCE_DECLARED_DEAD:
+        return "declared dead";
+    case GOSSIP_FENCE_STALLED:
+        return "stalled";
+    case GOSSIP_FENCE_EPOCH:
+        return "new epoch";
+    }
+    return "fence";
+}
+
+/* Has the data layer drop everything, then moves us to the first incarnation of the epoch after
+ * both ours and `accused`, and queues that news. The order is the point: nothing can announce
+ * the new epoch (which is what lets members holding us dead route to us again) before the
+ * callback has returned. Returns false (nothing done) if no epoch is left. */
+static bool fence(struct gossip *g, enum gossip_fence_reason reason, uint64_t accused,
+                  const char *by, uint64_t stalled_ms)
+{
+    struct member *self = g->self;
+    uint64_t base = accused > self->info.incarnation ? accused : self->info.incarnation;
+    if (gossip_epoch(base) >= (UINT64_MAX >> GOSSIP_EPOCH_SHIFT)) {
+        gossip_logf(g, 1, "gossip: ignoring an accusation in the last epoch");
+        return false;
+    }
+    uint64_t next = (gossip_epoch(base) + 1) << GOSSIP_EPOCH_SHIFT;
+    struct gossip_fence f = {reason, accused, by ? by : "", next, stalled_ms};
+    g->counters.fences++;
+    if (reason == GOSSIP_FENCE_STALLED)
+        g->counters.fences_stalled++;
+    g->cfg.on_fence(g->cfg.ctx, &f);
+    self->info.incarnation = next;
+    gossip_broadcast_alive(g, self);
+    g->dirty = true;
+    return true;
+}
+
+/* The end of every refutation: counted, and told straight back to the accuser. */
+static void refutation_sent(struct gossip *g, const struct gossip_addr *to)
+{
+    g->counters.refutations++;
+    gossip_awareness_add(g, 1);         /* being suspected hints that we are the slow one */
+    gossip_logf(g, 3, "gossip: refuting suspicion, incarnation now %llu",
+                (unsigned long long)g->self->info.incarnation);
+    if (to) {
+        struct wire_writer w;
+        gossip_packet_begin(g, &w);
+        wire_put_alive(&w, &g->self->info);
+        gossip_packet_send(g, &w, to, false);
+    }
+}
+
 void gossip_refute(struct gossip *g, uint64_t inc, const struct gossip_addr *to)
 {
     struct member *self = g->self;
@@ -53,20 +111,17 @@ void gossip_refute(struct gossip *g, uint64_t inc, const struct gossip_addr *to)
         gossip_logf(g, 1, "gossip: ignoring an accusation at the largest incarnation");
         return;
     }
-    if (inc >= self->info.incarnation)
-        self->info.incarnation = inc + 1;
-    g->counters.refutations++;
-    gossip_broadcast_alive(g, self);
-    gossip_awareness_add(g, 1);         /* being suspected hints that we are the slow one */
-    gossip_logf(g, 3, "gossip: refuting suspicion, incarnation now %llu",
-                (unsigned long long)self->info.incarnation);
-    g->dirty = true;
-    if (to) {
-        struct wire_writer w;
-        gossip_packet_begin(g, &w);
-        wire_put_alive(&w, &self->info);
-        gossip_packet_send(g, &w, to, false);
+    uint64_t next = inc >= self->info.incarnation ? inc + 1 : self->info.incarnation;
+    if (gossip_fencing(g) && gossip_epoch(next) != gossip_epoch(self->info.incarnation)) {
+        /* A higher epoch promises that we hold nothing older than it: keep the promise. */
+        if (!fence(g, GOSSIP_FENCE_EPOCH, inc, "", 0))
+            return;
+    } else {
+        self->info.incarnation = next;
+        gossip_broadcast_alive(g, self);
+        g->dirty = true;
     }
+    refutation_sent(g, to);
 }
 
 /* Tells a peer that still believes an older suspicion or death of us who we are now. */
@@ -89,6 +144,88 @@ static bool protocol_compatible(struct gossip *g, const struct wire_member *a)
         gossip_logf(g, 1, "gossip: refused member %s: protocol version %u, we speak %u..%u",
                     a->name, a->proto, GOSSIP_PROTO_MIN, GOSSIP_PROTO_MAX);
     return false;
+}
+
+/* Tells a member we hold dead (or left) so, straight to it, at most once per probe period: it
+ * may not know, and it must fence before anyone routes to it again. */
+static void send_dead(struct gossip *g, const char *name, uint64_t inc,
+                      const struct gossip_addr *to)
+{
+    struct wire_accuse d = {.incarnation = inc};
+    snprintf(d.name, sizeof d.name, "%s", name);
+    memcpy(d.from, g->name, sizeof d.from);
+    struct wire_writer w;
+    gossip_packet_begin(g, &w);
+    wire_put_accuse(&w, WIRE_DEAD, &d);
+    gossip_packet_send(g, &w, to, false);
+    g->counters.told_dead++;
+}
+
+static void tell_dead(struct gossip *g, struct member *m, uint64_t now_ms)
+{
+    if (g->left || (m->told_dead_ms && now_ms < m->told_dead_ms + g->cfg.probe_interval_ms))
+        return;
+    m->told_dead_ms = now_ms;
+    send_dead(g, m->info.name, m->info.incarnation, &m->info.addr);
+}
+
+void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, uint64_t now_ms)
+{
+    if (!gossip_fencing(g) || g->members.by_state[MEMBER_DEAD] == 0)
+        return;
+    for (size_t i = 0; i < g->members.count; i++) {
+        struct member *m = g->members.items[i];
+        if (m->state == MEMBER_DEAD && gossip_addr_equal(&m->info.addr, from)) {
+            tell_dead(g, m, now_ms);
+            return;
+        }
+    }
+}
+
+static uint64_t grave_hash(const char *name)
+{
+    uint64_t h = member_name_hash(name);
+    return h ? h : 1;                   /* 0 marks a free grave */
+}
+
+static struct grave *grave_find(struct gossip *g, const char *name)
+{
+    uint64_t h = grave_hash(name);
+    for (size_t i = 0; i < GOSSIP_GRAVES; i++)
+        if (g->graves[i].name_hash == h)
+            return &g->graves[i];
+    return NULL;
+}
+
+static void grave_add(struct gossip *g, const struct member *m)
+{
+    struct grave *gr = grave_find(g, m->info.name);
+    if (!gr) {
+        gr = &g->graves[g->graves_next];
+        g->graves_next = (g->graves_next + 1) % GOSSIP_GRAVES;
+    }
+    *gr = (struct grave){grave_hash(m->info.name), m->info.incarnation, 0};
+}
+
+/* An unknown member that we buried and forgot, back in the epoch it was buried in: refused and
+ * told, as if its tombstone were still there. Returns true when refused. */
+static bool grave_refuses(struct gossip *g, const struct wire_member *a, uint64_t now_ms)
+{
+    if (!gossip_fencing(g))
+        return false;
+    struct grave *gr = grave_find(g, a->name);
+    if (!gr)
+        return false;
+    if (gossip_epoch(a->incarnation) > gossip_epoch(gr->incarnation)) {
+        gr->name_hash = 0;              /* fenced (or restarted) since: welcome */
+        return false;
+    }
+    g->counters.resurrections_refused++;
+    if (!g->left && (!gr->told_ms || now_ms >= gr->told_ms + g->cfg.probe_interval_ms)) {
+        gr->told_ms = now_ms;
+        send_dead(g, a->name, gr->incarnation, &a->addr);
+    }
+    return true;
 }
 
 static bool same_identity(const struct wire_member *a, const struct wire_member *b)
@@ -121,6 +258,8 @@ void gossip_handle_alive(struct gossip *g, const struct wire_member *a,
     }
     struct member *m = member_table_find(&g->members, a->name);
     if (!m) {
+        if (grave_refuses(g, a, now_ms))
+            return;
         m = member_table_add(&g->members, a, MEMBER_ALIVE, now_ms);
         if (!m)
             return;
@@ -131,6 +270,14 @@ void gossip_handle_alive(struct gossip *g, const struct wire_member *a,
     }
     if (a->incarnation <= m->info.incarnation)
         return;
+    if (gossip_fencing(g) && (m->state == MEMBER_DEAD || m->state == MEMBER_LEFT) &&
+        gossip_epoch(a->incarnation) <= gossip_epoch(m->info.incarnation)) {
+        /* Back in the epoch it was buried in: it may still hold data written before, which
+         * others overwrote on other nodes meanwhile. Only a new epoch (after its flush) counts. */
+        g->counters.resurrections_refused++;
+        tell_dead(g, m, now_ms);
+        return;
+    }
     uint8_t old = m->state;
     bool changed = old != MEMBER_ALIVE || !same_identity(a, &m->info);
     m->info = *a;
@@ -182,14 +329,20 @@ void gossip_suspects_remove(struct gossip *g, struct member *m)
     }
 }
 
-static void start_suspicion(struct gossip *g, struct member *m, const char *from, uint64_t now_ms)
+/* Lifeguard's shortest suspicion at n members: mult * max(1, log10 n) * probe interval. */
+static uint64_t suspicion_min_ms(const struct gossip *g, size_t n)
 {
-    size_t n = gossip_alive_count(g);
     double lg = n > 1 ? gossip_log2((double)n) / 3.321928094887362 : 0.0;  /* log10 */
     if (lg < 1.0)
         lg = 1.0;
+    return (uint64_t)(g->cfg.suspicion_mult * lg * g->cfg.probe_interval_ms);
+}
+
+static void start_suspicion(struct gossip *g, struct member *m, const char *from, uint64_t now_ms)
+{
+    size_t n = gossip_alive_count(g);
     m->susp_start_ms = now_ms;
-    m->susp_min_ms = (uint64_t)(g->cfg.suspicion_mult * lg * g->cfg.probe_interval_ms);
+    m->susp_min_ms = suspicion_min_ms(g, n);
     m->susp_max_ms = m->susp_min_ms * g->cfg.suspicion_max_mult;
     /* Expect as many confirmations as indirect probers exist; too few members, none. */
     m->susp_k = n >= g->cfg.indirect_checks + 2 ? g->cfg.indirect_checks : 0;
@@ -250,10 +403,7 @@ void gossip_handle_dead(struct gossip *g, const struct wire_accuse *d,
                         const struct gossip_addr *from, uint64_t now_ms)
 {
     if (strcmp(d->name, g->name) == 0) {
-        if (!g->left && d->incarnation >= g->self->info.incarnation)
-            gossip_refute(g, d->incarnation, from);
-        else
-            correct_stale(g, from);
+        gossip_handle_self_death(g, d->incarnation, d->from, from);
         return;
     }
     struct member *m = member_table_find(&g->members, d->name);
@@ -269,6 +419,52 @@ void gossip_handle_dead(struct gossip *g, const struct wire_accuse *d,
     member_set_state(&g->members, m, leave ? MEMBER_LEFT : MEMBER_DEAD, now_ms);
     broadcast_accuse(g, m, WIRE_DEAD, d->from);
     gossip_notify(g, m, old);
+}
+
+void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
+                              const struct gossip_addr *from)
+{
+    struct member *self = g->self;
+    if (g->left) {
+        correct_stale(g, from);
+        return;
+    }
+    /* A death in our current epoch (or a later one) is news: the accuser may have sent our keys
+     * elsewhere since, so what we hold can be stale. A death in an older epoch was already
+     * fenced for when we left that epoch; one below our first incarnation was a previous life's. */
+    if (gossip_fencing(g) && inc >= g->first_incarnation &&
+        gossip_epoch(inc) >= gossip_epoch(self->info.incarnation)) {
+        if (inc == UINT64_MAX || !fence(g, GOSSIP_FENCE_DECLARED_DEAD, inc, by, 0))
+            return;
+        refutation_sent(g, from);
+        return;
+    }
+    if (inc >= self->info.incarnation)
+        gossip_refute(g, inc, from);
+    else
+        correct_stale(g, from);
+}
+
+/* The longest suspicion any member can give us (Lifeguard's max at our member count) plus a
+ * probe period: silent that long, every member that probed us meanwhile has buried us. */
+static uint64_t stall_limit_ms(const struct gossip *g)
+{
+    return suspicion_min_ms(g, gossip_alive_count(g)) * g->cfg.suspicion_max_mult +
+           g->cfg.probe_interval_ms;
+}
+
+void gossip_check_stall(struct gossip *g, uint64_t now_ms)
+{
+    if (!gossip_fencing(g) || g->left || g->due_ms == 0 || gossip_alive_count(g) <= 1 ||
+        now_ms <= g->due_ms + stall_limit_ms(g))
+        return;
+    /* Shorter stalls are left to the accusations themselves: a member that buried us tells us
+     * so (tell_dead) before it routes to us again. Past this limit we do not wait for the news,
+     * which comes only once we have talked to such a member, and not through members that never
+     * buried us but forward our keys to us meanwhile. */
+    uint64_t late = now_ms - g->due_ms;
+    g->due_ms = now_ms;
+    fence(g, GOSSIP_FENCE_STALLED, g->self->info.incarnation, "", late);
 }
 
 void gossip_check_suspicions(struct gossip *g, uint64_t now_ms)
@@ -308,6 +504,8 @@ void gossip_reap(struct gossip *g, uint64_t now_ms)
             now_ms - m->state_since_ms >= g->cfg.dead_retention_ms) {
             if (m->bcast)
                 gossip_queue_remove(&g->queue, m->bcast);
+            if (gossip_fencing(g))
+                grave_add(g, m);
             gossip_probe_forget(g, m);
             member_table_remove(&g->members, m);    /* moves the last member into slot i */
             g->dirty = true;

@@ -40,6 +40,8 @@ struct gossip_udp {
     struct subscriber subs[GOSSIP_UDP_MAX_SUBSCRIBERS];
     size_t nsubs;
     char name[WIRE_NAME_MAX + 1];
+    void (*fence_fn)(void *ctx, const struct gossip_fence *fence);
+    void *fence_ctx;
 };
 
 void gossip_udp_config_defaults(struct gossip_udp_config *cfg)
@@ -122,6 +124,12 @@ static void fan_out(void *ctx, const struct gossip_event *ev)
     struct gossip_udp *d = ctx;        /* called with d->lock held, from inside gossip code */
     for (size_t i = 0; i < d->nsubs; i++)
         d->subs[i].fn(d->subs[i].ctx, ev);
+}
+
+static void pass_fence(void *ctx, const struct gossip_fence *fence)
+{
+    struct gossip_udp *d = ctx;        /* called with d->lock held, from inside gossip code */
+    d->fence_fn(d->fence_ctx, fence);
 }
 
 static void receive_batch(struct gossip_udp *d)
@@ -257,6 +265,9 @@ struct gossip_udp *gossip_udp_start(const struct gossip_udp_config *cfg, char *e
     gc.counter_start = us;
     gc.send = udp_send;
     gc.on_change = fan_out;
+    d->fence_fn = cfg->gossip.on_fence;
+    d->fence_ctx = cfg->fence_ctx;
+    gc.on_fence = d->fence_fn ? pass_fence : NULL;
     gc.ctx = d;
     gc.view = d->view;
     uint64_t now = monotonic_ms();

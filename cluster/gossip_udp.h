@@ -31,6 +31,7 @@ struct gossip_udp_config {
     const struct gossip_addr *seeds;    /* copied at start */
     size_t nseeds;
     uint32_t leave_linger_ms;           /* gossip_udp_leave keeps answering this long */
+    void *fence_ctx;                    /* passed to gossip.on_fence (runs on the gossip thread) */
 };
 
 struct gossip_udp;

@@ -28,6 +28,7 @@ struct member {
     uint64_t susp_confirmers[SUSPICION_CONFIRMERS_MAX];   /* name hashes already counted */
     size_t table_pos;               /* index in member_table.items */
     bool in_probe_list;             /* owned by the probe scheduler */
+    uint64_t told_dead_ms;          /* when we last told this dead member it is dead (fencing) */
 };
 
 struct member_table {

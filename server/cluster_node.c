@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +14,13 @@
 
 #include "cluster/gossip_udp.h"
 #include "cluster/membership.h"
+#include "server/clock.h"
 #include "server/cluster_options.h"
 #include "server/log.h"
 #include "server/outbuf.h"
 #include "server/settings.h"
+#include "server/store.h"
+#include "server/worker.h"
 
 #define MAX_SEEDS 64
 #define STATS_FIRST_TRY 8192        /* `stats cluster` of a few dozen members fits at once */
@@ -32,6 +36,8 @@ static struct {
     char data_addr[WIRE_NAME_MAX + 1];
 } node;
 static _Atomic(struct gossip_udp *) driver;
+/* The store a fence flushes (borrowed from the workers; main owns it). */
+static _Atomic(struct store *) fenced_store;
 
 /* host (name or numeric) and port into a gossip address of the wanted family (0: any). */
 static int resolve(const char *host, int port, uint8_t family, struct gossip_addr *out,
@@ -169,6 +175,37 @@ static void log_change(void *ctx, const struct gossip_event *ev)
                                            : change_reason(ev->old_state, ev->new_state));
 }
 
+/* Runs on the gossip thread, before the new epoch is announced: whatever this node stored
+ * before now may have been overwritten on other nodes while the cluster counted it out. */
+static void flush_on_fence(void *ctx, const struct gossip_fence *f)
+{
+    (void)ctx;
+    struct store *st = atomic_load(&fenced_store);
+    if (st)
+        store_flush(st, clock_now());
+    if (f->reason == GOSSIP_FENCE_STALLED)
+        log_msg(1, "cluster: flushed every item: this node did not run for %llu ms, long enough "
+                   "to be declared dead; incarnation now %llu",
+                (unsigned long long)f->stalled_ms, (unsigned long long)f->new_incarnation);
+    else
+        log_msg(1, "cluster: flushed every item: %s%s%s at incarnation %llu; incarnation now %llu",
+                gossip_fence_reason_name(f->reason), f->by[0] ? " by " : "", f->by,
+                (unsigned long long)f->accused_incarnation,
+                (unsigned long long)f->new_incarnation);
+}
+
+/* The store the workers serve. main.c hands it to the workers only (cluster_node_start takes no
+ * argument), so it is found through their stats, which live inside struct worker. */
+static struct store *workers_store(void)
+{
+    if (workers_count() <= 0)
+        return NULL;
+    struct thread_stats *first = workers_stats()[0];
+    const struct worker *w =
+        (const struct worker *)((const char *)first - offsetof(struct worker, stats));
+    return w->env.store;
+}
+
 int cluster_node_prepare(const struct settings *s)
 {
     node.prepared = false;
@@ -219,6 +256,7 @@ int cluster_node_prepare(const struct settings *s)
     /* a --proxy node routes but stores nothing: others must not put it on their rings */
     node.cfg.gossip.role = s->proxy ? MEMBER_ROLE_PROXY : MEMBER_ROLE_DATA;
     node.cfg.gossip.log = forward_log;
+    node.cfg.gossip.on_fence = flush_on_fence;
 
     if (s->cluster.secret_file) {
         char err[256] = "";
@@ -247,6 +285,8 @@ int cluster_node_start(void)
 {
     if (!node.prepared)
         return 0;
+    if (!atomic_load(&fenced_store))
+        atomic_store(&fenced_store, workers_store());
     char err[256] = "";
     struct gossip_udp *d = gossip_udp_start(&node.cfg, err, sizeof err);
     if (!d) {
@@ -277,9 +317,15 @@ void cluster_node_stop(void)
     struct gossip_udp *d = atomic_exchange(&driver, NULL);
     if (d)
         gossip_udp_stop(d);
+    atomic_store(&fenced_store, NULL);
     if (node.prepared)
         gossip_keys_wipe(&node.keys);
     node.prepared = false;
+}
+
+void cluster_node_attach_store(struct store *st)
+{
+    atomic_store(&fenced_store, st);
 }
 
 bool cluster_node_running(void)

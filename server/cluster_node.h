@@ -17,12 +17,17 @@
 struct settings;
 struct outbuf;
 struct gossip_view;
+struct store;
 
 /* Returns 0, or the exit code to stop with (message already printed on stderr). */
 int cluster_node_prepare(const struct settings *s);
 /* Returns 0, or the exit code to stop with (message already printed on stderr). */
 int cluster_node_start(void);
 void cluster_node_leave(void);
+/* The store a fence flushes (see cluster/README.md, "Stale reads after a partition heals").
+ * Optional: without it, cluster_node_start finds the store the workers serve. Call before
+ * cluster_node_start; the store must outlive cluster_node_stop. */
+void cluster_node_attach_store(struct store *st);
 void cluster_node_stop(void);
 
 /* True while gossip runs. */
