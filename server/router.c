@@ -33,9 +33,7 @@
 #define BACKOFF_MIN_MS 20
 #define BACKOFF_MAX_MS 1000
 #define MAX_WORKERS 1024
-/* Warm-up: for this long after this node joined a ring with other members, a local miss of a
- * key is looked up at the member that would own it without this node (and copied in). */
-#define WARMUP_GRACE_MS 30000
+
 
 enum router_mode {
     MODE_OFF,
@@ -82,7 +80,7 @@ struct router {
     /* cluster mode */
     uint64_t now; /* ms, read once per turn (timeouts have ms granularity) */
     /* warm-up (cluster mode): the ring of the current members without this node, and which
-     * member each of its servers is; valid for WARMUP_GRACE_MS after joined_at */
+     * member each of its servers is; valid for g.warmup_ms after joined_at */
     struct ketama_ring *others_ring;
     uint32_t *others_map;
     uint64_t joined_at;
@@ -99,6 +97,10 @@ static struct {
     struct router_server_list servers;
     key_hash_fn hash;
     uint64_t timeout_ms;
+    /* --warmup: for this long after this node joined a ring with other members, a local miss of
+     * a key is looked up at the member that would own it without this node (and copied in);
+     * 0: off */
+    uint64_t warmup_ms;
     char self_name[WIRE_NAME_MAX + 1];
     struct router *workers[MAX_WORKERS];
 } g;
@@ -279,6 +281,7 @@ int router_prepare(const struct settings *s)
     g.mode = MODE_OFF;
     g.proxy_only = s->proxy;
     g.timeout_ms = s->backend_timeout_ms ? s->backend_timeout_ms : 1000;
+    g.warmup_ms = (uint64_t)s->warmup_sec * 1000;
     g.hash = hash_md5;
     if (s->proxy_hash) {
         const struct hash_algorithm *h = hash_by_name(s->proxy_hash);
@@ -520,10 +523,10 @@ static void update_warmup(struct router *r)
     if (has_others && !r->had_others) {
         r->joined_at = r->now;
         log_msg(2, "router: worker %d joined a ring of %u others: warm-up for %d s", r->worker_id,
-                others, WARMUP_GRACE_MS / 1000);
+                others, (int)(g.warmup_ms / 1000));
     }
     r->had_others = has_others;
-    if (!has_others || r->now - r->joined_at >= WARMUP_GRACE_MS)
+    if (!has_others || g.warmup_ms == 0 || r->now - r->joined_at >= g.warmup_ms)
         return;
     struct member **list = calloc(others, sizeof *list);
     r->others_map = calloc(others, sizeof *r->others_map);
@@ -547,7 +550,7 @@ bool router_warmup_source(struct router *r, const char *key, size_t len, uint32_
 {
     if (!r->others_ring)
         return false;
-    if (r->now - r->joined_at >= WARMUP_GRACE_MS) {
+    if (r->now - r->joined_at >= g.warmup_ms) {
         drop_warmup(r);
         return false;
     }
@@ -557,7 +560,7 @@ bool router_warmup_source(struct router *r, const char *key, size_t len, uint32_
 
 bool router_warmup_active(const struct router *r)
 {
-    return r->others_ring != NULL && r->now - r->joined_at < WARMUP_GRACE_MS;
+    return r->others_ring != NULL && r->now - r->joined_at < g.warmup_ms;
 }
 
 /* Rebuilds the table from a membership snapshot: alive and suspect data members, kept by name

@@ -108,8 +108,9 @@ bool router_self_member(const struct router *r, uint32_t *member);
 enum backend_error router_send(struct router *r, uint32_t member, const char *req, size_t len,
                                enum reply_kind kind, backend_done_fn done, void *arg);
 
-/* Warm-up (cluster mode): during a grace period (30 s) after this node joined a ring with other
- * members, the member that would own a key without this node, which may still hold it. */
+/* Warm-up (cluster mode, --warmup SEC): during that grace period after this node joined a ring
+ * with other members, the member that would own a key without this node, which may still hold
+ * it. */
 bool router_warmup_active(const struct router *r);
 /* True with *member set when the key has such a source (never this node itself). */
 bool router_warmup_source(struct router *r, const char *key, size_t len, uint32_t *member);
