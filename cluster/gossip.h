@@ -40,7 +40,7 @@ static inline uint64_t gossip_epoch(uint64_t incarnation)
 
 enum gossip_fence_reason {
     GOSSIP_FENCE_DECLARED_DEAD,         /* a member told us it holds us dead (or left) */
-    GOSSIP_FENCE_STALLED,               /* we did not run for longer than peers need to bury us */
+    GOSSIP_FENCE_STALLED,               /* we did not run for longer than tombstones live */
     GOSSIP_FENCE_EPOCH,                 /* a refutation had to cross into a new epoch */
 };
 
@@ -115,6 +115,7 @@ struct gossip_counters {
     uint64_t fences, fences_stalled;    /* fences (every reason), of which after a stall */
     uint64_t resurrections_refused;     /* an alive for a tombstone's epoch, not accepted */
     uint64_t told_dead;                 /* dead members told directly that they are dead */
+    uint64_t stall_checks;              /* stalls after which we asked every member about us */
 };
 
 void gossip_config_defaults(struct gossip_config *cfg);

@@ -445,26 +445,39 @@ void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
         correct_stale(g, from);
 }
 
-/* The longest suspicion any member can give us (Lifeguard's max at our member count) plus a
- * probe period: silent that long, every member that probed us meanwhile has buried us. */
-static uint64_t stall_limit_ms(const struct gossip *g)
+/* After a stall long enough for a member to have buried us (its shortest suspicion), we say
+ * who we are straight to every member we have not seen leave: one that holds us dead (or keeps
+ * our grave) answers that we are dead, and we fence. Asking instead of fencing outright keeps a
+ * merely slow node (a loaded machine, a sanitizer) from dropping its data for nothing; without
+ * asking, the news would reach us only when we next probe such a member, N periods away. */
+static void check_in(struct gossip *g)
 {
-    return suspicion_min_ms(g, gossip_alive_count(g)) * g->cfg.suspicion_max_mult +
-           g->cfg.probe_interval_ms;
+    g->counters.stall_checks++;
+    for (size_t i = 0; i < g->members.count; i++) {
+        struct member *m = g->members.items[i];
+        if (m == g->self || m->state == MEMBER_LEFT)
+            continue;
+        struct wire_writer w;
+        gossip_packet_begin(g, &w);
+        wire_put_alive(&w, &g->self->info);
+        gossip_packet_send(g, &w, &m->info.addr, false);
+    }
 }
 
 void gossip_check_stall(struct gossip *g, uint64_t now_ms)
 {
     if (!gossip_fencing(g) || g->left || g->due_ms == 0 || gossip_alive_count(g) <= 1 ||
-        now_ms <= g->due_ms + stall_limit_ms(g))
+        now_ms <= g->due_ms + suspicion_min_ms(g, gossip_alive_count(g)))
         return;
-    /* Shorter stalls are left to the accusations themselves: a member that buried us tells us
-     * so (tell_dead) before it routes to us again. Past this limit we do not wait for the news,
-     * which comes only once we have talked to such a member, and not through members that never
-     * buried us but forward our keys to us meanwhile. */
     uint64_t late = now_ms - g->due_ms;
     g->due_ms = now_ms;
-    fence(g, GOSSIP_FENCE_STALLED, g->self->info.incarnation, "", late);
+    if (late >= g->cfg.dead_retention_ms) {
+        /* Stopped longer than tombstones live: who buried us may have forgotten it (graves
+         * remember only so many), so nobody might ever tell us. */
+        fence(g, GOSSIP_FENCE_STALLED, g->self->info.incarnation, "", late);
+        return;
+    }
+    check_in(g);
 }
 
 void gossip_check_suspicions(struct gossip *g, uint64_t now_ms)

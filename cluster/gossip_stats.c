@@ -76,5 +76,6 @@ size_t gossip_stats_render(const struct gossip *g, char *buf, size_t cap)
     line(&r, "STAT cluster_refused_resurrections %llu\r\n",
          (unsigned long long)c->resurrections_refused);
     line(&r, "STAT cluster_told_dead %llu\r\n", (unsigned long long)c->told_dead);
+    line(&r, "STAT cluster_stall_checks %llu\r\n", (unsigned long long)c->stall_checks);
     return r.len;
 }

@@ -184,8 +184,8 @@ static void flush_on_fence(void *ctx, const struct gossip_fence *f)
     if (st)
         store_flush(st, clock_now());
     if (f->reason == GOSSIP_FENCE_STALLED)
-        log_msg(1, "cluster: flushed every item: this node did not run for %llu ms, long enough "
-                   "to be declared dead; incarnation now %llu",
+        log_msg(1, "cluster: flushed every item: this node did not run for %llu ms, longer than "
+                   "members remember the dead; incarnation now %llu",
                 (unsigned long long)f->stalled_ms, (unsigned long long)f->new_incarnation);
     else
         log_msg(1, "cluster: flushed every item: %s%s%s at incarnation %llu; incarnation now %llu",

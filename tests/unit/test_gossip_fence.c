@@ -1,7 +1,8 @@
 /* Unit tests for fencing (cluster/README.md, "Stale reads after a partition heals"): a node told
  * it was declared dead drops its data exactly once per death, before anything announces its new
  * epoch; members refuse to bring a buried member back in its old epoch and tell it; a stalled
- * node fences on its own; without the callback nothing changes (test_gossip_state covers that).
+ * node asks every member about itself, and fences on its own after a stop longer than tombstones
+ * live; without the callback nothing changes (test_gossip_state covers that).
  * The gossip under test is fed crafted packets; what it sends is captured and decoded. */
 #include <check.h>
 #include <stdio.h>
@@ -351,24 +352,49 @@ START_TEST(without_fencing_nothing_changes)
 }
 END_TEST
 
-START_TEST(stall_fences_on_its_own)
+/* Packets with our own ALIVE sent from index `from` on, each to a different member. */
+static size_t check_ins_since(size_t from)
+{
+    size_t n = 0;
+    for (size_t i = from; i < nsent; i++) {
+        struct wire_msg msg;
+        size_t which;
+        if (find_sent(i, WIRE_ALIVE, "self", &msg, &which) && which == i)
+            n++;
+    }
+    return n;
+}
+
+START_TEST(stall_checks_in_then_fences_when_long)
 {
     struct gossip *g = with_members(true);
     uint64_t now = 1000;
-    for (int i = 0; i < 3; i++) {            /* on time: never */
+    for (int i = 0; i < 3; i++) {            /* on time: nothing */
         gossip_tick(g, now);
         now = gossip_next_deadline(g);
     }
-    ck_assert_uint_eq(nfences, 0);
-    /* Defaults: longest suspicion 4 x 4 x 200 ms, plus a period: 3.4 s. Late by 3 s: no. */
+    ck_assert_uint_eq(gossip_counters(g)->stall_checks, 0);
+    /* Defaults: the shortest suspicion is 4 x 1 x 200 ms. Late by 700 ms: nothing. */
     uint64_t due = gossip_next_deadline(g);
-    gossip_tick(g, due + 3000);
-    ck_assert_uint_eq(nfences, 0);
+    gossip_tick(g, due + 700);
+    ck_assert_uint_eq(gossip_counters(g)->stall_checks, 0);
+    /* Late by 900 ms: we tell every member who we are (whoever buried us answers), no fence. */
     due = gossip_next_deadline(g);
-    gossip_tick(g, due + 3500);
+    size_t before = nsent;
+    gossip_tick(g, due + 900);
+    ck_assert_uint_eq(gossip_counters(g)->stall_checks, 1);
+    ck_assert_uint_ge(check_ins_since(before), 4);
+    ck_assert_uint_eq(nfences, 0);
+    /* b answers that it holds us dead: that fences. */
+    feed_accuse(g, WIRE_DEAD, "self", gossip_incarnation(g), "b", 3, due + 901);
     ck_assert_uint_eq(nfences, 1);
-    ck_assert_int_eq(fences[0].reason, GOSSIP_FENCE_STALLED);
-    ck_assert_uint_ge(fences[0].stalled_ms, 3500);
+    ck_assert_int_eq(fences[0].reason, GOSSIP_FENCE_DECLARED_DEAD);
+    /* Stopped longer than tombstones live (10 min): fence without waiting to be told. */
+    due = gossip_next_deadline(g);
+    gossip_tick(g, due + 10 * 60 * 1000);
+    ck_assert_uint_eq(nfences, 2);
+    ck_assert_int_eq(fences[1].reason, GOSSIP_FENCE_STALLED);
+    ck_assert_uint_ge(fences[1].stalled_ms, 10 * 60 * 1000);
     ck_assert_uint_eq(gossip_counters(g)->fences_stalled, 1);
     gossip_destroy(g);
 
@@ -376,6 +402,8 @@ START_TEST(stall_fences_on_its_own)
     g = make_gossip(true);
     gossip_tick(g, 1000);
     gossip_tick(g, 100000);
+    ck_assert_uint_eq(gossip_counters(g)->stall_checks, 0);
+    gossip_tick(g, 100000 + 11 * 60 * 1000);
     ck_assert_uint_eq(nfences, 0);
     gossip_destroy(g);
 }
@@ -383,16 +411,17 @@ END_TEST
 
 START_TEST(stall_seen_by_the_first_packet)
 {
-    /* After SIGCONT the driver may read queued datagrams before it ticks: the fence comes
-     * first, and a death among those datagrams is then a previous epoch's. */
+    /* After SIGCONT the driver may read queued datagrams before it ticks: the stall is handled
+     * first (here a stop past the tombstone retention: a fence), and a death among those
+     * datagrams is then a previous epoch's. */
     struct gossip *g = with_members(true);
     gossip_tick(g, 1000);
     uint64_t due = gossip_next_deadline(g);
     uint64_t ours = gossip_incarnation(g);
-    feed_accuse(g, WIRE_DEAD, "self", ours, "b", 3, due + 10000);
+    feed_accuse(g, WIRE_DEAD, "self", ours, "b", 3, due + 11 * 60 * 1000);
     ck_assert_uint_eq(nfences, 1);
     ck_assert_int_eq(fences[0].reason, GOSSIP_FENCE_STALLED);
-    gossip_tick(g, due + 10001);
+    gossip_tick(g, due + 11 * 60 * 1000 + 1);
     ck_assert_uint_eq(nfences, 1);
     gossip_destroy(g);
 }
@@ -701,7 +730,7 @@ int main(void)
     tcase_add_test(tc, buried_member_needs_a_new_epoch);
     tcase_add_test(tc, left_member_needs_a_new_epoch);
     tcase_add_test(tc, without_fencing_nothing_changes);
-    tcase_add_test(tc, stall_fences_on_its_own);
+    tcase_add_test(tc, stall_checks_in_then_fences_when_long);
     tcase_add_test(tc, stall_seen_by_the_first_packet);
     tcase_add_test(tc, reaped_member_refused_in_its_old_epoch);
     suite_add_tcase(s, tc);
