@@ -108,6 +108,8 @@ struct conn *conn_create(struct worker *w, int fd, const char *listen_name, cons
     }
     c->fd = fd;
     session_set_conn_id(c->session, fd);
+    if (c->proxy)
+        proxy_client_set_conn_id(c->proxy, fd);
     c->worker = w;
     outbuf_init(&c->out);
     c->last_active = clock_now();

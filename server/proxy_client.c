@@ -10,6 +10,7 @@
 #include "cluster/backend.h"
 #include "cluster/route.h"
 #include "proto/parse.h"
+#include "server/log.h"
 #include "server/outbuf.h"
 #include "server/router.h"
 #include "server/session.h"
@@ -117,6 +118,7 @@ struct proxy_client {
     size_t held; /* reply bytes copied into entries */
     bool seen_first_line;
     bool forwarded;
+    int conn_id; /* for -vv lines, as the session's */
     char *line; /* the current line, NUL-terminated, for the tokenizer */
     size_t line_cap;
 };
@@ -211,6 +213,11 @@ bool proxy_client_blocked(const struct proxy_client *pc)
 bool proxy_client_idle(const struct proxy_client *pc)
 {
     return pc->head == NULL;
+}
+
+void proxy_client_set_conn_id(struct proxy_client *pc, int id)
+{
+    pc->conn_id = id;
 }
 
 bool proxy_client_forwarded(const struct proxy_client *pc)
@@ -814,6 +821,8 @@ static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
         run_local(pc, in, used);
         return used;
     }
+    if (log_enabled(2)) /* the session logs what it runs; routed commands are logged here */
+        log_msg(2, "<%d %.*s", pc->conn_id, (int)(n < 1024 ? n : 1024), in);
     size_t block = 0;
     const char *refusal = NULL;
     int has_block = route_data_block(t, nt, &block, &refusal);

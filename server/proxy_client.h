@@ -46,6 +46,9 @@ void proxy_client_destroy(struct proxy_client *pc);
 size_t proxy_client_process(struct proxy_client *pc, const char *in, size_t len,
                             size_t out_limit);
 
+/* The id -vv lines show for this client's routed commands (the connection's fd). */
+void proxy_client_set_conn_id(struct proxy_client *pc, int id);
+
 /* Enough commands in flight (or held replies) that reading more should wait. */
 bool proxy_client_blocked(const struct proxy_client *pc);
 /* Nothing pending: every reply is in `out`. */
