@@ -376,11 +376,14 @@ void backend_on_readable(struct backend *b, uint64_t now_ms)
                 b->in_cap = cap;
             }
         }
-        ssize_t n = recv(b->fd, b->in + b->in_len, b->in_cap - b->in_len, 0);
+        size_t room = b->in_cap - b->in_len;
+        ssize_t n = recv(b->fd, b->in + b->in_len, room, 0);
         if (n > 0) {
             b->in_len += (size_t)n;
             if (!deliver(b, now_ms))
                 return;
+            if ((size_t)n < room)
+                return; /* drained: the next recv would only say EAGAIN (epoll says when) */
             continue;
         }
         if (n < 0 && errno == EINTR)

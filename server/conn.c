@@ -108,6 +108,8 @@ struct conn *conn_create(struct worker *w, int fd, const char *listen_name, cons
     }
     c->fd = fd;
     session_set_conn_id(c->session, fd);
+    if (c->proxy)
+        proxy_client_set_conn_id(c->proxy, fd);
     c->worker = w;
     outbuf_init(&c->out);
     c->last_active = clock_now();
@@ -192,14 +194,6 @@ static size_t conn_process(struct conn *c, const char *buf, size_t len)
     if (!c->proxy)
         return session_process(c->session, buf, len, &c->out, CONN_OUT_LIMIT);
     size_t consumed = proxy_client_process(c->proxy, buf, len, CONN_OUT_LIMIT);
-    if (proxy_client_forwarded(c->proxy) && proxy_client_idle(c->proxy)) {
-        /* another node's forwarding connection: everything runs locally from now on */
-        proxy_client_destroy(c->proxy);
-        c->proxy = NULL;
-        if (consumed < len && session_state(c->session) == SESSION_OPEN)
-            consumed += session_process(c->session, buf + consumed, len - consumed, &c->out,
-                                        CONN_OUT_LIMIT);
-    }
     return consumed;
 }
 

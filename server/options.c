@@ -657,7 +657,17 @@ static int parse_proxy_hash(struct settings *s, const char *arg, FILE *msg)
     return 0;
 }
 
+static int parse_warmup(struct settings *s, const char *arg, FILE *msg)
+{
+    long v;
+    if (!options_parse_long(arg, 0, 86400, &v))
+        return bad_value(msg, "--warmup (seconds, 0-86400)", arg);
+    s->warmup_sec = (unsigned)v;
+    return 0;
+}
+
 SHOW(show_proxy, "%s", yes_no(s->proxy))
+SHOW(show_warmup, "%u", s->warmup_sec)
 SHOW(show_servers, "%s", s->servers ? s->servers : "NULL")
 SHOW(show_backend_timeout, "%u", s->backend_timeout_ms)
 SHOW(show_proxy_hash, "%s", s->proxy_hash ? s->proxy_hash : "md5")
@@ -806,6 +816,9 @@ const struct option_def option_table[] = {
     FLAG(0, "hash", "<name>", DEF("md5"),
          "routing: the key hash of the ring (twemproxy's names: md5, fnv1a_64, crc32a, ...)",
          parse_proxy_hash, "proxy_hash", show_proxy_hash, 98),
+    FLAG(0, "warmup", "<sec>", DEF("0"),
+         "cluster: after joining, fetch a key missing here from its previous owner for this long",
+         parse_warmup, "warmup", show_warmup, 99),
     CLUSTER_OPTION_ROWS
     STAT_ONLY("oldest", show_oldest, 7),
     STAT_ONLY("num_threads_per_udp", show_threads, 15),

@@ -2,6 +2,7 @@
 #include "server/proxy_client.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -9,6 +10,7 @@
 #include "cluster/backend.h"
 #include "cluster/route.h"
 #include "proto/parse.h"
+#include "server/log.h"
 #include "server/outbuf.h"
 #include "server/router.h"
 #include "server/session.h"
@@ -17,10 +19,13 @@
  * the reply bytes held for it out of order: together they bound what one client costs. */
 #define PENDING_MAX 256
 #define HELD_MAX (256 * 1024)
-/* Recycled entries kept per worker (with their plans' memory), and the largest reply copy an
- * idle entry may keep. */
+/* Recycled entries kept per worker (with their plans' memory), and the largest buffer an idle
+ * entry may keep: at most about POOL_MAX * (parts + copies) * KEEP_COPY_MAX per worker. */
 #define POOL_MAX 1024
-#define KEEP_COPY_MAX 16384
+#define KEEP_COPY_MAX 4096
+/* Marks the deletes warm-up sends to a previous owner, so that that node, in warm-up itself,
+ * does not pass them on (which would make two joining nodes delete back and forth forever). */
+#define WARMUP_OPAQUE "O.shoal-warmup"
 
 struct entry;
 
@@ -113,6 +118,7 @@ struct proxy_client {
     size_t held; /* reply bytes copied into entries */
     bool seen_first_line;
     bool forwarded;
+    int conn_id; /* for -vv lines, as the session's */
     char *line; /* the current line, NUL-terminated, for the tokenizer */
     size_t line_cap;
 };
@@ -133,6 +139,17 @@ struct proxy_client *proxy_client_create(struct router *router, struct proxy_poo
     return pc;
 }
 
+static bool plan_is_large(const struct route_plan *plan)
+{
+    if (plan->parts_cap > 16 || plan->keys_cap > 256 || plan->key_bytes.cap > KEEP_COPY_MAX ||
+        plan->miss.cap > KEEP_COPY_MAX)
+        return true;
+    for (size_t i = 0; i < plan->parts_cap; i++)
+        if (plan->parts[i].request.cap > KEEP_COPY_MAX)
+            return true;
+    return false;
+}
+
 /* Back to the pool (or freed when the pool is full). */
 static void entry_free(struct entry *e)
 {
@@ -145,6 +162,8 @@ static void entry_free(struct entry *e)
     for (size_t i = 0; i < e->block_cap; i++)
         if (e->copies[i].cap > KEEP_COPY_MAX)
             route_buf_free(&e->copies[i]);
+    if (plan_is_large(&e->plan))
+        route_plan_free(&e->plan); /* a big value or multi-get: not worth keeping per entry */
     e->owner = NULL;
     e->next = pool->free;
     pool->free = e;
@@ -194,6 +213,11 @@ bool proxy_client_blocked(const struct proxy_client *pc)
 bool proxy_client_idle(const struct proxy_client *pc)
 {
     return pc->head == NULL;
+}
+
+void proxy_client_set_conn_id(struct proxy_client *pc, int id)
+{
+    pc->conn_id = id;
 }
 
 bool proxy_client_forwarded(const struct proxy_client *pc)
@@ -246,6 +270,23 @@ static void drain(struct proxy_client *pc)
     }
 }
 
+/* One part of e has its result: frees an orphan's last part, or writes what is now in order. */
+static void finish_part(struct entry *e, bool from_backend)
+{
+    struct proxy_client *pc = e->owner;
+    e->parts_left--;
+    if (!pc) {
+        if (e->parts_left == 0)
+            entry_free(e);
+        return;
+    }
+    if (e->parts_left == 0 && pc->head == e && !e->sending) {
+        drain(pc);
+        if (from_backend)
+            pc->notify(pc->notify_arg);
+    }
+}
+
 /* Records part i's outcome. A reply that completes the head command is merged straight from
  * the backend's buffer; any other is copied, since it is only valid during the callback. */
 static void complete_part(struct entry *e, uint32_t i, enum backend_error err, const char *reply,
@@ -276,17 +317,7 @@ static void complete_part(struct entry *e, uint32_t i, enum backend_error err, c
         e->results[i] = (struct route_result){.reply = copy->data, .len = len};
     }
 done:
-    e->parts_left--;
-    if (!pc) {
-        if (e->parts_left == 0)
-            entry_free(e);
-        return;
-    }
-    if (e->parts_left == 0 && pc->head == e && !e->sending) {
-        drain(pc);
-        if (from_backend)
-            pc->notify(pc->notify_arg);
-    }
+    finish_part(e, from_backend);
 }
 
 static void on_part_done(void *arg, enum backend_error err, const char *reply, size_t len)
@@ -337,34 +368,35 @@ static void answer(struct proxy_client *pc, const char *text, size_t n)
     (void)outbuf_append(dest ? dest : pc->out, text, n);
 }
 
-/* Runs a part this node owns through the local session and records its reply. */
-static void run_self_part(struct proxy_client *pc, struct entry *e, uint32_t i)
+/* Runs part i through the local session and keeps its reply as the part's result. Returns
+ * false when memory ran out (the result then says so). */
+static bool local_part(struct proxy_client *pc, struct entry *e, uint32_t i)
 {
     struct outbuf tmp;
     outbuf_init(&tmp);
     const struct route_buf *req = &e->plan.parts[i].request;
     (void)session_process(pc->session, req->data, req->len, &tmp, SIZE_MAX);
     struct route_buf *copy = &e->copies[i];
+    pc->held -= copy->len;
     copy->len = 0;
     size_t need = tmp.pending;
     if (need > copy->cap) {
         char *grown = realloc(copy->data, need);
         if (!grown) {
             outbuf_free(&tmp);
-            complete_part(e, i, BACKEND_NOMEM, NULL, 0, false);
-            return;
+            e->results[i] = (struct route_result){.failure = "out of memory"};
+            return false;
         }
         copy->data = grown;
         copy->cap = need;
     }
-    char *p = copy->data;
     size_t at = 0;
     while (tmp.pending > 0) {
         struct iovec iov[16];
         int n = outbuf_iov(&tmp, iov, 16);
         size_t moved = 0;
         for (int k = 0; k < n; k++) {
-            memcpy(p + at, iov[k].iov_base, iov[k].iov_len);
+            memcpy(copy->data + at, iov[k].iov_base, iov[k].iov_len);
             at += iov[k].iov_len;
             moved += iov[k].iov_len;
         }
@@ -373,8 +405,228 @@ static void run_self_part(struct proxy_client *pc, struct entry *e, uint32_t i)
     outbuf_free(&tmp);
     copy->len = need;
     pc->held += need;
-    e->results[i] = (struct route_result){.reply = p, .len = need};
+    e->results[i] = (struct route_result){.reply = copy->data, .len = need};
+    return true;
+}
+
+/* ---- warm-up: a local miss looked up at the key's previous owner (router_warmup_source) ---- */
+
+struct warm;
+
+struct warm_key {
+    struct warm *warm;
+    const char *key; /* into the entry's plan, which lives while the part is pending */
+    size_t len;
+    bool hit;
+    uint32_t flags;
+    long long ttl; /* seconds left, -1: none */
+    char *data;
+    size_t data_len;
+};
+
+/* The lookups for one part's missed keys; the part completes when the last answers. */
+struct warm {
+    struct entry *entry;
+    uint32_t part;
+    uint32_t pending;
+    size_t nkeys;
+    struct warm_key keys[];
+};
+
+/* "VA <size> f<flags> t<ttl>\r\n<data>\r\n" (mg k v f t); anything else is a miss. */
+static void parse_warm_reply(struct warm_key *wk, const char *reply, size_t len)
+{
+    if (len < 5 || memcmp(reply, "VA ", 3) != 0)
+        return;
+    const char *end = memchr(reply, '\n', len);
+    if (!end)
+        return;
+    char line[256];
+    size_t n = (size_t)(end - reply);
+    if (n >= sizeof line)
+        return;
+    memcpy(line, reply, n);
+    line[n] = '\0';
+    char *save = NULL;
+    char *tok = strtok_r(line + 3, " \r", &save);
+    if (!tok)
+        return;
+    unsigned long long size = strtoull(tok, NULL, 10);
+    wk->flags = 0;
+    wk->ttl = -1;
+    while ((tok = strtok_r(NULL, " \r", &save)) != NULL) {
+        if (tok[0] == 'f')
+            wk->flags = (uint32_t)strtoul(tok + 1, NULL, 10);
+        else if (tok[0] == 't')
+            wk->ttl = strtoll(tok + 1, NULL, 10);
+    }
+    size_t header = n + 1;
+    if (size > len - header || len - header - size < 2)
+        return;
+    wk->data = malloc(size ? size : 1);
+    if (!wk->data)
+        return;
+    memcpy(wk->data, reply + header, size);
+    wk->data_len = size;
+    wk->hit = true;
+}
+
+/* Copies the found values in (add mode: a value set here meanwhile wins), runs the part again
+ * so that its reply has them, and completes the part. */
+static void warm_finish(struct warm *w, bool from_backend)
+{
+    struct entry *e = w->entry;
+    struct proxy_client *pc = e->owner;
+    bool copied = false;
+    for (size_t k = 0; k < w->nkeys; k++) {
+        struct warm_key *wk = &w->keys[k];
+        if (wk->hit && pc && session_state(pc->session) == SESSION_OPEN) {
+            long long ttl = wk->ttl < 0 ? 0 : wk->ttl == 0 ? 1 : wk->ttl;
+            char head[400];
+            int hn = snprintf(head, sizeof head, "ms %.*s %zu F%u T%lld ME q\r\n", (int)wk->len,
+                              wk->key, wk->data_len, wk->flags, ttl);
+            char *cmd = hn > 0 ? malloc((size_t)hn + wk->data_len + 2) : NULL;
+            if (cmd) {
+                memcpy(cmd, head, (size_t)hn);
+                memcpy(cmd + hn, wk->data, wk->data_len);
+                memcpy(cmd + hn + wk->data_len, "\r\n", 2);
+                struct outbuf discard;
+                outbuf_init(&discard);
+                (void)session_process(pc->session, cmd, (size_t)hn + wk->data_len + 2, &discard,
+                                      SIZE_MAX);
+                outbuf_free(&discard);
+                free(cmd);
+                copied = true;
+            }
+        }
+        free(wk->data);
+    }
+    if (copied)
+        (void)local_part(pc, e, w->part);
+    free(w);
+    finish_part(e, from_backend);
+}
+
+static void on_warm_reply(void *arg, enum backend_error err, const char *reply, size_t len)
+{
+    struct warm_key *wk = arg;
+    if (err == BACKEND_OK)
+        parse_warm_reply(wk, reply, len);
+    if (--wk->warm->pending == 0)
+        warm_finish(wk->warm, true);
+}
+
+static bool is_plain_get(enum proto_cmd cmd)
+{
+    return cmd == PROTO_CMD_GET || cmd == PROTO_CMD_GETS || cmd == PROTO_CMD_BGET;
+}
+
+/* After part i ran locally: looks its missed keys up at their previous owners. Returns true
+ * when lookups are in flight (the part completes in warm_finish). */
+static bool start_warmup(struct proxy_client *pc, struct entry *e, uint32_t i)
+{
+    const struct route_plan *plan = &e->plan;
+    if (!is_plain_get(plan->cmd) || !router_warmup_active(pc->router) || !e->results[i].reply)
+        return false;
+    const struct route_result *r = &e->results[i];
+    size_t nmissed = 0;
+    size_t cursor = 0;
+    for (size_t k = 0; k < plan->nkeys; k++) {
+        const struct route_key *key = &plan->keys[k];
+        if (key->part != i)
+            continue;
+        size_t off = cursor;
+        struct reply_value v;
+        if (reply_next_value(r->reply, r->len, &off, &v) && v.key_len == key->len &&
+            memcmp(v.key, plan->key_bytes.data + key->offset, key->len) == 0) {
+            cursor = off;
+            continue;
+        }
+        nmissed++;
+    }
+    if (nmissed == 0)
+        return false;
+    struct warm *w = calloc(1, sizeof *w + nmissed * sizeof(struct warm_key));
+    if (!w)
+        return false;
+    w->entry = e;
+    w->part = i;
+    w->pending = 1; /* held while sending, so that no completion finishes it meanwhile */
+    cursor = 0;
+    for (size_t k = 0; k < plan->nkeys; k++) {
+        const struct route_key *key = &plan->keys[k];
+        if (key->part != i)
+            continue;
+        const char *kb = plan->key_bytes.data + key->offset;
+        size_t off = cursor;
+        struct reply_value v;
+        if (reply_next_value(r->reply, r->len, &off, &v) && v.key_len == key->len &&
+            memcmp(v.key, kb, key->len) == 0) {
+            cursor = off;
+            continue;
+        }
+        uint32_t source;
+        /* only keys this node owns (a forwarded connection may ask for others') */
+        if (!router_is_self(pc->router, router_owner(pc->router, kb, key->len)) ||
+            !router_warmup_source(pc->router, kb, key->len, &source))
+            continue;
+        struct warm_key *wk = &w->keys[w->nkeys++];
+        *wk = (struct warm_key){.warm = w, .key = kb, .len = key->len};
+        char req[300];
+        int n = snprintf(req, sizeof req, "mg %.*s v f t\r\n", (int)key->len, kb);
+        if (n <= 0 || (size_t)n >= sizeof req)
+            continue;
+        if (router_send(pc->router, source, req, (size_t)n, REPLY_META, on_warm_reply, wk) ==
+            BACKEND_OK)
+            w->pending++;
+    }
+    if (--w->pending == 0) {
+        for (size_t k = 0; k < w->nkeys; k++)
+            free(w->keys[k].data);
+        free(w);
+        return false;
+    }
+    return true;
+}
+
+/* Runs a part this node owns through the local session; during warm-up its misses may be
+ * looked up elsewhere first. */
+static void run_self_part(struct proxy_client *pc, struct entry *e, uint32_t i)
+{
+    if (local_part(pc, e, i) && start_warmup(pc, e, i))
+        return;
     e->parts_left--;
+}
+
+static void ignore_reply(void *arg, enum backend_error err, const char *reply, size_t len)
+{
+    (void)arg;
+    (void)err;
+    (void)reply;
+    (void)len;
+}
+
+/* During warm-up, a write to a key this node owns also deletes the previous owner's copy, so
+ * that a later local miss cannot bring an outdated value back. */
+static void invalidate_previous(struct proxy_client *pc, const struct proto_token *t, size_t nt,
+                                enum proto_cmd cmd)
+{
+    if (!router_warmup_active(pc->router) || nt < 3 || t[1].length > PROTO_KEY_MAX_LENGTH)
+        return;
+    bool meta = cmd == PROTO_CMD_MS || cmd == PROTO_CMD_MD || cmd == PROTO_CMD_MA;
+    bool binary = false;
+    for (size_t k = cmd == PROTO_CMD_MS ? 3 : 2; meta && k + 1 < nt; k++)
+        if (t[k].length > 0 && t[k].value[0] == 'b')
+            binary = true;
+    if (binary)
+        return; /* (the owner of a base64 key is its decoded bytes; rare: not invalidated) */
+    uint32_t source;
+    if (!router_warmup_source(pc->router, t[1].value, t[1].length, &source))
+        return;
+    char req[300];
+    int n = snprintf(req, sizeof req, "md %s q " WARMUP_OPAQUE "\r\nmn\r\n", t[1].value);
+    if (n > 0 && (size_t)n < sizeof req)
+        (void)router_send(pc->router, source, req, (size_t)n, REPLY_UNTIL_MN, ignore_reply, NULL);
 }
 
 /* Queues the entry (its plan built) and sends its parts. */
@@ -464,6 +716,71 @@ static uint32_t no_member(void *ctx, const char *key, size_t len)
     return 0;
 }
 
+static uint32_t fixed_owner(void *ctx, const char *key, size_t len)
+{
+    (void)key;
+    (void)len;
+    return *(const uint32_t *)ctx;
+}
+
+static bool is_single_key_write(enum proto_cmd cmd)
+{
+    switch (cmd) {
+    case PROTO_CMD_SET:
+    case PROTO_CMD_ADD:
+    case PROTO_CMD_REPLACE:
+    case PROTO_CMD_APPEND:
+    case PROTO_CMD_PREPEND:
+    case PROTO_CMD_CAS:
+    case PROTO_CMD_INCR:
+    case PROTO_CMD_DECR:
+    case PROTO_CMD_DELETE:
+    case PROTO_CMD_TOUCH:
+    case PROTO_CMD_MS:
+    case PROTO_CMD_MD:
+    case PROTO_CMD_MA:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_warmup_delete(const struct proto_token *t, size_t nt, enum proto_cmd cmd)
+{
+    if (cmd != PROTO_CMD_MD)
+        return false;
+    for (size_t k = 2; k + 1 < nt; k++)
+        if (strcmp(t[k].value, WARMUP_OPAQUE) == 0)
+            return true;
+    return false;
+}
+
+/* A command on a connection another node forwarded: it runs here whatever the ring says, never
+ * forwarded again; only warm-up may look a local miss up at the key's previous owner (whose
+ * node runs that lookup locally in turn). */
+static size_t forwarded_command(struct proxy_client *pc, const char *in, size_t total,
+                                struct proto_token *t, size_t nt, enum proto_cmd cmd,
+                                const char *data, size_t data_len)
+{
+    uint32_t self;
+    if (is_plain_get(cmd) && router_warmup_active(pc->router) &&
+        router_self_member(pc->router, &self)) {
+        struct entry *e = entry_get(pc->pool, pc, true);
+        if (e && route_plan_rebuild(&e->plan, t, nt, data, data_len, fixed_owner, &self,
+                                    router_member_count(pc->router)) == 0 &&
+            e->plan.action == ROUTE_FORWARD) {
+            forward(pc, e);
+            return total;
+        }
+        if (e)
+            entry_free(e);
+    }
+    run_local(pc, in, total);
+    if (is_single_key_write(cmd) && !is_warmup_delete(t, nt, cmd))
+        invalidate_previous(pc, t, nt, cmd);
+    return total;
+}
+
 /* Handles the command at the front of in. Returns the bytes it took (0: wait for more). */
 static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
 {
@@ -504,6 +821,8 @@ static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
         run_local(pc, in, used);
         return used;
     }
+    if (log_enabled(2)) /* the session logs what it runs; routed commands are logged here */
+        log_msg(2, "<%d %.*s", pc->conn_id, (int)(n < 1024 ? n : 1024), in);
     size_t block = 0;
     const char *refusal = NULL;
     int has_block = route_data_block(t, nt, &block, &refusal);
@@ -523,6 +842,9 @@ static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
         run_local(pc, in, used); /* refused from the line alone; the session says how */
         return used;
     }
+    if (pc->forwarded)
+        return forwarded_command(pc, in, total, t, nt, cmd, has_block == 1 ? in + used : NULL,
+                                 block);
     uint32_t members = router_member_count(pc->router);
     if (members == 0 && !router_proxy_only()) {
         run_local(pc, in, total); /* a cluster node before it knows any member */
@@ -554,10 +876,15 @@ static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
         entry_free(e);
         break;
     case ROUTE_FORWARD:
-        if (plan->nparts == 1 && plan->merge == ROUTE_MERGE_ONE &&
-            router_is_self(pc->router, plan->parts[0].backend)) {
-            entry_free(e); /* this node owns the key */
+        if (plan->nparts == 1 && router_is_self(pc->router, plan->parts[0].backend) &&
+            !(is_plain_get(plan->cmd) && router_warmup_active(pc->router))) {
+            /* this node owns the key(s) */
+            bool write = plan->write && plan->merge == ROUTE_MERGE_ONE;
+            enum proto_cmd cmd = plan->cmd;
+            entry_free(e);
             run_local(pc, in, total);
+            if (write)
+                invalidate_previous(pc, t, nt, cmd);
         } else {
             forward(pc, e);
         }
@@ -571,7 +898,10 @@ size_t proxy_client_process(struct proxy_client *pc, const char *in, size_t len,
 {
     size_t done = 0;
     while (done < len && session_state(pc->session) == SESSION_OPEN) {
-        if (pc->forwarded)
+        if (pc->forwarded && (session_mid_command(pc->session) ||
+                              (!pc->head && !router_warmup_active(pc->router))))
+            /* the common case of a forwarded connection: the session alone (which may have
+             * stopped inside a data block: only it knows where the block ends) */
             return done + session_process(pc->session, in + done, len - done, pc->out, out_limit);
         if (pc->out->pending > out_limit || proxy_client_blocked(pc))
             break;

@@ -46,12 +46,16 @@ void proxy_client_destroy(struct proxy_client *pc);
 size_t proxy_client_process(struct proxy_client *pc, const char *in, size_t len,
                             size_t out_limit);
 
+/* The id -vv lines show for this client's routed commands (the connection's fd). */
+void proxy_client_set_conn_id(struct proxy_client *pc, int id);
+
 /* Enough commands in flight (or held replies) that reading more should wait. */
 bool proxy_client_blocked(const struct proxy_client *pc);
 /* Nothing pending: every reply is in `out`. */
 bool proxy_client_idle(const struct proxy_client *pc);
 /* The connection's first line was the forwarding marker (cluster mode): everything on it runs
- * locally, so the connection may drop its proxy client and feed the session directly. */
+ * locally (fed straight to the session, except that during warm-up a local miss may be looked
+ * up at the key's previous owner). */
 bool proxy_client_forwarded(const struct proxy_client *pc);
 
 #endif

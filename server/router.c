@@ -34,6 +34,7 @@
 #define BACKOFF_MAX_MS 1000
 #define MAX_WORKERS 1024
 
+
 enum router_mode {
     MODE_OFF,
     MODE_FIXED,   /* --servers */
@@ -78,6 +79,12 @@ struct router {
     struct route_buf scratch;
     /* cluster mode */
     uint64_t now; /* ms, read once per turn (timeouts have ms granularity) */
+    /* warm-up (cluster mode): the ring of the current members without this node, and which
+     * member each of its servers is; valid for g.warmup_ms after joined_at */
+    struct ketama_ring *others_ring;
+    uint32_t *others_map;
+    uint64_t joined_at;
+    bool had_others;
     struct gossip_view *view;
     int view_slot;
     uint64_t view_version;
@@ -90,6 +97,10 @@ static struct {
     struct router_server_list servers;
     key_hash_fn hash;
     uint64_t timeout_ms;
+    /* --warmup: for this long after this node joined a ring with other members, a local miss of
+     * a key is looked up at the member that would own it without this node (and copied in);
+     * 0: off */
+    uint64_t warmup_ms;
     char self_name[WIRE_NAME_MAX + 1];
     struct router *workers[MAX_WORKERS];
 } g;
@@ -270,6 +281,7 @@ int router_prepare(const struct settings *s)
     g.mode = MODE_OFF;
     g.proxy_only = s->proxy;
     g.timeout_ms = s->backend_timeout_ms ? s->backend_timeout_ms : 1000;
+    g.warmup_ms = (uint64_t)s->warmup_sec * 1000;
     g.hash = hash_md5;
     if (s->proxy_hash) {
         const struct hash_algorithm *h = hash_by_name(s->proxy_hash);
@@ -486,6 +498,71 @@ static bool split_data_addr(const char *da, char *host, size_t host_len, char *a
     return true;
 }
 
+static void drop_warmup(struct router *r)
+{
+    ketama_ring_free(r->others_ring);
+    free(r->others_map);
+    r->others_ring = NULL;
+    r->others_map = NULL;
+}
+
+/* After a ring change: notes when this node joined a ring with others, and while the grace
+ * period lasts keeps the ring those others would have without it. */
+static void update_warmup(struct router *r)
+{
+    drop_warmup(r);
+    bool self_in = false;
+    uint32_t others = 0;
+    for (uint32_t i = 0; i < r->nmembers; i++) {
+        if (r->members[i]->self)
+            self_in = true;
+        else
+            others++;
+    }
+    bool has_others = self_in && others > 0;
+    if (has_others && !r->had_others) {
+        r->joined_at = r->now;
+        log_msg(2, "router: worker %d joined a ring of %u others: warm-up for %d s", r->worker_id,
+                others, (int)(g.warmup_ms / 1000));
+    }
+    r->had_others = has_others;
+    if (!has_others || g.warmup_ms == 0 || r->now - r->joined_at >= g.warmup_ms)
+        return;
+    struct member **list = calloc(others, sizeof *list);
+    r->others_map = calloc(others, sizeof *r->others_map);
+    if (!list || !r->others_map) {
+        free(list);
+        drop_warmup(r);
+        return;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        if (!r->members[i]->self) {
+            list[k] = r->members[i];
+            r->others_map[k++] = i;
+        }
+    if (build_ring(list, others, &r->others_ring) != 0)
+        drop_warmup(r);
+    free(list);
+}
+
+bool router_warmup_source(struct router *r, const char *key, size_t len, uint32_t *member)
+{
+    if (!r->others_ring)
+        return false;
+    if (r->now - r->joined_at >= g.warmup_ms) {
+        drop_warmup(r);
+        return false;
+    }
+    *member = r->others_map[ketama_ring_server_for_key(r->others_ring, key, len)];
+    return true;
+}
+
+bool router_warmup_active(const struct router *r)
+{
+    return r->others_ring != NULL && r->now - r->joined_at < g.warmup_ms;
+}
+
 /* Rebuilds the table from a membership snapshot: alive and suspect data members, kept by name
  * (a member that stays keeps its connection). */
 static void setup_from_snapshot(struct router *r, const struct gossip_snapshot *snap)
@@ -545,6 +622,7 @@ static void setup_from_snapshot(struct router *r, const struct gossip_snapshot *
     }
     install(r, members, n, ring, carried);
     free(carried);
+    update_warmup(r);
     log_msg(2, "router: worker %d ring rebuilt, %u members (snapshot %llu)", r->worker_id, n,
             (unsigned long long)snap->version);
 }
@@ -602,6 +680,7 @@ void router_destroy(struct router *r)
     g.workers[r->worker_id] = NULL;
     install(r, NULL, 0, NULL, NULL);
     free_retired(r);
+    drop_warmup(r);
     if (r->view && r->view_slot >= 0)
         gossip_view_unregister(r->view, r->view_slot);
     route_buf_free(&r->scratch);
@@ -708,6 +787,16 @@ uint32_t router_owner(void *ctx, const char *key, size_t len)
     if (!r->ring)
         return 0;
     return ketama_ring_server_for_key(r->ring, key, len);
+}
+
+bool router_self_member(const struct router *r, uint32_t *member)
+{
+    for (uint32_t i = 0; i < r->nmembers; i++)
+        if (r->members[i]->self) {
+            *member = i;
+            return true;
+        }
+    return false;
 }
 
 bool router_is_self(const struct router *r, uint32_t member)

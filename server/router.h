@@ -101,9 +101,19 @@ uint32_t router_owner(void *ctx, const char *key, size_t len);
 /* True when member i is this node itself (cluster mode): execute locally. */
 bool router_is_self(const struct router *r, uint32_t member);
 
+/* The member that is this node, if it is on the ring. */
+bool router_self_member(const struct router *r, uint32_t *member);
+
 /* Sends one request to member i; see backend_send (done is never called from inside). */
 enum backend_error router_send(struct router *r, uint32_t member, const char *req, size_t len,
                                enum reply_kind kind, backend_done_fn done, void *arg);
+
+/* Warm-up (cluster mode, --warmup SEC): during that grace period after this node joined a ring
+ * with other members, the member that would own a key without this node, which may still hold
+ * it. */
+bool router_warmup_active(const struct router *r);
+/* True with *member set when the key has such a source (never this node itself). */
+bool router_warmup_source(struct router *r, const char *key, size_t len, uint32_t *member);
 
 /* Scratch buffer for merging replies, reused across requests (owned by the router). */
 struct route_buf *router_scratch(struct router *r);

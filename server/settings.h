@@ -55,6 +55,7 @@ struct settings {
     const char *servers;     /* --servers host:port[:weight][ name],...: a fixed ring; NULL: none */
     unsigned backend_timeout_ms; /* --backend-timeout */
     const char *proxy_hash;  /* --hash: the key hash of the ring (twemproxy's names); NULL: md5 */
+    unsigned warmup_sec;     /* --warmup: cluster warm-up grace period after joining; 0: off */
 };
 
 extern struct settings settings;

@@ -9,6 +9,7 @@ the remaining owners.
 
 Every wait polls with a deadline; every process started is killed at the end, also on failure."""
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -24,8 +25,11 @@ RING = os.path.join(BIN_DIR, "shoal-ring")
 MEMCCAPABLE = "/usr/bin/memccapable"
 HELLO = b"me .shoal-forwarded\r\n"
 DEADLINE = 15.0
-FAST = ["--gossip-interval", "100", "--gossip-probe-timeout", "40",
-        "--gossip-suspicion-mult", "2", "--gossip-suspicion-max-mult", "2",
+# Short periods, but a suspicion lasts long enough (>= 0.4 s) that a node slowed down by a busy
+# machine is not declared dead for a moment: a flapping member would move keys between owners
+# in the middle of a case.
+FAST = ["--gossip-interval", "100", "--gossip-probe-timeout", "80",
+        "--gossip-suspicion-mult", "4", "--gossip-suspicion-max-mult", "4",
         "--gossip-join-retry", "200", "--gossip-pushpull-interval", "2000",
         "--gossip-leave-linger", "300"]
 
@@ -65,11 +69,31 @@ class Node(harness.Server):
         return states
 
     def local_get(self, key):
-        """The key as stored on this node itself (a forwarded connection runs locally)."""
+        """The key as stored on this node itself: b"" when missing, else the VALUE block (a
+        forwarded connection runs locally; mg, unlike get, never triggers warm-up)."""
         with self.connect() as c:
-            got = c.request(HELLO + b"get " + key + b"\r\n")
+            got = c.request(HELLO + b"mg " + key + b" v f\r\n")
         expect(got.startswith(b"EN\r\n"), "hello answered EN: %s" % short(got))
-        return got[4:]
+        got = got[4:]
+        if got == b"EN\r\n":
+            return b""
+        head, _, rest = got.partition(b"\r\n")
+        f = head.split(b" ")
+        expect(f[0] == b"VA", "mg reply %s" % short(got))
+        return b"VALUE %s %s %s\r\n%s" % (key, f[2][1:], f[1], rest)
+
+
+def gossip_noise(nodes):
+    """Suspicions raised so far on every node: a failed case with a non-zero count may have
+    seen a member flap (keys moving between owners), which says where to look."""
+    out = []
+    for n in nodes:
+        with n.connect() as c:
+            text = c.request(b"stats cluster\r\n")
+        for line in text.split(b"\r\n"):
+            if line.startswith(b"STAT cluster_suspicions "):
+                out.append("%s:%s" % (n.name, line.split(b" ")[2].decode()))
+    return "suspicions " + " ".join(out)
 
 
 def all_alive(nodes, names):
@@ -98,11 +122,11 @@ def test_set_anywhere_get_everywhere(nodes):
         with n.connect() as c:
             got = c.request(b"".join(b"get %s\r\n" % k for k in keys))
         want = b"".join(b"VALUE %s 5 %d\r\n%s\r\nEND\r\n" % (k, len(k), k) for k in keys)
-        expect_eq(got, want, "all keys through %s" % n.name)
+        expect_eq(got, want, "all keys through %s (%s)" % (n.name, gossip_noise(nodes)))
     placed = owners(keys, nodes)
     for k in keys:
         for n in nodes:
-            has = n.local_get(k).startswith(b"VALUE")
+            has = n.local_get(k) != b""
             if has != (placed[k] is n):
                 raise Failure("%s stored on %s: %s; ring owner %s" % (k, n.name, has,
                                                                      placed[k].name))
@@ -129,6 +153,29 @@ def test_quiet_and_noreply(nodes):
                   b"NF\r\nVA 1\r\n1\r\nVA 1\r\n2\r\nMN\r\n")
 
 
+def test_pipelined_like_one_memcached(nodes):
+    """A seeded random pipelined stream (tests/integration/test_proxy.py's) through one node,
+    with keys on all three, answers the same bytes as one memcached holding everything."""
+    import test_proxy  # noqa: E402 (tests/integration is on the path)
+    reference = harness.Server(harness.REFERENCE_BIN)
+    try:
+        for seed, n in ((11, nodes[0]), (12, nodes[1])):
+            stream = b"".join(test_proxy.random_stream(random.Random(seed), 400))
+            with n.connect() as a, reference.connect() as b:
+                got = a.request(stream, timeout=20)
+                want = b.request(stream, timeout=20)
+                expect_eq(a.request(b"flush_all\r\n"), b"OK\r\n")
+                expect_eq(b.request(b"flush_all\r\n"), b"OK\r\n")
+            if got != want:
+                at = next((i for i in range(min(len(got), len(want))) if got[i] != want[i]),
+                          min(len(got), len(want)))
+                raise Failure("seed %d through %s differs at byte %d: %s vs memcached %s"
+                              % (seed, n.name, at, short(got[max(0, at - 80):at + 200]),
+                                 short(want[max(0, at - 80):at + 200])))
+    finally:
+        reference.stop()
+
+
 def test_memccapable(nodes):
     for n in nodes:
         proc = subprocess.run([MEMCCAPABLE, "-a", "-h", "127.0.0.1", "-p", str(n.port), "-t", "5"],
@@ -147,7 +194,7 @@ def test_flush_all_everywhere(nodes):
         expect_eq(c.request(b"flush_all\r\n"), b"OK\r\n")
     for n in nodes:
         for k in keys:
-            expect_eq(n.local_get(k), b"END\r\n", "%s on %s after flush_all" % (k, n.name))
+            expect_eq(n.local_get(k), b"", "%s on %s after flush_all" % (k, n.name))
 
 
 def test_proxy_member(nodes):
@@ -199,6 +246,42 @@ def test_kill_one(nodes):
         expect(placed[k].local_get(k).startswith(b"VALUE"), "%s on %s" % (k, placed[k].name))
 
 
+def test_warmup(nodes):
+    """A node that joins serves the keys it now owns from their previous owners (copied in on a
+    local miss), and a delete through the new owner does not let the old copy come back."""
+    a, b, _ = nodes
+    keys = [b"wu%d" % i for i in range(60)]
+    with a.connect() as conn:
+        for k in keys:
+            expect_eq(conn.request(b"set %s 7 0 %d\r\n%s\r\n" % (k, len(k), k)), b"STORED\r\n")
+    before = owners(keys, [a, b])
+    d = Node("d", join=a, extra=["--warmup", "60"])
+    try:
+        all_alive([a, b, d], ["a", "b", "d"])
+        after = owners(keys, [a, b, d])
+        moved = [k for k in keys if after[k] is d]
+        expect(moved, "some keys move to d")
+        for k in moved:
+            expect_eq(d.local_get(k), b"", "%s not on d before warm-up" % k)
+        want = b"".join(b"VALUE %s 7 %d\r\n%s\r\n" % (k, len(k), k) for k in keys) + b"END\r\n"
+
+        def all_through_b_and_copied():
+            # (b's workers may pick up d a moment after `stats cluster` shows it: until then
+            # b still reads the moved keys from their previous owners)
+            with b.connect() as conn:
+                expect_eq(conn.request(b"get " + b" ".join(keys) + b"\r\n"), want,
+                          "every key through b, the moved ones warmed up on d")
+            return all(d.local_get(k).startswith(b"VALUE %s 7" % k) for k in moved)
+        wait_until(all_through_b_and_copied, "the moved keys copied into d")
+        gone = moved[0]
+        with a.connect() as conn:
+            expect_eq(conn.request(b"delete %s\r\n" % gone), b"DELETED\r\n")
+            expect_eq(conn.request(b"get %s\r\n" % gone), b"END\r\n", "deleted stays deleted")
+        expect_eq(before[gone].local_get(gone), b"", "the previous owner's copy is gone")
+    finally:
+        d.stop()
+
+
 def main():
     suite = harness.Suite("test_routing")
     try:
@@ -213,10 +296,12 @@ def main():
     for name, fn in [("set through one node, read through every other", test_set_anywhere_get_everywhere),
                      ("multi-get across owners in order", test_multiget_order),
                      ("noreply and quiet meta", test_quiet_and_noreply),
+                     ("pipelined mixed stream equals one memcached", test_pipelined_like_one_memcached),
                      ("memccapable -a through every node", test_memccapable),
                      ("flush_all empties every node", test_flush_all_everywhere),
                      ("a --proxy member stores nothing, is on no ring", test_proxy_member),
-                     ("kill -9 of one node", test_kill_one)]:
+                     ("kill -9 of one node", test_kill_one),
+                     ("warm-up: a joining node copies its keys in", test_warmup)]:
         suite.run(name, fn, nodes)
     suite.finish()
 

@@ -34,10 +34,10 @@ def proxy(backends, extra=()):
                           + list(extra))
 
 
-def expected_owner(keys, backends):
+def expected_owner(keys, backends, hash_name=None):
     """Index of the backend nutcracker would pick for each key (names fix the ring)."""
     specs = ["127.0.0.1:%d:1 %s" % (b.port, n) for b, n in zip(backends, NAMES)]
-    out = subprocess.run([RING] + specs, input=b"".join(k + b"\n" for k in keys),
+    out = subprocess.run([RING] + (["-H", hash_name] if hash_name else []) + specs, input=b"".join(k + b"\n" for k in keys),
                          stdout=subprocess.PIPE, check=True, timeout=30).stdout
     owners = {}
     for line in out.splitlines():
@@ -78,6 +78,29 @@ def test_placement(p, backends):
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_hash_option(_p, backends):
+    """--hash fnv1a_64 places keys where nutcracker's `hash: fnv1a_64` would."""
+    p = proxy(backends, ["--hash", "fnv1a_64"])
+    try:
+        keys = [b"fnv:%d" % i for i in range(120)]
+        with p.connect() as c:
+            c.send(b"".join(b"set %s 0 0 1 noreply\r\nh\r\n" % k for k in keys))
+            expect_eq(c.request(b""), b"")
+        owners = expected_owner(keys, backends, "fnv1a_64")
+        md5_owners = expected_owner(keys, backends)
+        expect(owners != md5_owners, "fnv1a_64 and md5 place these keys differently")
+        conns = [b.connect() for b in backends]
+        try:
+            for k in keys:
+                got = conns[owners[k]].request(b"get " + k + b"\r\n")
+                expect(got.startswith(b"VALUE"), "%s on backend %d" % (k, owners[k]))
+        finally:
+            for conn in conns:
+                conn.close()
+    finally:
+        p.stop()
 
 
 def test_noreply_and_quiet(p, backends):
@@ -304,6 +327,34 @@ def test_backend_timeout(_p, _backends):
         silent.close()
 
 
+def test_in_flight_bounded(_p, _backends):
+    """A client pipelining against a backend that never answers has at most 256 commands in
+    flight: the proxy stops reading it, and other clients are still served."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        port = silent.getsockname()[1]
+        p = harness.Server(args=["--proxy", "--servers", "127.0.0.1:%d" % port,
+                                 "--backend-timeout", "5000", "-t", "1"])
+        try:
+            with p.connect() as c:
+                c.send(b"".join(b"get inflight%d\r\n" % i for i in range(2000)))
+                name = "127.0.0.1:%d:in_flight" % port
+                seen = 0
+                deadline = time.monotonic() + 4
+                while time.monotonic() < deadline and seen < 256:
+                    seen = int(stats_proxy(p)[name])
+                    time.sleep(0.02)
+                expect_eq(seen, 256, "in flight for the pipelining client")
+                time.sleep(0.2)
+                expect_eq(int(stats_proxy(p)[name]), 256, "still bounded")
+        finally:
+            p.stop()
+    finally:
+        silent.close()
+
+
 def test_refused_options(_p, _backends):
     cmd = [harness.binary_under_test(), "--proxy", "-p", "0", "-U", "0"]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
@@ -324,6 +375,7 @@ def main():
     p = suite.server(args=["--proxy", "--servers", servers_arg(backends), "-t", "2"])
     for name, fn in [("multi-get across owners in client order", test_multiget_in_order),
                      ("keys land where nutcracker puts them", test_placement),
+                     ("--hash fnv1a_64 places keys as nutcracker", test_hash_option),
                      ("noreply and quiet meta", test_noreply_and_quiet),
                      ("pipelined mixed stream equals one memcached", test_pipelined_like_one_memcached),
                      ("memccapable -a through the proxy", test_memccapable),
@@ -332,6 +384,7 @@ def main():
                      ("stats proxy", test_stats_proxy),
                      ("dead backend: misses, SERVER_ERROR, recovery", test_dead_backend),
                      ("backend timeout", test_backend_timeout),
+                     ("in-flight commands per client are bounded", test_in_flight_bounded),
                      ("--proxy needs --servers", test_refused_options)]:
         suite.run(name, fn, p, backends)
     suite.finish()
