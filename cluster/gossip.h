@@ -116,7 +116,7 @@ struct gossip_counters {
     uint64_t resurrections_refused;     /* an alive for a tombstone's epoch, not accepted */
     uint64_t told_dead;                 /* dead members told directly that they are dead */
     uint64_t stall_checks;              /* stalls after which we asked every member about us */
-    uint64_t hints, hinted_probes;      /* unreachable hints taken, probes they moved forward */
+    uint64_t hints, hinted_probes;      /* hints about known members, probes they moved forward */
 };
 
 void gossip_config_defaults(struct gossip_config *cfg);
@@ -143,8 +143,9 @@ uint64_t gossip_next_deadline(const struct gossip *g);
  * lost). It does not make the member suspect: it only moves the member's next probe forward (the
  * next probe period probes it, out of the round-robin order), so the failure detector itself
  * decides, with its indirect probes, whether the member is down or only unreachable from here
- * (Lifeguard's rule: a node's own trouble must not become an accusation). Hints for unknown,
- * dead or left members, or for ourselves, are ignored; one hint is kept at a time (the newest). */
+ * (Lifeguard's rule: a node's own trouble must not become an accusation). Hints about unknown
+ * members or ourselves are ignored; about dead or left ones only counted; one hint is kept at a
+ * time (the newest). */
 void gossip_hint_unreachable(struct gossip *g, const char *name);
 
 /* Read access for the driving thread and tests. */

@@ -99,9 +99,11 @@ static void probe_list_reshuffle(struct gossip *g)
 void gossip_hint_unreachable(struct gossip *g, const char *name)
 {
     struct member *m = member_table_find(&g->members, name);
-    if (!m || !probeable(g, m))
+    if (!m || m == g->self)
         return;
     g->counters.hints++;
+    if (!probeable(g, m))
+        return; /* dead or left already: nothing to probe */
     snprintf(g->hinted, sizeof g->hinted, "%s", name);
 }
 

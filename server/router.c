@@ -61,6 +61,8 @@ struct member {
     uint64_t reg_serial;            /* the socket registered in epoll (by fd serial) */
     uint32_t reg_events;
     struct published pub;
+    uint64_t errors_seen;           /* backend errors already hinted to gossip */
+    uint64_t next_hint_ms;          /* no new hint before then */
 };
 
 struct router {
@@ -727,6 +729,20 @@ static void publish(struct member *m)
     atomic_store_explicit(&m->pub.in_flight, c->in_flight, memory_order_relaxed);
 }
 
+/* Requests to m failed since the last turn: in cluster mode, gossip is told (at most once a
+ * second per member and worker) and probes that member next; its probes decide. */
+static void hint_failures(struct member *m, uint64_t now)
+{
+    uint64_t errors = backend_counters(m->backend)->errors;
+    if (errors == m->errors_seen)
+        return;
+    m->errors_seen = errors;
+    if (g.mode != MODE_CLUSTER || now < m->next_hint_ms)
+        return;
+    m->next_hint_ms = now + 1000;
+    cluster_node_hint_unreachable(m->ring_name);
+}
+
 /* Keeps the epoll registration in step with the backend's socket and wanted events. */
 static void reregister(struct router *r, struct member *m)
 {
@@ -763,6 +779,7 @@ int router_flush(struct router *r, int max_ms)
         backend_flush(m->backend, now);
         reregister(r, m);
         publish(m);
+        hint_failures(m, now);
         uint64_t d = backend_next_deadline(m->backend);
         if (d < next)
             next = d;

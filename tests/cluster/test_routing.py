@@ -68,6 +68,16 @@ class Node(harness.Server):
                 states[f[2].decode()] = f[4].decode()
         return states
 
+    def cluster_stat(self, name):
+        """One counter of `stats cluster`, as an int (0 when absent)."""
+        with self.connect() as c:
+            text = c.request(b"stats cluster\r\n")
+        for line in text.split(b"\r\n"):
+            f = line.split(b" ")
+            if len(f) == 3 and f[1] == name.encode():
+                return int(f[2])
+        return 0
+
     def local_get(self, key):
         """The key as stored on this node itself: b"" when missing, else the VALUE block (a
         forwarded connection runs locally; mg, unlike get, never triggers warm-up)."""
@@ -233,6 +243,10 @@ def test_kill_one(nodes):
         expect_eq(got.count(b"VALUE "), len(elsewhere), "other owners' keys still there")
         got = conn.request(b"get %s\r\n" % on_c[0])
         expect(got in (b"END\r\n",), "c's key is a miss: %s" % short(got))
+        # A write that failed at c's backend (SERVER_ERROR; STORED if a's ring had dropped c
+        # already) is a hint to a's gossip: c is probed next, and its probes decide.
+        if conn.request(b"set %s 0 0 1\r\n3\r\n" % on_c[0]).startswith(b"SERVER_ERROR"):
+            wait_until(lambda: a.cluster_stat("cluster_unreachable_hints") >= 1, "a hint about c")
         wait_until(lambda: a.members().get("c") == "dead" and b.members().get("c") == "dead",
                    "c declared dead")
         # the ring no longer has c: every key can be set and read again
