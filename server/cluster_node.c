@@ -20,7 +20,6 @@
 #include "server/outbuf.h"
 #include "server/settings.h"
 #include "server/store.h"
-#include "server/worker.h"
 
 #define MAX_SEEDS 64
 #define STATS_FIRST_TRY 8192        /* `stats cluster` of a few dozen members fits at once */
@@ -194,18 +193,6 @@ static void flush_on_fence(void *ctx, const struct gossip_fence *f)
                 (unsigned long long)f->new_incarnation);
 }
 
-/* The store the workers serve. main.c hands it to the workers only (cluster_node_start takes no
- * argument), so it is found through their stats, which live inside struct worker. */
-static struct store *workers_store(void)
-{
-    if (workers_count() <= 0)
-        return NULL;
-    struct thread_stats *first = workers_stats()[0];
-    const struct worker *w =
-        (const struct worker *)((const char *)first - offsetof(struct worker, stats));
-    return w->env.store;
-}
-
 int cluster_node_prepare(const struct settings *s)
 {
     node.prepared = false;
@@ -285,8 +272,6 @@ int cluster_node_start(void)
 {
     if (!node.prepared)
         return 0;
-    if (!atomic_load(&fenced_store))
-        atomic_store(&fenced_store, workers_store());
     char err[256] = "";
     struct gossip_udp *d = gossip_udp_start(&node.cfg, err, sizeof err);
     if (!d) {

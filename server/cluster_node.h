@@ -25,8 +25,8 @@ int cluster_node_prepare(const struct settings *s);
 int cluster_node_start(void);
 void cluster_node_leave(void);
 /* The store a fence flushes (see cluster/README.md, "Stale reads after a partition heals").
- * Optional: without it, cluster_node_start finds the store the workers serve. Call before
- * cluster_node_start; the store must outlive cluster_node_stop. */
+ * Call before cluster_node_start (without it a fence flushes nothing). The store
+ * must outlive cluster_node_stop. */
 void cluster_node_attach_store(struct store *st);
 void cluster_node_stop(void);
 

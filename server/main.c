@@ -134,6 +134,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < listeners.count; i++)
         log_msg(1, "server listening on %s", listeners.items[i].name);
+    cluster_node_attach_store(st); /* what a stale-read fence flushes */
     if ((exit_code = cluster_node_start()) != 0) {
         workers_stop();
         store_destroy(st);
