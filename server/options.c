@@ -816,7 +816,7 @@ const struct option_def option_table[] = {
     FLAG(0, "hash", "<name>", DEF("md5"),
          "routing: the key hash of the ring (twemproxy's names: md5, fnv1a_64, crc32a, ...)",
          parse_proxy_hash, "proxy_hash", show_proxy_hash, 98),
-    FLAG(0, "warmup", "<sec>", DEF("0"),
+    FLAG(0, "warmup", "<sec>", DEF("30"),
          "cluster: after joining, fetch a key missing here from its previous owner for this long",
          parse_warmup, "warmup", show_warmup, 99),
     CLUSTER_OPTION_ROWS

@@ -30,5 +30,6 @@ void settings_init(struct settings *s)
         .watch_enabled = true,
         .slab_chunk_max = 512 * 1024,
         .backend_timeout_ms = 1000,
+        .warmup_sec = 30,
     };
 }

@@ -59,7 +59,8 @@ class Node:
         self.port = free_port()
         self.gport = free_port(socket.SOCK_DGRAM)
         self.log = os.path.join(tmp.name, name + ".log")
-        self.args = [SHOAL, "-p", str(self.port), "-l", "127.0.0.1", "-t", "2",
+        # --warmup 0: the misses a join causes are what this test counts
+        self.args = [SHOAL, "-p", str(self.port), "-l", "127.0.0.1", "-t", "2", "--warmup", "0",
                      "--node-name", name, "--gossip-port", str(self.gport)] + FAST
         if join:
             self.args += ["--join", join]
