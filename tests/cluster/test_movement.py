@@ -13,74 +13,16 @@ Needs cluster-mode forwarding in bin/shoal (on main since the router merge). Sho
 gossip timings keep it fast; every wait polls with a deadline; every process started is killed
 at the end, also on failure."""
 import os
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import time
-import traceback
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHOAL = os.environ.get("SHOAL_BIN", os.path.join(ROOT, "bin", "shoal"))
-DEADLINE = 15.0  # seconds any single wait may take before the test fails
-FAST = ["--gossip-interval", "100", "--gossip-probe-timeout", "40",
-        "--gossip-suspicion-mult", "2", "--gossip-suspicion-max-mult", "2",
-        "--gossip-join-retry", "200", "--gossip-pushpull-interval", "2000"]
-LOCAL_HELLO = b"me .shoal-forwarded\r\n"   # makes a connection execute locally (cluster/README.md)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster_nodes import DEADLINE, LOCAL_HELLO, Node, main, wait_until  # noqa: E402
+
+NO_WARMUP = ["--warmup", "0"]  # the misses a join causes are what this test counts
+
 KEYS = 3000
 BATCH = 100
-
-started = []
-tmp = tempfile.TemporaryDirectory(prefix="shoal-movement-")
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_until(cond, what, limit=DEADLINE):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        last = cond()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for %s" % what)
-
-
-class Node:
-    def __init__(self, name, join=None):
-        self.name = name
-        self.port = free_port()
-        self.gport = free_port(socket.SOCK_DGRAM)
-        self.log = os.path.join(tmp.name, name + ".log")
-        # --warmup 0: the misses a join causes are what this test counts
-        self.args = [SHOAL, "-p", str(self.port), "-l", "127.0.0.1", "-t", "2", "--warmup", "0",
-                     "--node-name", name, "--gossip-port", str(self.gport)] + FAST
-        if join:
-            self.args += ["--join", join]
-
-    def start(self):
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=log)
-        started.append(self.proc)
-
-        def up():
-            if self.proc.poll() is not None:
-                with open(self.log) as f:
-                    raise AssertionError("%s exited early: %s" % (self.name, f.read()))
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        wait_until(up, "%s to listen" % self.name)
-        return self
 
 
 class Conn:
@@ -183,9 +125,9 @@ def read_all(node):
 
 
 def test_join_moves_about_a_quarter_to_the_newcomer():
-    a = Node("a").start()
+    a = Node("a", extra=NO_WARMUP).start()
     join = "127.0.0.1:%d" % a.gport
-    nodes = [a, Node("b", join).start(), Node("c", join).start()]
+    nodes = [a, Node("b", join, NO_WARMUP).start(), Node("c", join, NO_WARMUP).start()]
     all_alive(nodes)
     c = Conn(a.port)
     try:
@@ -198,7 +140,7 @@ def test_join_moves_about_a_quarter_to_the_newcomer():
         assert len(hits) == KEYS, "%d of %d keys readable through %s before the join" % (
             len(hits), KEYS, n.name)
 
-    d = Node("d", join).start()
+    d = Node("d", join, NO_WARMUP).start()
     nodes.append(d)
     all_alive(nodes)
 
@@ -234,32 +176,7 @@ def test_join_moves_about_a_quarter_to_the_newcomer():
         len(found), len(sample))
 
 
-def main():
-    tests = [(k, v) for k, v in globals().items() if k.startswith("test_") and callable(v)]
-    passed = failed = 0
-    try:
-        for name, fn in tests:
-            t0 = time.monotonic()
-            try:
-                fn()
-                passed += 1
-                print("ok   %s (%.1fs)" % (name, time.monotonic() - t0))
-            except Exception:
-                failed += 1
-                print("FAIL %s" % name)
-                traceback.print_exc(file=sys.stdout)
-    finally:
-        for p in started:
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-            try:
-                p.wait(timeout=DEADLINE)
-            except subprocess.TimeoutExpired:
-                pass
-        tmp.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main([(k, v) for k, v in globals().items()
+                   if k.startswith("test_") and callable(v)]))

@@ -13,75 +13,10 @@ polls with a deadline; every process started is killed at the end, also on failu
 import os
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import time
-import traceback
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHOAL = os.environ.get("SHOAL_BIN", os.path.join(ROOT, "bin", "shoal"))
-DEADLINE = 15.0  # seconds any single wait may take before the test fails
-FAST = ["--gossip-interval", "100", "--gossip-probe-timeout", "40",
-        "--gossip-suspicion-mult", "2", "--gossip-suspicion-max-mult", "2",
-        "--gossip-join-retry", "200", "--gossip-pushpull-interval", "2000"]
-# The first line that makes a Shoal connection execute every command locally (cluster/README.md,
-# "Forwarding marker"): how the test looks into one node's own store.
-LOCAL_HELLO = b"me .shoal-forwarded\r\n"
-
-started = []
-tmp = tempfile.TemporaryDirectory(prefix="shoal-stale-")
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_until(cond, what, limit=DEADLINE):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        last = cond()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for %s" % what)
-
-
-class Node:
-    def __init__(self, name, join=None):
-        self.name = name
-        self.port = free_port()
-        self.gport = free_port(socket.SOCK_DGRAM)
-        self.log = os.path.join(tmp.name, name + ".log")
-        self.args = [SHOAL, "-p", str(self.port), "-l", "127.0.0.1", "-t", "2", "-v",
-                     "--node-name", name, "--gossip-port", str(self.gport)] + FAST
-        if join:
-            self.args += ["--join", join]
-        self.proc = None
-
-    def start(self):
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=log)
-        started.append(self.proc)
-
-        def up():
-            if self.proc.poll() is not None:
-                raise AssertionError("%s exited early: %s" % (self.name, self.log_text()))
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        wait_until(up, "%s to listen" % self.name)
-        return self
-
-    def log_text(self):
-        with open(self.log, "rb") as f:
-            return f.read().decode(errors="replace")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster_nodes import DEADLINE, LOCAL_HELLO, Node, main, wait_until  # noqa: E402
 
 
 def exchange(port, data, ends, hello=False):
@@ -200,33 +135,7 @@ def test_no_stale_read_after_heal():
             assert bad not in text, "%s's log: %s" % (n.name, text[text.index(bad) - 200:][:2000])
 
 
-def main():
-    tests = [(k, v) for k, v in globals().items() if k.startswith("test_") and callable(v)]
-    passed = failed = 0
-    try:
-        for name, fn in tests:
-            t0 = time.monotonic()
-            try:
-                fn()
-                passed += 1
-                print("ok   %s (%.1fs)" % (name, time.monotonic() - t0))
-            except Exception:
-                failed += 1
-                print("FAIL %s" % name)
-                traceback.print_exc(file=sys.stdout)
-    finally:
-        for p in started:
-            if p.poll() is None:
-                p.send_signal(signal.SIGCONT)
-                p.kill()
-            try:
-                p.wait(timeout=DEADLINE)
-            except subprocess.TimeoutExpired:
-                pass
-        tmp.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main([(k, v) for k, v in globals().items()
+                   if k.startswith("test_") and callable(v)]))
