@@ -52,16 +52,36 @@ bool proto_parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* "00" to "99": two digits per division, since every VALUE line formats two or three numbers
+ * (a digit at a time was ~150 instructions for a 10-digit flags value, measured with callgrind). */
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+static int dec_length(uint64_t v)
+{
+    int n = 1;
+    while (v >= 10000) {
+        v /= 10000;
+        n += 4;
+    }
+    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
 int proto_u64_to_dec(uint64_t v, char *dst)
 {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (int i = 0; i < n; i++)
-        dst[i] = tmp[n - 1 - i];
+    int n = dec_length(v);
+    char *p = dst + n;
+    while (v >= 100) {
+        unsigned pair = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, &digit_pairs[2 * pair], 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, &digit_pairs[2 * v], 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
     return n;
 }
 

@@ -36,6 +36,9 @@ struct outbuf {
 void outbuf_init(struct outbuf *ob);
 void outbuf_free(struct outbuf *ob);
 
+/* Frees the chunks this thread keeps for reuse; call when a thread that used outbufs ends
+ * (chunks are recycled per thread, see outbuf.c). */
+void outbuf_thread_release(void);
 /* Appends n bytes. Returns 0, or -1 when memory ran out (nothing appended). */
 int outbuf_append(struct outbuf *ob, const void *data, size_t n);
 static inline int outbuf_append_str(struct outbuf *ob, const char *s);

@@ -351,6 +351,7 @@ static void *worker_main(void *arg)
     }
     while (w->conns)
         conn_close(w->conns);
+    outbuf_thread_release();
     return NULL;
 }
 

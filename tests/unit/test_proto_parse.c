@@ -1,6 +1,7 @@
 /* Unit tests for proto/: number parsing, tokenizing, command recognition, base64, meta flags.
  * Expected answers were checked against memcached 1.6.18 (Debian 12's /usr/bin/memcached). */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,34 @@ START_TEST(u64_rules)
     ck_assert(memcmp(buf, "18446744073709551615", 20) == 0);
     ck_assert_int_eq(proto_i64_to_dec(-10, buf), 3);
     ck_assert(memcmp(buf, "-10", 3) == 0);
+}
+END_TEST
+
+/* Every power of ten and its neighbours, and a spread of others, against snprintf. */
+START_TEST(u64_to_dec_matches_printf)
+{
+    char got[24], want[24];
+    uint64_t p = 1;
+    for (int k = 0; k < 20; k++, p *= 10) {
+        uint64_t around[] = {p - 1, p, p + 1, p * 3 + 7};
+        for (size_t i = 0; i < sizeof around / sizeof around[0]; i++) {
+            int n = proto_u64_to_dec(around[i], got);
+            int m = snprintf(want, sizeof want, "%llu", (unsigned long long)around[i]);
+            ck_assert_int_eq(n, m);
+            ck_assert(memcmp(got, want, (size_t)n) == 0);
+        }
+    }
+    uint64_t x = 88172645463325252ull; /* xorshift64 */
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t v = x >> (x % 64);
+        int n = proto_u64_to_dec(v, got);
+        int m = snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        ck_assert_int_eq(n, m);
+        ck_assert(memcmp(got, want, (size_t)n) == 0);
+    }
 }
 END_TEST
 
@@ -319,6 +348,7 @@ int main(void)
     tcase_add_test(tc, u32_rules);
     tcase_add_test(tc, i32_rules);
     tcase_add_test(tc, u64_rules);
+    tcase_add_test(tc, u64_to_dec_matches_printf);
     tcase_add_test(tc, tokenize_basic);
     tcase_add_test(tc, tokenize_limit_leaves_rest);
     tcase_add_test(tc, tabs_do_not_separate);
