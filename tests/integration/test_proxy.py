@@ -240,9 +240,16 @@ def test_stats_proxy(p, backends):
     expect_eq(before["beta:addr"], "127.0.0.1:%d" % backends[1].port, "beta's address")
     with p.connect() as c:
         c.request(b"".join(b"get st%d\r\n" % i for i in range(50)))
-    after = stats_proxy(p)
-    total = sum(int(after[n + ":requests"]) - int(before[n + ":requests"]) for n in NAMES)
-    replies = sum(int(after[n + ":replies"]) - int(before[n + ":replies"]) for n in NAMES)
+    # Each worker publishes its counters once per loop turn, after the turn's replies went out:
+    # a reader may be a turn behind, so poll (bounded) until they show the 50 gets.
+    deadline = time.monotonic() + 10
+    while True:
+        after = stats_proxy(p)
+        total = sum(int(after[n + ":requests"]) - int(before[n + ":requests"]) for n in NAMES)
+        replies = sum(int(after[n + ":replies"]) - int(before[n + ":replies"]) for n in NAMES)
+        if (total >= 50 and replies >= 50) or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     expect(total >= 50 and replies >= 50, "requests +%d, replies +%d" % (total, replies))
 
 
