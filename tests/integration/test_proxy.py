@@ -354,8 +354,10 @@ def test_in_flight_bounded(_p, _backends):
                     seen = int(stats_proxy(p)[name])
                     time.sleep(0.02)
                 expect_eq(seen, 256, "in flight for the pipelining client")
-                time.sleep(0.2)
-                expect_eq(int(stats_proxy(p)[name]), 256, "still bounded")
+                # watched for a while (20 samples), it never grows past the bound
+                for _ in range(20):
+                    expect(int(stats_proxy(p)[name]) <= 256, "still bounded")
+                    time.sleep(0.01)
         finally:
             p.stop()
     finally:
