@@ -276,6 +276,29 @@ static bool is_meta_single_key(enum proto_cmd cmd)
            cmd == PROTO_CMD_MA || cmd == PROTO_CMD_ME;
 }
 
+/* mg and me only read; every other meta command writes its key. */
+static bool is_meta_write(enum proto_cmd cmd)
+{
+    return is_meta_single_key(cmd) && cmd != PROTO_CMD_MG && cmd != PROTO_CMD_ME;
+}
+
+static bool is_retrieval(enum proto_cmd cmd)
+{
+    return cmd == PROTO_CMD_GET || cmd == PROTO_CMD_GETS || cmd == PROTO_CMD_GAT ||
+           cmd == PROTO_CMD_GATS || cmd == PROTO_CMD_BGET;
+}
+
+bool route_cmd_routed(enum proto_cmd cmd)
+{
+    return is_retrieval(cmd) || cmd == PROTO_CMD_FLUSH_ALL || is_classic_single_key(cmd) ||
+           is_meta_single_key(cmd);
+}
+
+bool route_cmd_single_key_write(enum proto_cmd cmd)
+{
+    return is_classic_single_key(cmd) || is_meta_write(cmd);
+}
+
 /* The request bytes of a single-key or broadcast command: the line, its data block, and "mn"
  * when the reply could otherwise be nothing. */
 static int fill_request(struct route_plan *plan, struct route_part *part,
@@ -419,7 +442,7 @@ int route_plan_rebuild(struct route_plan *plan, struct proto_token *t, size_t nt
             rc = part ? fill_request(plan, part, t, nt, data, data_len) : -1;
         } else if (is_meta_single_key(plan->cmd) && nt >= 3) {
             /* (without a key the node answers ERROR itself) */
-            plan->write = plan->cmd != PROTO_CMD_MG && plan->cmd != PROTO_CMD_ME;
+            plan->write = is_meta_write(plan->cmd);
             plan->quiet = plan->cmd != PROTO_CMD_ME &&
                           meta_has_flag(t, nt, meta_flags_start(plan->cmd), 'q');
             uint32_t b = owner_of(t, nt, plan->cmd, true, owner, ctx, nbackends);

@@ -80,6 +80,13 @@ struct route_plan {
     size_t keys_cap;
 };
 
+/* Whether route_plan_build may forward cmd (a key-addressed command, or flush_all), from the
+ * command alone; everything else is ROUTE_LOCAL. */
+bool route_cmd_routed(enum proto_cmd cmd);
+/* Whether cmd changes the one key it names (classic storage, delete, incr/decr, touch, ms, md,
+ * ma): the commands whose failure answers SERVER_ERROR (route_plan.write). */
+bool route_cmd_single_key_write(enum proto_cmd cmd);
+
 /* Whether memcached reads a data block after this line (a storage command or ms), decided from
  * the line alone as memcached 1.6.18 decides it. Returns 1 with *len: the caller reads len bytes
  * and "\r\n" (a bad chunk it answers "CLIENT_ERROR bad data chunk" itself) and passes them to

@@ -678,36 +678,6 @@ static char *copy_line(struct proxy_client *pc, const char *text, size_t n)
     return pc->line;
 }
 
-static bool is_routable(enum proto_cmd cmd)
-{
-    switch (cmd) {
-    case PROTO_CMD_GET:
-    case PROTO_CMD_GETS:
-    case PROTO_CMD_GAT:
-    case PROTO_CMD_GATS:
-    case PROTO_CMD_BGET:
-    case PROTO_CMD_SET:
-    case PROTO_CMD_ADD:
-    case PROTO_CMD_REPLACE:
-    case PROTO_CMD_APPEND:
-    case PROTO_CMD_PREPEND:
-    case PROTO_CMD_CAS:
-    case PROTO_CMD_INCR:
-    case PROTO_CMD_DECR:
-    case PROTO_CMD_DELETE:
-    case PROTO_CMD_TOUCH:
-    case PROTO_CMD_FLUSH_ALL:
-    case PROTO_CMD_MG:
-    case PROTO_CMD_MS:
-    case PROTO_CMD_MD:
-    case PROTO_CMD_MA:
-    case PROTO_CMD_ME:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static uint32_t no_member(void *ctx, const char *key, size_t len)
 {
     (void)ctx;
@@ -721,28 +691,6 @@ static uint32_t fixed_owner(void *ctx, const char *key, size_t len)
     (void)key;
     (void)len;
     return *(const uint32_t *)ctx;
-}
-
-static bool is_single_key_write(enum proto_cmd cmd)
-{
-    switch (cmd) {
-    case PROTO_CMD_SET:
-    case PROTO_CMD_ADD:
-    case PROTO_CMD_REPLACE:
-    case PROTO_CMD_APPEND:
-    case PROTO_CMD_PREPEND:
-    case PROTO_CMD_CAS:
-    case PROTO_CMD_INCR:
-    case PROTO_CMD_DECR:
-    case PROTO_CMD_DELETE:
-    case PROTO_CMD_TOUCH:
-    case PROTO_CMD_MS:
-    case PROTO_CMD_MD:
-    case PROTO_CMD_MA:
-        return true;
-    default:
-        return false;
-    }
 }
 
 static bool is_warmup_delete(const struct proto_token *t, size_t nt, enum proto_cmd cmd)
@@ -776,7 +724,7 @@ static size_t forwarded_command(struct proxy_client *pc, const char *in, size_t 
             entry_free(e);
     }
     run_local(pc, in, total);
-    if (is_single_key_write(cmd) && !is_warmup_delete(t, nt, cmd))
+    if (route_cmd_single_key_write(cmd) && !is_warmup_delete(t, nt, cmd))
         invalidate_previous(pc, t, nt, cmd);
     return total;
 }
@@ -817,7 +765,7 @@ static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
         answer(pc, "END\r\n", 5);
         return used;
     }
-    if (!is_routable(cmd)) {
+    if (!route_cmd_routed(cmd)) {
         run_local(pc, in, used);
         return used;
     }
