@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #define READ_CHUNK 16384
+/* A buffer grown past this by one large value (up to -I) is freed once empty, so that a worker
+ * does not keep tens of megabytes per backend after one big set or get. */
+#define KEEP_BUF_MAX (1024 * 1024)
 
 enum link_state {
     LINK_DOWN,       /* no socket; may connect at retry_at */
@@ -136,6 +139,15 @@ static struct pending queue_pop(struct backend *b)
     return p;
 }
 
+static void release_if_large(char **buf, size_t *cap)
+{
+    if (*cap > KEEP_BUF_MAX) {
+        free(*buf);
+        *buf = NULL;
+        *cap = 0;
+    }
+}
+
 static int out_append(struct backend *b, const char *bytes, size_t len)
 {
     if (b->out_sent == b->out_len)
@@ -181,6 +193,8 @@ static void fail_all(struct backend *b, enum backend_error err, uint64_t now)
     b->retry_at = now + delay;
     b->out_len = b->out_sent = 0;
     b->in_start = b->in_len = 0;
+    release_if_large(&b->out, &b->out_cap);
+    release_if_large(&b->in, &b->in_cap);
     b->write_failed = false;
     bool first = true;
     while (b->q_count > 0) {
@@ -220,6 +234,7 @@ static bool flush_out(struct backend *b, uint64_t now, bool may_fail)
         return false;
     }
     b->out_sent = b->out_len = 0;
+    release_if_large(&b->out, &b->out_cap);
     return true;
 }
 
@@ -382,6 +397,10 @@ void backend_on_readable(struct backend *b, uint64_t now_ms)
             b->in_len += (size_t)n;
             if (!deliver(b, now_ms))
                 return;
+            if (b->in_start == b->in_len) {
+                b->in_start = b->in_len = 0;
+                release_if_large(&b->in, &b->in_cap);
+            }
             if ((size_t)n < room)
                 return; /* drained: the next recv would only say EAGAIN (epoll says when) */
             continue;

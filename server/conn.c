@@ -158,6 +158,12 @@ static bool conn_flush(struct conn *c)
     return true;
 }
 
+/* The bytes a routed command with a large data block needs in one buffer (0: none). */
+static size_t input_wanted(const struct conn *c)
+{
+    return c->proxy ? proxy_client_input_wanted(c->proxy) : 0;
+}
+
 /* Keeps in[consumed..len) for the next round. buf may be the worker's buffer or c->in itself. */
 static bool keep_rest(struct conn *c, const char *buf, size_t len, size_t consumed)
 {
@@ -167,8 +173,9 @@ static bool keep_rest(struct conn *c, const char *buf, size_t len, size_t consum
     if (buf == c->in) {
         memmove(c->in, c->in + consumed, rest);
         c->in_len = rest;
-        /* A long get line grew the buffer; once it is consumed, do not keep megabytes around. */
-        if (c->in_cap > WORKER_READ_BUF && rest <= WORKER_READ_BUF / 2)
+        /* A long get line or a routed data block grew the buffer; once it is consumed, do not
+         * keep megabytes around. */
+        if (c->in_cap > WORKER_READ_BUF && rest <= WORKER_READ_BUF / 2 && input_wanted(c) <= rest)
             resize_in(c, rest);
         return true;
     }
@@ -236,7 +243,17 @@ static enum read_result read_and_process(struct conn *c)
     char *buf;
     size_t cap;
     size_t have = c->in_len;
-    if (have + 4096 > WORKER_READ_BUF) {
+    size_t wanted = input_wanted(c);
+    if (wanted > have && wanted > WORKER_READ_BUF) {
+        /* A routed command's data block (within -I, which the proxy client checked): the
+         * connection's own buffer holds it whole, sized once. */
+        if (c->in_cap < wanted && !resize_in(c, wanted)) {
+            refuse_input(c);
+            return READ_DRAINED;
+        }
+        buf = c->in;
+        cap = c->in_cap;
+    } else if (have + 4096 > WORKER_READ_BUF) {
         /* A long line: read into the connection's own, growing, buffer. */
         if (c->in_cap < have + 4096) {
             size_t want = c->in_cap * 2 > have + 4096 ? c->in_cap * 2 : have + 4096;

@@ -14,6 +14,8 @@
 #include "server/outbuf.h"
 #include "server/router.h"
 #include "server/session.h"
+#include "server/stats.h"
+#include "server/store.h"
 
 /* Commands one client may have waiting for backends before its connection stops reading, and
  * the reply bytes held for it out of order: together they bound what one client costs. */
@@ -121,6 +123,12 @@ struct proxy_client {
     int conn_id; /* for -vv lines, as the session's */
     char *line; /* the current line, NUL-terminated, for the tokenizer */
     size_t line_cap;
+    /* The command at the front of the input is routed with a data block not all here yet: the
+     * bytes (line and block) it needs in one buffer; 0 when none. */
+    size_t want_input;
+    /* Bytes of a refused (over the item size limit) data block still to pass to the session,
+     * which swallows them as memcached does: such a block is never buffered whole. */
+    uint64_t skip_left;
 };
 
 struct proxy_client *proxy_client_create(struct router *router, struct proxy_pool *pool,
@@ -223,6 +231,11 @@ void proxy_client_set_conn_id(struct proxy_client *pc, int id)
 bool proxy_client_forwarded(const struct proxy_client *pc)
 {
     return pc->forwarded;
+}
+
+size_t proxy_client_input_wanted(const struct proxy_client *pc)
+{
+    return pc->want_input;
 }
 
 static void append_outbuf(struct outbuf *dst, struct outbuf *src)
@@ -729,6 +742,70 @@ static size_t forwarded_command(struct proxy_client *pc, const char *in, size_t 
     return total;
 }
 
+/* No key of any length fits a value larger than this in the local store, nor in a memcached
+ * with the same -I: a larger block is refused from its line alone. */
+static size_t block_max(const struct proxy_client *pc)
+{
+    return store_max_value(session_env(pc->session)->store, 0, 0);
+}
+
+/* Memcached refuses a too-large set or ms and drops the key's old value: the local session did
+ * both here; when another node owns the key, that node's old value must go too. The delete
+ * leaves on the connection to the owner after this client's earlier commands there and before
+ * its later ones. */
+static void drop_at_owner(struct proxy_client *pc, const struct proto_token *t, size_t nt,
+                          enum proto_cmd cmd)
+{
+    if (pc->forwarded || router_member_count(pc->router) == 0 || nt < 3 ||
+        t[1].length > PROTO_KEY_MAX_LENGTH)
+        return;
+    if (cmd != PROTO_CMD_SET && cmd != PROTO_CMD_MS)
+        return;
+    bool binary = false;
+    for (size_t k = 3; cmd == PROTO_CMD_MS && k + 1 < nt; k++)
+        if (t[k].length == 1 && t[k].value[0] == 'b')
+            binary = true;
+    if (binary)
+        return; /* the owner of a base64 key is its decoded bytes' (rare; left alone) */
+    uint32_t owner = router_owner(pc->router, t[1].value, t[1].length);
+    if (router_is_self(pc->router, owner))
+        return;
+    char req[300];
+    int n = snprintf(req, sizeof req, "md %s q\r\nmn\r\n", t[1].value);
+    if (n > 0 && (size_t)n < sizeof req)
+        (void)router_send(pc->router, owner, req, (size_t)n, REPLY_UNTIL_MN, ignore_reply, NULL);
+}
+
+/* A routed command whose data block is over the limit: the local session answers the line as
+ * memcached does and swallows the block as it arrives. Returns the bytes taken (the line). */
+static size_t refuse_block(struct proxy_client *pc, const char *in, size_t used, size_t block,
+                           const struct proto_token *t, size_t nt, enum proto_cmd cmd)
+{
+    struct thread_stats *ts = session_env(pc->session)->stats;
+    uint64_t too_large = atomic_load_explicit(&ts->store_too_large, memory_order_relaxed);
+    run_local(pc, in, used);
+    if (atomic_load_explicit(&ts->store_too_large, memory_order_relaxed) != too_large)
+        drop_at_owner(pc, t, nt, cmd);
+    pc->skip_left = (uint64_t)block + 2;
+    return used;
+}
+
+/* Passes up to len bytes of a refused block to the session (which swallows them). */
+static size_t skip_block(struct proxy_client *pc, const char *in, size_t len)
+{
+    size_t n = len < pc->skip_left ? len : (size_t)pc->skip_left;
+    pc->skip_left -= n;
+    if (session_mid_command(pc->session)) {
+        struct outbuf none; /* swallowing answers nothing */
+        outbuf_init(&none);
+        size_t took = session_process(pc->session, in, n, &none, SIZE_MAX);
+        outbuf_free(&none);
+        if (took != n)
+            abort(); /* the session swallows exactly the block its line announced */
+    }
+    return n;
+}
+
 /* Handles the command at the front of in. Returns the bytes it took (0: wait for more). */
 static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
 {
@@ -778,9 +855,13 @@ static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
     if (has_block == 1) {
         if (block > SIZE_MAX - used - 2)
             return 0;
+        if (block > block_max(pc))
+            return refuse_block(pc, in, used, block, t, nt, cmd);
         total = used + block + 2;
-        if (len < total)
-            return 0; /* the block is not all here yet */
+        if (len < total) {
+            pc->want_input = total; /* the block is not all here yet */
+            return 0;
+        }
         if (in[used + block] != '\r' || in[used + block + 1] != '\n') {
             /* the local session answers a bad chunk exactly as memcached does */
             run_local(pc, in, total);
@@ -845,7 +926,12 @@ size_t proxy_client_process(struct proxy_client *pc, const char *in, size_t len,
                             size_t out_limit)
 {
     size_t done = 0;
+    pc->want_input = 0;
     while (done < len && session_state(pc->session) == SESSION_OPEN) {
+        if (pc->skip_left > 0) {
+            done += skip_block(pc, in + done, len - done);
+            continue;
+        }
         if (pc->forwarded && (session_mid_command(pc->session) ||
                               (!pc->head && !router_warmup_active(pc->router))))
             /* the common case of a forwarded connection: the session alone (which may have

@@ -46,6 +46,12 @@ void proxy_client_destroy(struct proxy_client *pc);
 size_t proxy_client_process(struct proxy_client *pc, const char *in, size_t len,
                             size_t out_limit);
 
+/* After proxy_client_process: when the command left at the front of the input is a routed one
+ * whose data block has not all arrived, the bytes (from that command's first byte) the
+ * connection must hold in one buffer to pass it whole; else 0. At most the item size limit
+ * (-I) plus the command line: larger blocks are refused and swallowed as they arrive. */
+size_t proxy_client_input_wanted(const struct proxy_client *pc);
+
 /* The id -vv lines show for this client's routed commands (the connection's fd). */
 void proxy_client_set_conn_id(struct proxy_client *pc, int id);
 

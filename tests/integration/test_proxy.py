@@ -374,6 +374,145 @@ def test_refused_options(_p, _backends):
     expect(proc.returncode == 64, "a bad --servers: exit %d" % proc.returncode)
 
 
+BIG = 20000000  # over CONN_IN_MAX (8 MiB), under -I 32m
+HUGE = 40000000  # over -I 32m
+
+
+def big_value(n, seed):
+    """n bytes that differ by seed and position, so a shifted or mixed-up block is caught."""
+    unit = bytes((seed * 7 + i * 13) % 251 for i in range(4096))
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def big_setup():
+    """Three memcached -I 32m and a proxy -I 32m in front of them (stopped by the caller)."""
+    servers = [harness.Server(harness.REFERENCE_BIN, ["-I", "32m"]) for _ in NAMES]
+    servers.append(proxy(servers[:3], ["-I", "32m"]))
+    return servers[:3], servers[3]
+
+
+def test_big_values(_p, _backends):
+    """A 20 MB value through the proxy: set, get, a multi-get with it, pipelined gets, and one
+    written straight to its backend relayed back."""
+    backends, p = big_setup()
+    try:
+        big = big_value(BIG, 1)
+        with p.connect(timeout=30) as c:
+            expect_eq(c.request(b"set big:a 5 0 %d\r\n" % BIG + big + b"\r\n"), b"STORED\r\n")
+            want_a = b"VALUE big:a 5 %d\r\n" % BIG + big + b"\r\n"
+            expect(c.request(b"get big:a\r\n") == want_a + b"END\r\n", "get of the 20 MB value")
+            small = [b"small:%d" % i for i in range(6)]
+            c.send(b"".join(b"set %s 0 0 1 noreply\r\n%d\r\n" % (k, i % 10)
+                            for i, k in enumerate(small)))
+            keys = small[:3] + [b"big:a", b"big:missing"] + small[3:]
+            want = b"".join(b"VALUE %s 0 1\r\n%d\r\n" % (k, i % 10) for i, k in enumerate(small)
+                            if k in keys[:3]) + want_a + b"".join(
+                b"VALUE %s 0 1\r\n%d\r\n" % (k, 3 + i) for i, k in enumerate(small[3:])) \
+                + b"END\r\n"
+            expect(c.request(b"get " + b" ".join(keys) + b"\r\n") == want,
+                   "a multi-get with the 20 MB value")
+            got = c.request(b"gets big:a\r\nget small:0\r\nmg big:a v f k\r\ngets big:a\r\n")
+            head = got[:got.index(b"\r\n") + 2]
+            expect(head.startswith(b"VALUE big:a 5 %d " % BIG), "gets head %s" % short(head))
+            one_gets = head + big + b"\r\nEND\r\n"
+            want = (one_gets + b"VALUE small:0 0 1\r\n0\r\nEND\r\n"
+                    + b"VA %d f5 kbig:a\r\n" % BIG + big + b"\r\n" + one_gets)
+            expect(got == want, "pipelined gets of the 20 MB value (%d bytes, want %d)"
+                   % (len(got), len(want)))
+        # the reply direction alone: a value written straight to its owner
+        owner = expected_owner([b"big:direct"], backends)[b"big:direct"]
+        other = big_value(BIG + 3, 2)
+        with backends[owner].connect(timeout=30) as d:
+            expect_eq(d.request(b"set big:direct 0 0 %d\r\n" % len(other) + other + b"\r\n"),
+                      b"STORED\r\n")
+        with p.connect(timeout=30) as c:
+            expect(c.request(b"get big:direct\r\n")
+                   == b"VALUE big:direct 0 %d\r\n" % len(other) + other + b"\r\nEND\r\n",
+                   "a 20 MB value from a backend relayed")
+    finally:
+        p.stop()
+        for b in backends:
+            b.stop()
+
+
+def test_too_large_values(_p, _backends):
+    """Blocks over -I get memcached's answers (the same -I), byte for byte, the connection
+    stays open, and the old value is gone as in memcached."""
+    backends, p = big_setup()
+    reference = harness.Server(harness.REFERENCE_BIN, ["-I", "32m"])
+    try:
+        huge = big_value(HUGE, 3)
+        cases = [
+            b"set tl:a 0 0 3\r\nold\r\nset tl:a 0 0 %d\r\n" % HUGE + huge + b"\r\nget tl:a\r\n",
+            b"set tl:b 0 0 3\r\nold\r\nms tl:b %d T0 MA\r\n" % HUGE + huge + b"\r\nmg tl:b v\r\n",
+            b"set tl:c 0 0 3\r\nold\r\nset tl:c 0 0 %d noreply\r\n" % HUGE + huge + b"\r\nmn\r\n"
+            + b"get tl:c\r\n",
+            b"set tl:d 0 0 3\r\nold\r\nadd tl:d 0 0 %d\r\n" % HUGE + huge + b"\r\nget tl:d\r\n",
+            b"set tl:e 0 0 %d\r\n" % HUGE + huge + b"XX\r\nget tl:e\r\n",
+        ]
+        for case in cases:
+            with p.connect(timeout=30) as a, reference.connect(timeout=30) as b:
+                want = b.request(case)
+                got = a.request(case)
+                expect(got == want, "proxy %s, memcached %s" % (short(got), short(want)))
+                expect_eq(a.request(b"set tl:after 0 0 2\r\nok\r\nget tl:after\r\n"),
+                          b"STORED\r\nVALUE tl:after 0 2\r\nok\r\nEND\r\n",
+                          "the connection still works")
+    finally:
+        reference.stop()
+        p.stop()
+        for b in backends:
+            b.stop()
+
+
+def server_stats(server):
+    with server.connect() as c:
+        got = c.request(b"stats\r\n")
+    return {line.split(b" ")[1].decode(): int(line.split(b" ")[2])
+            for line in got.splitlines()
+            if line.startswith(b"STAT ") and line.split(b" ")[2].isdigit()}
+
+
+def wait_bytes_read(server, at_least):
+    deadline = time.monotonic() + 20
+    while True:
+        stats = server_stats(server)
+        if stats["bytes_read"] >= at_least or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.02)
+
+
+def test_big_block_memory(_p, _backends):
+    """A block over -I is never held whole (swallowed as it comes); one within -I is held in a
+    buffer sized once and freed after."""
+    backends, p = big_setup()
+    try:
+        base = server_stats(p)
+        part = 12000000  # more than CONN_IN_MAX, less than either block
+        with p.connect(timeout=30) as c:
+            huge = big_value(HUGE, 4)
+            c.send(b"set mem:huge 0 0 %d\r\n" % HUGE + huge[:part])
+            stats = wait_bytes_read(p, base["bytes_read"] + part)
+            expect(stats["bytes_read"] >= base["bytes_read"] + part, "the proxy read the part")
+            expect(stats["read_buf_bytes"] < base["read_buf_bytes"] + (1 << 20),
+                   "over -I: %d bytes held" % (stats["read_buf_bytes"] - base["read_buf_bytes"]))
+            expect_eq(c.request(huge[part:] + b"\r\n"),
+                      b"SERVER_ERROR object too large for cache\r\n")
+            base = server_stats(p)
+            big = big_value(BIG, 5)
+            c.send(b"set mem:big 0 0 %d\r\n" % BIG + big[:part])
+            stats = wait_bytes_read(p, base["bytes_read"] + part)
+            held = stats["read_buf_bytes"] - base["read_buf_bytes"]
+            expect(BIG <= held < BIG + (1 << 20), "within -I: %d bytes held" % held)
+            expect_eq(c.request(big[part:] + b"\r\n"), b"STORED\r\n")
+            held = server_stats(p)["read_buf_bytes"] - base["read_buf_bytes"]
+            expect(held < (1 << 20), "after the set: %d bytes held" % held)
+    finally:
+        p.stop()
+        for b in backends:
+            b.stop()
+
+
 def main():
     suite = harness.Suite("test_proxy")
     try:
@@ -394,7 +533,10 @@ def main():
                      ("dead backend: misses, SERVER_ERROR, recovery", test_dead_backend),
                      ("backend timeout", test_backend_timeout),
                      ("in-flight commands per client are bounded", test_in_flight_bounded),
-                     ("--proxy needs --servers", test_refused_options)]:
+                     ("--proxy needs --servers", test_refused_options),
+                     ("20 MB values through the proxy with -I 32m", test_big_values),
+                     ("values over -I answered as memcached", test_too_large_values),
+                     ("big blocks: memory bounded by -I, freed after", test_big_block_memory)]:
         suite.run(name, fn, p, backends)
     suite.finish()
 
