@@ -139,6 +139,18 @@ static struct pending queue_pop(struct backend *b)
     return p;
 }
 
+/* Bytes moved on the connection: the request at the head (whose reply comes next, after those
+ * bytes) gets a full timeout from now, so that a large value in transfer, or queued behind
+ * one, is not taken for a backend that stopped answering. */
+static void made_progress(struct backend *b, uint64_t now)
+{
+    if (b->q_count == 0)
+        return;
+    struct pending *head = queue_at(b, 0);
+    if (head->deadline < now + b->cfg.timeout_ms)
+        head->deadline = now + b->cfg.timeout_ms;
+}
+
 static void release_if_large(char **buf, size_t *cap)
 {
     if (*cap > KEEP_BUF_MAX) {
@@ -221,6 +233,7 @@ static bool flush_out(struct backend *b, uint64_t now, bool may_fail)
         ssize_t n = send(b->fd, b->out + b->out_sent, b->out_len - b->out_sent, MSG_NOSIGNAL);
         if (n > 0) {
             b->out_sent += (size_t)n;
+            made_progress(b, now);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -397,6 +410,7 @@ void backend_on_readable(struct backend *b, uint64_t now_ms)
             b->in_len += (size_t)n;
             if (!deliver(b, now_ms))
                 return;
+            made_progress(b, now_ms);
             if (b->in_start == b->in_len) {
                 b->in_start = b->in_len = 0;
                 release_if_large(&b->in, &b->in_cap);

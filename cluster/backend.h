@@ -41,7 +41,10 @@ typedef void (*backend_done_fn)(void *arg, enum backend_error err, const char *r
 struct backend_config {
     const char *host; /* a numeric IPv4 or IPv6 address (resolve names before) */
     uint16_t port;
-    uint64_t timeout_ms;    /* a reply (or the connection) not there by then fails: > 0 */
+    /* > 0. The connection not made by then fails; a request fails when its reply is not there
+     * by then, counted from its send or from the connection's last progress (a byte read or
+     * written), whichever is later: a large value in transfer is not a stalled backend. */
+    uint64_t timeout_ms;
     uint64_t backoff_min_ms; /* first reconnect delay after a failure; doubles up to max */
     uint64_t backoff_max_ms;
     /* Request bytes not yet written to the socket beyond which backend_send refuses with

@@ -513,6 +513,25 @@ def test_big_block_memory(_p, _backends):
             b.stop()
 
 
+def test_big_values_short_timeout(_p, _backends):
+    """Replies queued behind 20 MB ones are not timed out while bytes keep coming: the backend
+    timeout counts from the connection's last progress, not only from the send."""
+    backends = [harness.Server(harness.REFERENCE_BIN, ["-I", "32m"])]
+    p = harness.Server(args=["--proxy", "--servers", servers_arg(backends), "-t", "1",
+                             "-I", "32m", "--backend-timeout", "300"])
+    try:
+        big = big_value(BIG, 6)
+        with p.connect(timeout=30) as c:
+            expect_eq(c.request(b"set big:t 0 0 %d\r\n" % BIG + big + b"\r\n"), b"STORED\r\n")
+            one = b"VALUE big:t 0 %d\r\n" % BIG + big + b"\r\nEND\r\n"
+            got = c.request(b"get big:t\r\n" * 4)
+            expect(got == one * 4, "4 pipelined gets: %d values" % got.count(b"VALUE big:t"))
+    finally:
+        p.stop()
+        for b in backends:
+            b.stop()
+
+
 def main():
     suite = harness.Suite("test_proxy")
     try:
@@ -536,7 +555,9 @@ def main():
                      ("--proxy needs --servers", test_refused_options),
                      ("20 MB values through the proxy with -I 32m", test_big_values),
                      ("values over -I answered as memcached", test_too_large_values),
-                     ("big blocks: memory bounded by -I, freed after", test_big_block_memory)]:
+                     ("big blocks: memory bounded by -I, freed after", test_big_block_memory),
+                     ("big replies queued behind big ones do not time out",
+                      test_big_values_short_timeout)]:
         suite.run(name, fn, p, backends)
     suite.finish()
 
