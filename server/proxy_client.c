@@ -529,77 +529,150 @@ static void on_warm_reply(void *arg, enum backend_error err, const char *reply, 
         warm_finish(wk->warm, true);
 }
 
-static bool is_plain_get(enum proto_cmd cmd)
+/* Retrievals whose local misses warm-up may look up at the key's previous owner. */
+static bool is_warmable(enum proto_cmd cmd)
 {
-    return cmd == PROTO_CMD_GET || cmd == PROTO_CMD_GETS || cmd == PROTO_CMD_BGET;
+    return cmd == PROTO_CMD_GET || cmd == PROTO_CMD_GETS || cmd == PROTO_CMD_BGET ||
+           cmd == PROTO_CMD_GAT || cmd == PROTO_CMD_GATS || cmd == PROTO_CMD_MG;
 }
 
-/* After part i ran locally: looks its missed keys up at their previous owners. Returns true
- * when lookups are in flight (the part completes in warm_finish). */
-static bool start_warmup(struct proxy_client *pc, struct entry *e, uint32_t i)
+static bool is_token(const char *tok, size_t len, const char *text)
 {
-    const struct route_plan *plan = &e->plan;
-    if (!is_plain_get(plan->cmd) || !router_warmup_active(pc->router) || !e->results[i].reply)
+    return len == strlen(text) && memcmp(tok, text, len) == 0;
+}
+
+/* Part i is an mg whose local reply is a miss that warm-up may fill: it asks for the value
+ * (v), names its key in plain text (no b), and is not itself a warm-up lookup. Sets the key
+ * (pointing into the part's request). A quiet mg's miss is its empty reply ("MN" alone): if
+ * nothing is found, it stays silent. */
+static bool mg_missed(const struct route_plan *plan, const struct route_result *r, uint32_t i,
+                      const char **key, size_t *key_len)
+{
+    const struct route_buf *req = &plan->parts[i].request;
+    const char *eol = memchr(req->data, '\r', req->len);
+    if (!eol || req->len < 3 || memcmp(req->data, "mg ", 3) != 0)
         return false;
-    const struct route_result *r = &e->results[i];
-    size_t nmissed = 0;
-    size_t cursor = 0;
-    for (size_t k = 0; k < plan->nkeys; k++) {
-        const struct route_key *key = &plan->keys[k];
-        if (key->part != i)
-            continue;
-        size_t off = cursor;
-        struct reply_value v;
-        if (reply_next_value(r->reply, r->len, &off, &v) && v.key_len == key->len &&
-            memcmp(v.key, plan->key_bytes.data + key->offset, key->len) == 0) {
-            cursor = off;
-            continue;
-        }
-        nmissed++;
+    const char *p = req->data + 3;
+    while (p < eol && *p == ' ')
+        p++;
+    *key = p;
+    while (p < eol && *p != ' ')
+        p++;
+    *key_len = (size_t)(p - *key);
+    bool value = false;
+    while (p < eol) {
+        while (p < eol && *p == ' ')
+            p++;
+        const char *tok = p;
+        while (p < eol && *p != ' ')
+            p++;
+        size_t n = (size_t)(p - tok);
+        if (is_token(tok, n, "b") || is_token(tok, n, WARMUP_OPAQUE))
+            return false;
+        if (is_token(tok, n, "v"))
+            value = true;
     }
-    if (nmissed == 0)
+    if (!value || *key_len == 0)
         return false;
-    struct warm *w = calloc(1, sizeof *w + nmissed * sizeof(struct warm_key));
+    if (plan->quiet)
+        return r->len == 4 && memcmp(r->reply, "MN\r\n", 4) == 0;
+    return r->len >= 4 && memcmp(r->reply, "EN", 2) == 0 &&
+           (r->reply[2] == ' ' || r->reply[2] == '\r');
+}
+
+/* Asks the key's previous owner for it, if this node owns the key now (a forwarded connection
+ * may ask for others'). The lookup carries WARMUP_OPAQUE, so that a previous owner in warm-up
+ * itself answers it from its own store and never passes it on. */
+static void warm_lookup(struct proxy_client *pc, struct warm *w, const char *key, size_t len)
+{
+    uint32_t source;
+    if (!router_is_self(pc->router, router_owner(pc->router, key, len)) ||
+        !router_warmup_source(pc->router, key, len, &source))
+        return;
+    char req[320];
+    int n = snprintf(req, sizeof req, "mg %.*s v f t " WARMUP_OPAQUE "\r\n", (int)len, key);
+    if (n <= 0 || (size_t)n >= sizeof req)
+        return;
+    struct warm_key *wk = &w->keys[w->nkeys++];
+    *wk = (struct warm_key){.warm = w, .key = key, .len = len};
+    if (router_send(pc->router, source, req, (size_t)n, REPLY_META, on_warm_reply, wk) ==
+        BACKEND_OK)
+        w->pending++;
+}
+
+/* Lookups for up to nkeys keys of part i, held (pending 1) until warm_sent. */
+static struct warm *warm_new(struct entry *e, uint32_t i, size_t nkeys)
+{
+    struct warm *w = calloc(1, sizeof *w + nkeys * sizeof(struct warm_key));
     if (!w)
-        return false;
+        return NULL;
     w->entry = e;
     w->part = i;
     w->pending = 1; /* held while sending, so that no completion finishes it meanwhile */
-    cursor = 0;
-    for (size_t k = 0; k < plan->nkeys; k++) {
-        const struct route_key *key = &plan->keys[k];
-        if (key->part != i)
-            continue;
-        const char *kb = plan->key_bytes.data + key->offset;
-        size_t off = cursor;
-        struct reply_value v;
-        if (reply_next_value(r->reply, r->len, &off, &v) && v.key_len == key->len &&
-            memcmp(v.key, kb, key->len) == 0) {
-            cursor = off;
-            continue;
-        }
-        uint32_t source;
-        /* only keys this node owns (a forwarded connection may ask for others') */
-        if (!router_is_self(pc->router, router_owner(pc->router, kb, key->len)) ||
-            !router_warmup_source(pc->router, kb, key->len, &source))
-            continue;
-        struct warm_key *wk = &w->keys[w->nkeys++];
-        *wk = (struct warm_key){.warm = w, .key = kb, .len = key->len};
-        char req[300];
-        int n = snprintf(req, sizeof req, "mg %.*s v f t\r\n", (int)key->len, kb);
-        if (n <= 0 || (size_t)n >= sizeof req)
-            continue;
-        if (router_send(pc->router, source, req, (size_t)n, REPLY_META, on_warm_reply, wk) ==
-            BACKEND_OK)
-            w->pending++;
-    }
-    if (--w->pending == 0) {
-        for (size_t k = 0; k < w->nkeys; k++)
-            free(w->keys[k].data);
-        free(w);
+    return w;
+}
+
+/* Releases the hold: true when lookups are in flight, else frees w. */
+static bool warm_sent(struct warm *w)
+{
+    if (--w->pending > 0)
+        return true;
+    for (size_t k = 0; k < w->nkeys; k++)
+        free(w->keys[k].data);
+    free(w);
+    return false;
+}
+
+/* After part i ran locally: looks its missed keys up at their previous owners. Returns true
+ * when lookups are in flight (the part completes in warm_finish). A gat/gats part runs again
+ * after the copy, so that the found values are touched as the command asks. */
+static bool start_warmup(struct proxy_client *pc, struct entry *e, uint32_t i)
+{
+    const struct route_plan *plan = &e->plan;
+    if (!is_warmable(plan->cmd) || !router_warmup_active(pc->router) || !e->results[i].reply)
         return false;
+    const struct route_result *r = &e->results[i];
+    if (plan->cmd == PROTO_CMD_MG) {
+        const char *key;
+        size_t len;
+        if (!mg_missed(plan, r, i, &key, &len))
+            return false;
+        struct warm *w = warm_new(e, i, 1);
+        if (!w)
+            return false;
+        warm_lookup(pc, w, key, len);
+        return warm_sent(w);
     }
-    return true;
+    size_t nmissed = 0;
+    size_t cursor = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        struct warm *w = NULL;
+        if (pass == 1) {
+            if (nmissed == 0 || !(w = warm_new(e, i, nmissed)))
+                return false;
+            cursor = 0;
+        }
+        for (size_t k = 0; k < plan->nkeys; k++) {
+            const struct route_key *key = &plan->keys[k];
+            if (key->part != i)
+                continue;
+            const char *kb = plan->key_bytes.data + key->offset;
+            size_t off = cursor;
+            struct reply_value v;
+            if (reply_next_value(r->reply, r->len, &off, &v) && v.key_len == key->len &&
+                memcmp(v.key, kb, key->len) == 0) {
+                cursor = off;
+                continue;
+            }
+            if (pass == 0)
+                nmissed++;
+            else
+                warm_lookup(pc, w, kb, key->len);
+        }
+        if (pass == 1)
+            return warm_sent(w);
+    }
+    return false;
 }
 
 /* Runs a part this node owns through the local session; during warm-up its misses may be
@@ -706,9 +779,11 @@ static uint32_t fixed_owner(void *ctx, const char *key, size_t len)
     return *(const uint32_t *)ctx;
 }
 
-static bool is_warmup_delete(const struct proto_token *t, size_t nt, enum proto_cmd cmd)
+/* A delete or lookup another node's warm-up sent (marked with WARMUP_OPAQUE): it runs here,
+ * never passed on. */
+static bool is_warmup_request(const struct proto_token *t, size_t nt, enum proto_cmd cmd)
 {
-    if (cmd != PROTO_CMD_MD)
+    if (cmd != PROTO_CMD_MD && cmd != PROTO_CMD_MG)
         return false;
     for (size_t k = 2; k + 1 < nt; k++)
         if (strcmp(t[k].value, WARMUP_OPAQUE) == 0)
@@ -724,7 +799,7 @@ static size_t forwarded_command(struct proxy_client *pc, const char *in, size_t 
                                 const char *data, size_t data_len)
 {
     uint32_t self;
-    if (is_plain_get(cmd) && router_warmup_active(pc->router) &&
+    if (is_warmable(cmd) && !is_warmup_request(t, nt, cmd) && router_warmup_active(pc->router) &&
         router_self_member(pc->router, &self)) {
         struct entry *e = entry_get(pc->pool, pc, true);
         if (e && route_plan_rebuild(&e->plan, t, nt, data, data_len, fixed_owner, &self,
@@ -737,7 +812,7 @@ static size_t forwarded_command(struct proxy_client *pc, const char *in, size_t 
             entry_free(e);
     }
     run_local(pc, in, total);
-    if (route_cmd_single_key_write(cmd) && !is_warmup_delete(t, nt, cmd))
+    if (route_cmd_single_key_write(cmd) && !is_warmup_request(t, nt, cmd))
         invalidate_previous(pc, t, nt, cmd);
     return total;
 }
@@ -906,7 +981,7 @@ static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
         break;
     case ROUTE_FORWARD:
         if (plan->nparts == 1 && router_is_self(pc->router, plan->parts[0].backend) &&
-            !(is_plain_get(plan->cmd) && router_warmup_active(pc->router))) {
+            !(is_warmable(plan->cmd) && router_warmup_active(pc->router))) {
             /* this node owns the key(s) */
             bool write = plan->write && plan->merge == ROUTE_MERGE_ONE;
             enum proto_cmd cmd = plan->cmd;

@@ -24,6 +24,7 @@ BIN_DIR = os.environ.get("BIN_DIR", os.path.join(ROOT, "bin"))
 RING = os.path.join(BIN_DIR, "shoal-ring")
 MEMCCAPABLE = "/usr/bin/memccapable"
 HELLO = b"me .shoal-forwarded\r\n"
+WARMUP_OPAQUE = b"O.shoal-warmup"  # server/proxy_client.c: marks warm-up's own requests
 DEADLINE = 15.0
 # Short periods, but a suspicion lasts long enough (>= 0.4 s) that a node slowed down by a busy
 # machine is not declared dead for a moment: a flapping member would move keys between owners
@@ -78,14 +79,21 @@ class Node(harness.Server):
                 return int(f[2])
         return 0
 
-    def local_get(self, key):
-        """The key as stored on this node itself: b"" when missing, else the VALUE block (a
-        forwarded connection runs locally; mg, unlike get, never triggers warm-up)."""
+    def local_mg(self, key, flags):
+        """This node's own answer to `mg key flags`: a forwarded connection runs locally, and
+        the warm-up opaque marks the mg as a lookup, which warm-up never passes on."""
         with self.connect() as c:
-            got = c.request(HELLO + b"mg " + key + b" v f\r\n")
+            got = c.request(HELLO + b"mg " + key + b" " + flags + b" " + WARMUP_OPAQUE + b"\r\n")
+        expect(got.startswith(b"EN\r\n"), "hello answered EN: %s" % short(got))
+        return got[4:]
+
+    def local_get(self, key):
+        """The key as stored on this node itself: b"" when missing, else the VALUE block."""
+        with self.connect() as c:
+            got = c.request(HELLO + b"mg " + key + b" v f " + WARMUP_OPAQUE + b"\r\n")
         expect(got.startswith(b"EN\r\n"), "hello answered EN: %s" % short(got))
         got = got[4:]
-        if got == b"EN\r\n":
+        if got.startswith(b"EN"):
             return b""
         head, _, rest = got.partition(b"\r\n")
         f = head.split(b" ")
@@ -296,6 +304,58 @@ def test_warmup(nodes):
         d.stop()
 
 
+def test_warmup_meta(nodes):
+    """Warm-up also serves mg (with v; a quiet miss found nowhere stays silent) and gat/gats (the
+    copied value then touched with the command's exptime) from the previous owner."""
+    a, b = nodes[0], nodes[1]
+    keys = [b"wm%d" % i for i in range(90)]
+    with a.connect() as conn:
+        for k in keys:
+            expect_eq(conn.request(b"set %s 7 0 %d\r\n%s\r\n" % (k, len(k), k)), b"STORED\r\n")
+    e = Node("e", join=a, extra=["--warmup", "60"])
+    try:
+        all_alive([a, b, e], ["a", "b", "e"])
+        after = owners(keys + [b"wm-none%d" % i for i in range(40)], [a, b, e])
+        moved = [k for k in keys if after[k] is e]
+        missing = next(k for k, n in after.items() if n is e and k.startswith(b"wm-none"))
+        expect(len(moved) >= 6, "enough keys move to e: %d" % len(moved))
+        for k in moved:
+            expect_eq(e.local_get(k), b"", "%s not on e before warm-up" % k)
+        by_mg, by_quiet, by_gat, by_gats = moved[0::4], moved[1::4], moved[2::4], moved[3::4]
+
+        def value(k):
+            return b"VALUE %s 7 %d\r\n%s\r\n" % (k, len(k), k)
+
+        def served_and_copied():
+            # (b's workers may pick up e a moment after `stats cluster` shows it: until then b
+            # reads the moved keys from their previous owners, and nothing is copied yet)
+            with b.connect() as conn:
+                for k in by_mg:
+                    expect_eq(conn.request(b"mg %s v f k\r\n" % k),
+                              b"VA %d f7 k%s\r\n%s\r\n" % (len(k), k, k), "mg through b")
+                expect_eq(conn.request(b"mg %s v q\r\n" % missing + b"".join(
+                    b"mg %s v q\r\n" % k for k in by_quiet) + b"mn\r\n"),
+                    b"".join(b"VA %d\r\n%s\r\n" % (len(k), k) for k in by_quiet) + b"MN\r\n",
+                    "quiet mg through b")
+                expect_eq(conn.request(b"mg %s v k O9\r\n" % missing),
+                          b"EN k%s O9\r\n" % missing, "a key found nowhere")
+                expect_eq(conn.request(b"gat 500 %s %s\r\n" % (b" ".join(by_gat), missing)),
+                          b"".join(value(k) for k in by_gat) + b"END\r\n", "gat through b")
+                for k in by_gats:
+                    got = conn.request(b"gats 600 %s\r\n" % k)
+                    expect(got.startswith(b"VALUE %s 7 %d " % (k, len(k)))
+                           and got.endswith(b"\r\n%s\r\nEND\r\n" % k), "gats: %s" % short(got))
+            return all(e.local_get(k) == value(k) for k in moved)
+        wait_until(served_and_copied, "the moved keys served and copied into e")
+        for k, ttl in [(k, 500) for k in by_gat] + [(k, 600) for k in by_gats]:
+            got = e.local_mg(k, b"t")
+            left = int(got.split(b" ")[1][1:])
+            expect(ttl - 30 <= left <= ttl, "%s on e touched to %d s: %s" % (k, ttl, short(got)))
+        expect_eq(e.local_get(missing), b"", "a key found nowhere is not created")
+    finally:
+        e.stop()
+
+
 def main():
     suite = harness.Suite("test_routing")
     try:
@@ -315,7 +375,8 @@ def main():
                      ("flush_all empties every node", test_flush_all_everywhere),
                      ("a --proxy member stores nothing, is on no ring", test_proxy_member),
                      ("kill -9 of one node", test_kill_one),
-                     ("warm-up: a joining node copies its keys in", test_warmup)]:
+                     ("warm-up: a joining node copies its keys in", test_warmup),
+                     ("warm-up: mg, gat and gats too", test_warmup_meta)]:
         suite.run(name, fn, nodes)
     suite.finish()
 
