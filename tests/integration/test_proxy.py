@@ -419,6 +419,15 @@ def test_big_values(_p, _backends):
                     + b"VA %d f5 kbig:a\r\n" % BIG + big + b"\r\n" + one_gets)
             expect(got == want, "pipelined gets of the 20 MB value (%d bytes, want %d)"
                    % (len(got), len(want)))
+            # two big sets pipelined with other commands in one stream
+            big2 = big_value(BIG - 1, 9)
+            got = c.request(b"set big:p 1 0 %d\r\n" % BIG + big + b"\r\nget small:1\r\n"
+                            + b"set big:q 2 0 %d noreply\r\n" % len(big2) + big2
+                            + b"\r\nget big:q small:2\r\n")
+            expect(got == b"STORED\r\nVALUE small:1 0 1\r\n1\r\nEND\r\n"
+                   + b"VALUE big:q 2 %d\r\n" % len(big2) + big2
+                   + b"\r\nVALUE small:2 0 1\r\n2\r\nEND\r\n",
+                   "big sets pipelined with gets: %s" % short(got))
         # the reply direction alone: a value written straight to its owner
         owner = expected_owner([b"big:direct"], backends)[b"big:direct"]
         other = big_value(BIG + 3, 2)
