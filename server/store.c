@@ -89,8 +89,6 @@ _Static_assert(sizeof(struct item) == 16, "item header is 16 bytes");
  * growing table is switched to one stripe at a time, so no one ever holds two stripes. */
 struct stripe {
     _Alignas(64) pthread_mutex_t lock; /* a cache line each: stripes are hot and shared */
-    /* Changed under the lock; store_prefetch reads them without it (mask with acquire, buckets
-     * after it), so a table that grew is seen whole or not at all. */
     uint32_t *buckets;
     uint32_t mask;
     /* This stripe's share of curr_items, bytes and total_items: written under the lock only (so
@@ -110,11 +108,12 @@ struct store {
     /* The CAS layout bits of new items: 0 with -C, LAYOUT_CAS, and LAYOUT_CAS_WIDE too once the
      * counter passes CAS_WIDE_FROM. Read-mostly, apart from the hot last_cas. */
     _Atomic unsigned cas_layout;
-    struct stripe stripes[STORE_STRIPES];
-
-    /* The table as store_maintain (its only writer) sees it; workers use their stripe's view. */
+    /* The table as store_maintain (its only writer) sees it; workers look up keys through their
+     * stripe's view, and read this one unlocked only for cache hints (bucket_unlocked). Switched
+     * table first, mask last, after every stripe, with release. Read-mostly, like the above. */
     uint32_t *table;
     uint32_t table_mask;
+    struct stripe stripes[STORE_STRIPES];
     /* Tables that a bigger one replaced: mapped until store_destroy, their pages given back,
      * because store_prefetch may still read a bucket of one (it then reads zeros). At most one
      * per doubling. */
@@ -929,10 +928,25 @@ void store_free(struct store *st, struct item *it)
 
 /* ---- the table ---- */
 
+/* Without any lock, only to warm caches: this must never decide anything, since the chain may
+ * change (or the table grow) before the caller locks the stripe. It uses the store's view of the
+ * table, not the stripe's, so as not to wait for the stripe's cache line (the lock's line). Mask
+ * before table: see struct store. */
+static uint32_t *bucket_unlocked(struct store *st, uint32_t hv)
+{
+    uint32_t mask = __atomic_load_n(&st->table_mask, __ATOMIC_ACQUIRE);
+    uint32_t *table = __atomic_load_n(&st->table, __ATOMIC_RELAXED);
+    return &table[hv & mask];
+}
+
 void store_lock_key(struct store *st, uint32_t hv, struct store_lock *lk)
 {
     lk->hv = hv;
     lk->mutex = &stripe_of(st, hv)->lock;
+    /* The stripe's lock and the key's bucket are usually both cache misses: ask for the bucket
+     * first, so that it arrives while the lock is taken (a prefetch does not wait for the
+     * lock's barrier). */
+    __builtin_prefetch(bucket_unlocked(st, hv));
     pthread_mutex_lock(lk->mutex);
 }
 
@@ -969,16 +983,6 @@ struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t n
     }
     *why = STORE_MISS_ABSENT;
     return NULL;
-}
-
-/* Without the stripe's lock, only to warm caches: this must never decide anything, since the
- * chain may change before the caller locks it. Mask before buckets: see struct stripe. */
-static uint32_t *bucket_unlocked(struct store *st, uint32_t hv)
-{
-    struct stripe *sp = stripe_of(st, hv);
-    uint32_t mask = __atomic_load_n(&sp->mask, __ATOMIC_ACQUIRE);
-    uint32_t *buckets = __atomic_load_n(&sp->buckets, __ATOMIC_RELAXED);
-    return &buckets[hv & mask];
 }
 
 void store_prefetch_bucket(struct store *st, uint32_t hv)
@@ -1128,13 +1132,13 @@ static void maybe_grow_table(struct store *st)
                 ref = next;
             }
         }
-        __atomic_store_n(&sp->buckets, fresh, __ATOMIC_RELAXED);
-        __atomic_store_n(&sp->mask, mask, __ATOMIC_RELEASE);
+        sp->buckets = fresh;
+        sp->mask = mask;
         pthread_mutex_unlock(&sp->lock);
     }
     table_retire(st, st->table, nbuckets);
-    st->table = fresh;
-    st->table_mask = mask;
+    __atomic_store_n(&st->table, fresh, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->table_mask, mask, __ATOMIC_RELEASE);
     atomic_store(&st->hashpower, hp + 1);
 }
 
