@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "server/store.h"
+#include "tests/unit/store_test_util.h"
 
 #define MB ((size_t)1 << 20)
 
@@ -39,13 +40,7 @@ static enum store_alloc_err put_flags(struct store *st, const char *key, const v
         return err;
     memcpy(item_data(it), val, nval);
     item_set_exptime(it, exptime);
-    uint32_t hv = store_hash(key, nkey);
-    struct store_lock lk;
-    store_lock_key(st, hv, &lk);
-    enum store_miss why;
-    struct item *old = store_find(st, hv, key, nkey, &why);
-    store_link(st, hv, it, old);
-    store_unlock(st, &lk);
+    link_replacing(st, it);
     return STORE_ALLOC_OK;
 }
 
