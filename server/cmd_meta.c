@@ -370,17 +370,27 @@ void cmd_ms_finish(struct session *s, enum store_result r, uint64_t cas, struct 
         reply_raw(out, b.data, b.len);
 }
 
-void cmd_md(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out)
+/* md and ma: the prologue, then the flags over the command's defaults in *f (these two answer
+ * any bad flag with one message, unlike mg and ms). Returns false after replying. */
+static bool md_ma_begin(struct session *s, struct proto_token *t, size_t nt, struct meta_flags *f,
+                        struct outbuf *out)
 {
     if (!meta_prologue(s, t, nt, "CLIENT_ERROR options flags too long", false, out))
-        return;
-    struct meta_flags f = {0};
+        return false;
     const char *err = bad_format;
-    if (meta_parse_flags(t, 2, &f, &err) != 0) {
+    if (meta_parse_flags(t, 2, f, &err) != 0) {
         reply_error(s, out, "CLIENT_ERROR invalid or duplicate flag");
-        return;
+        return false;
     }
-    s->noreply = f.no_reply;
+    s->noreply = f->no_reply;
+    return true;
+}
+
+void cmd_md(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out)
+{
+    struct meta_flags f = {0};
+    if (!md_ma_begin(s, t, nt, &f, out))
+        return;
     const char *key = t[1].value;
     size_t nkey = t[1].length;
     struct line_buf flags = {.len = 0};
@@ -428,15 +438,10 @@ void cmd_md(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
 
 void cmd_ma(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out)
 {
-    if (!meta_prologue(s, t, nt, "CLIENT_ERROR options flags too long", false, out))
-        return;
     struct meta_flags f = {.delta = 1};
-    const char *err = bad_format;
-    if (meta_parse_flags(t, 2, &f, &err) != 0) {
-        reply_error(s, out, "CLIENT_ERROR invalid or duplicate flag");
+    if (!md_ma_begin(s, t, nt, &f, out))
         return;
-    }
-    s->noreply = f.no_reply;
+    const char *err = bad_format;
     const char *key = t[1].value;
     size_t nkey = t[1].length;
     bool incr;

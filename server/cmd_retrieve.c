@@ -26,14 +26,14 @@ static void reply_value(struct store *st, struct item *it, const struct item_vie
     reply_raw(out, v->data, v->nbytes);
 }
 
-/* Looks up one key and, when `emit`, appends its VALUE block. Counts as memcached does. */
-static void get_one(struct session *s, const char *key, size_t nkey, bool return_cas,
+/* Looks up one key (hv its hash) and, when `emit`, appends its VALUE block. Counts as memcached
+ * does. */
+static void get_one(struct session *s, const char *key, size_t nkey, uint32_t hv, bool return_cas,
                     bool should_touch, rel_time_t exptime, bool emit, struct outbuf *out)
 {
     struct store *st = s->env->store;
     struct thread_stats *ts = s->env->stats;
     struct store_lock lk;
-    uint32_t hv = store_hash(key, nkey);
 
     store_lock_key(st, hv, &lk);
     struct item *it = session_find(s, hv, key, nkey);
@@ -95,6 +95,27 @@ static bool get_line_has_long_key(char *rest_of_line, struct proto_token *first,
     return false;
 }
 
+/* Hashes the keys of one batch of tokens (up to the empty token that ends it, or the first key
+ * too long to look up) into hv, and when there are several, starts loading their buckets and
+ * then their items: each key's lookup is otherwise two cache misses in a row (measured: a fifth
+ * of a 10-key multi-get's time). Returns how many keys it hashed. */
+static size_t hash_and_prefetch(struct store *st, const struct proto_token *key,
+                                uint32_t hv[PROTO_MAX_TOKENS])
+{
+    size_t n = 0;
+    while (n < PROTO_MAX_TOKENS && key[n].length != 0 && key[n].length <= PROTO_KEY_MAX_LENGTH) {
+        hv[n] = store_hash(key[n].value, key[n].length);
+        n++;
+    }
+    if (n > 1) {
+        for (size_t i = 0; i < n; i++)
+            store_prefetch_bucket(st, hv[i]);
+        for (size_t i = 0; i < n; i++)
+            store_prefetch_item(st, hv[i]);
+    }
+    return n;
+}
+
 void cmd_get(struct session *s, struct proto_token *t, size_t nt, bool return_cas,
              bool should_touch, struct outbuf *out)
 {
@@ -112,14 +133,16 @@ void cmd_get(struct session *s, struct proto_token *t, size_t nt, bool return_ca
     size_t nkeys_first = (size_t)(&t[nt - 1] - key);
     bool fails = get_line_has_long_key(t[nt - 1].value, key, nkeys_first);
 
+    uint32_t hv[PROTO_MAX_TOKENS];
     for (;;) {
-        while (key->length != 0) {
+        size_t hashed = hash_and_prefetch(s->env->store, key, hv);
+        for (size_t i = 0; key->length != 0; i++, key++) {
             if (key->length > PROTO_KEY_MAX_LENGTH) {
                 reply_line(s, out, "CLIENT_ERROR bad command line format");
                 return;
             }
-            get_one(s, key->value, key->length, return_cas, should_touch, exptime, !fails, out);
-            key++;
+            uint32_t h = i < hashed ? hv[i] : store_hash(key->value, key->length);
+            get_one(s, key->value, key->length, h, return_cas, should_touch, exptime, !fails, out);
         }
         if (key->value == NULL)
             break;

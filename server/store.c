@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "server/slab.h"
 
@@ -107,11 +108,20 @@ struct store {
     /* The CAS layout bits of new items: 0 with -C, LAYOUT_CAS, and LAYOUT_CAS_WIDE too once the
      * counter passes CAS_WIDE_FROM. Read-mostly, apart from the hot last_cas. */
     _Atomic unsigned cas_layout;
-    struct stripe stripes[STORE_STRIPES];
-
-    /* The table as store_maintain (its only writer) sees it; workers use their stripe's view. */
+    /* The table as store_maintain (its only writer) sees it; workers look up keys through their
+     * stripe's view, and read this one unlocked only for cache hints (bucket_unlocked). Switched
+     * table first, mask last, after every stripe, with release. Read-mostly, like the above. */
     uint32_t *table;
     uint32_t table_mask;
+    struct stripe stripes[STORE_STRIPES];
+    /* Tables that a bigger one replaced: mapped until store_destroy, their pages given back,
+     * because store_prefetch may still read a bucket of one (it then reads zeros). At most one
+     * per doubling. */
+    struct retired_table {
+        uint32_t *buckets;
+        size_t bytes;
+    } retired[STORE_MAX_HASHPOWER];
+    unsigned nretired;
     _Atomic unsigned hashpower;
 
     _Atomic uint64_t last_cas;
@@ -390,6 +400,13 @@ static struct stripe *stripe_of(struct store *st, uint32_t hv)
     return &st->stripes[hv & (STORE_STRIPES - 1)];
 }
 
+/* Every change of a chain link (a bucket head or an item's next): an atomic store, since
+ * store_prefetch reads bucket heads without the stripe's lock. A plain store on x86 all the same. */
+static void set_link(uint32_t *link, uint32_t ref)
+{
+    __atomic_store_n(link, ref, __ATOMIC_RELAXED);
+}
+
 /* Under the stripe of hv: the head of hv's chain. */
 static uint32_t *bucket_of(struct store *st, uint32_t hv)
 {
@@ -432,7 +449,7 @@ static void unlink_from_table(struct store *st, uint32_t hv, struct item *it)
             abort(); /* a linked item missing from its chain: the table is corrupt */
         link = &item_at(st, *link)->next;
     }
-    *link = it->next;
+    set_link(link, it->next);
     it->next = 0;
     atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
     STRIPE_ADD(stripe_of(st, hv), items, (uint64_t)-1);
@@ -608,7 +625,7 @@ static void move_item(struct store *st, struct slab_class *c, uint32_t hv, struc
             abort(); /* a linked item missing from its chain: the table is corrupt */
         link = &item_at(st, *link)->next;
     }
-    *link = item_ref(st, to);
+    set_link(link, item_ref(st, to));
     atomic_store_explicit(&it->state, 0, memory_order_release);
     slab_chunk_put(c, &st->slabs, it, size);
 }
@@ -911,10 +928,25 @@ void store_free(struct store *st, struct item *it)
 
 /* ---- the table ---- */
 
+/* Without any lock, only to warm caches: this must never decide anything, since the chain may
+ * change (or the table grow) before the caller locks the stripe. It uses the store's view of the
+ * table, not the stripe's, so as not to wait for the stripe's cache line (the lock's line). Mask
+ * before table: see struct store. */
+static uint32_t *bucket_unlocked(struct store *st, uint32_t hv)
+{
+    uint32_t mask = __atomic_load_n(&st->table_mask, __ATOMIC_ACQUIRE);
+    uint32_t *table = __atomic_load_n(&st->table, __ATOMIC_RELAXED);
+    return &table[hv & mask];
+}
+
 void store_lock_key(struct store *st, uint32_t hv, struct store_lock *lk)
 {
     lk->hv = hv;
     lk->mutex = &stripe_of(st, hv)->lock;
+    /* The stripe's lock and the key's bucket are usually both cache misses: ask for the bucket
+     * first, so that it arrives while the lock is taken (a prefetch does not wait for the
+     * lock's barrier). */
+    __builtin_prefetch(bucket_unlocked(st, hv));
     pthread_mutex_lock(lk->mutex);
 }
 
@@ -953,6 +985,18 @@ struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t n
     return NULL;
 }
 
+void store_prefetch_bucket(struct store *st, uint32_t hv)
+{
+    __builtin_prefetch(bucket_unlocked(st, hv));
+}
+
+void store_prefetch_item(struct store *st, uint32_t hv)
+{
+    uint32_t ref = __atomic_load_n(bucket_unlocked(st, hv), __ATOMIC_RELAXED);
+    if (ref)
+        __builtin_prefetch(item_at(st, ref)); /* the header; the key follows it */
+}
+
 void store_touch_access(struct store *st, struct item *it)
 {
     unsigned bits = layout_bits(it);
@@ -985,7 +1029,7 @@ void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old
     store_new_cas(st, it);
     uint32_t *bucket = bucket_of(st, hv);
     it->next = *bucket;
-    *bucket = item_ref(st, it);
+    set_link(bucket, item_ref(st, it));
     struct stripe *sp = stripe_of(st, hv);
     STRIPE_ADD(sp, items, 1);
     STRIPE_ADD(sp, total, 1);
@@ -1042,6 +1086,25 @@ static uint64_t count_items(struct store *st)
     return n;
 }
 
+/* A zeroed table of n buckets, or NULL. Mapped rather than malloc'd so that a replaced one can
+ * give its pages back and stay readable (table_retire). */
+static uint32_t *table_map(size_t n)
+{
+    void *p = mmap(NULL, n * sizeof(uint32_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Called by maybe_grow_table once no stripe uses t: its memory goes back to the system, the
+ * mapping stays (reads give zeros) until store_destroy. */
+static void table_retire(struct store *st, uint32_t *t, size_t n)
+{
+    if (st->nretired == sizeof st->retired / sizeof st->retired[0])
+        abort(); /* more doublings than hash powers: the table bookkeeping is broken */
+    (void)madvise(t, n * sizeof *t, MADV_DONTNEED); /* advice: a failure only costs memory */
+    st->retired[st->nretired++] = (struct retired_table){t, n * sizeof *t};
+}
+
 /* Doubles the table once items outnumber buckets by half again, one stripe at a time: each
  * stripe's chains are rehashed into the new table under that stripe's lock alone. */
 static void maybe_grow_table(struct store *st)
@@ -1051,7 +1114,7 @@ static void maybe_grow_table(struct store *st)
     if (hp >= STORE_MAX_HASHPOWER ||
         count_items(st) <= nbuckets + nbuckets / 2)
         return;
-    uint32_t *fresh = calloc(nbuckets * 2, sizeof *fresh);
+    uint32_t *fresh = table_map(nbuckets * 2);
     if (!fresh)
         return; /* keep the longer chains; try again next time */
     uint32_t mask = (uint32_t)(nbuckets * 2 - 1);
@@ -1073,9 +1136,9 @@ static void maybe_grow_table(struct store *st)
         sp->mask = mask;
         pthread_mutex_unlock(&sp->lock);
     }
-    free(st->table);
-    st->table = fresh;
-    st->table_mask = mask;
+    table_retire(st, st->table, nbuckets);
+    __atomic_store_n(&st->table, fresh, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->table_mask, mask, __ATOMIC_RELEASE);
     atomic_store(&st->hashpower, hp + 1);
 }
 
@@ -1103,7 +1166,7 @@ static void crawl(struct store *st)
                 continue;
             }
             count_removal(st, it, REMOVE_CRAWL, now);
-            *link = it->next;
+            set_link(link, it->next);
             it->next = 0;
             atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
             STRIPE_ADD(sp, items, (uint64_t)-1);
@@ -1211,7 +1274,7 @@ struct store *store_create(const struct store_config *cfg, char *err, size_t err
         free(st);
         return NULL;
     }
-    st->table = calloc((size_t)1 << hp, sizeof *st->table);
+    st->table = table_map((size_t)1 << hp);
     if (!st->table) {
         snprintf(err, errlen, "out of memory for a hash table of 2^%u buckets", hp);
         slabs_destroy(&st->slabs);
@@ -1236,7 +1299,9 @@ void store_destroy(struct store *st)
     for (unsigned i = 0; i < STORE_STRIPES; i++)
         pthread_mutex_destroy(&st->stripes[i].lock);
     pthread_mutex_destroy(&st->maintain_lock);
-    free(st->table);
+    munmap(st->table, ((size_t)st->table_mask + 1) * sizeof *st->table);
+    for (unsigned i = 0; i < st->nretired; i++)
+        munmap(st->retired[i].buckets, st->retired[i].bytes);
     slabs_destroy(&st->slabs);
     free(st);
 }

@@ -76,6 +76,11 @@ void store_unlock(struct store *st, struct store_lock *lk);
  * call store_touch_access for that. */
 struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t nkey,
                         enum store_miss *why);
+/* Without any lock, before looking up many keys (a multi-get): start loading hv's bucket, then
+ * (a second pass, once the buckets are on their way) the first item of its chain, so that the
+ * cache misses of all the keys overlap instead of following one another. Hints only. */
+void store_prefetch_bucket(struct store *st, uint32_t hv);
+void store_prefetch_item(struct store *st, uint32_t hv);
 /* Under the key's lock: records an access now (for LRU, last-access time and ITEM_FETCHED). As
  * memcached does, the first access only sets ITEM_FETCHED; later ones also move item_atime to
  * now. */

@@ -18,17 +18,15 @@ struct parsed {
     struct settings s;
 };
 
-/* Parses a NULL-terminated argument list (argv[0] is added) into fresh default settings. */
-static void parse(struct parsed *p, const char *first, ...)
+/* Parses the argument list ap (first, then NULL-terminated; argv[0] is added) into fresh
+ * default settings. */
+static inline void vparse(struct parsed *p, const char *first, va_list ap)
 {
     char *argv[64];
     int argc = 0;
     argv[argc++] = "shoal";
-    va_list ap;
-    va_start(ap, first);
     for (const char *a = first; a; a = va_arg(ap, const char *))
         argv[argc++] = (char *)a;
-    va_end(ap);
     argv[argc] = NULL;
     memset(p, 0, sizeof(*p));
     settings_init(&p->s);
@@ -37,6 +35,15 @@ static void parse(struct parsed *p, const char *first, ...)
     p->outcome = options_parse(argc, argv, &p->s, out, msg, &p->exit_code);
     fclose(out);
     fclose(msg);
+}
+
+/* Parses a NULL-terminated argument list. */
+static inline void parse(struct parsed *p, const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    vparse(p, first, ap);
+    va_end(ap);
 }
 
 #endif

@@ -17,26 +17,20 @@
 #include "server/options.h"
 #include "server/outbuf.h"
 #include "server/settings.h"
+#include "tests/unit/options_parse_util.h"
 
 static struct settings s;
 
-static int parse(const char *first, ...)
+/* Parses the NULL-terminated arguments into s: 0 when the server would run, else its exit code. */
+static int parse_into_s(const char *first, ...)
 {
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = "shoal";
+    static struct parsed p; /* large: not on the stack */
     va_list ap;
     va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
+    vparse(&p, first, ap);
     va_end(ap);
-    argv[argc] = NULL;
-    settings_init(&s);
-    int code = 0;
-    FILE *null = fopen("/dev/null", "w");
-    enum options_outcome o = options_parse(argc, argv, &s, null, null, &code);
-    fclose(null);
-    return o == OPTIONS_RUN ? 0 : code;
+    s = p.s;
+    return p.outcome == OPTIONS_RUN ? 0 : p.exit_code;
 }
 
 static int free_udp_port(void)
@@ -66,7 +60,7 @@ static char *outbuf_text(struct outbuf *ob)
 
 START_TEST(without_gossip_everything_is_a_no_op)
 {
-    ck_assert_int_eq(parse("-p", "0", NULL), 0);
+    ck_assert_int_eq(parse_into_s("-p", "0", NULL), 0);
     ck_assert_int_eq(cluster_node_prepare(&s), 0);
     ck_assert_int_eq(cluster_node_start(), 0);
     ck_assert(!cluster_node_running());
@@ -82,15 +76,15 @@ END_TEST
 
 START_TEST(prepare_refuses_bad_setups)
 {
-    ck_assert_int_eq(parse("--cluster-secret-file", "/nonexistent", NULL), 0);
+    ck_assert_int_eq(parse_into_s("--cluster-secret-file", "/nonexistent", NULL), 0);
     ck_assert_int_eq(cluster_node_prepare(&s), EX_USAGE);      /* a secret alone: no gossip */
-    ck_assert_int_eq(parse("--node-name", "x", "--cluster-secret-file", "/nonexistent", NULL), 0);
+    ck_assert_int_eq(parse_into_s("--node-name", "x", "--cluster-secret-file", "/nonexistent", NULL), 0);
     ck_assert_int_eq(cluster_node_prepare(&s), EXIT_FAILURE);
-    ck_assert_int_eq(parse("-s", "/tmp/x.sock", "--node-name", "x", NULL), 0);
+    ck_assert_int_eq(parse_into_s("-s", "/tmp/x.sock", "--node-name", "x", NULL), 0);
     ck_assert_int_eq(cluster_node_prepare(&s), EX_USAGE);      /* no TCP: --gossip-port needed */
-    ck_assert_int_eq(parse("--join", "[::1:7000", NULL), 0);
+    ck_assert_int_eq(parse_into_s("--join", "[::1:7000", NULL), 0);
     ck_assert_int_eq(cluster_node_prepare(&s), EX_USAGE);
-    ck_assert_int_eq(parse("--node-name", "x", "--gossip-interval", "100",
+    ck_assert_int_eq(parse_into_s("--node-name", "x", "--gossip-interval", "100",
                            "--gossip-probe-timeout", "100", NULL), 0);
     ck_assert_int_eq(cluster_node_prepare(&s), EX_USAGE);
     ck_assert(!cluster_node_running());
@@ -101,7 +95,7 @@ START_TEST(a_running_node_publishes_its_snapshot_and_stats)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", free_udp_port());
-    ck_assert_int_eq(parse("-p", "0", "--node-name", "unit1", "--gossip-port", port,
+    ck_assert_int_eq(parse_into_s("-p", "0", "--node-name", "unit1", "--gossip-port", port,
                            "--gossip-interval", "50", "--gossip-leave-linger", "10", NULL), 0);
     ck_assert_int_eq(cluster_node_prepare(&s), 0);
     ck_assert_int_eq(cluster_node_start(), 0);

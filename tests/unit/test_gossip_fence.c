@@ -11,35 +11,16 @@
 
 #include "cluster/gossip.h"
 #include "cluster/wire.h"
+#include "tests/unit/gossip_test_util.h"
 
-#define MAX_SENT 256
 #define EPOCH(e) ((uint64_t)(e) << GOSSIP_EPOCH_SHIFT)
 
-struct sent {
-    struct gossip_addr to;
-    size_t len;
-    uint8_t data[WIRE_MAX_PACKET];
-};
-
-static struct sent sent[MAX_SENT];
-static size_t nsent;
 static struct gossip_fence fences[16];
 static char fence_by[16][WIRE_NAME_MAX + 1];
 static size_t nfences;
 static size_t sent_at_fence[16];          /* packets already sent when each fence ran */
 static uint64_t packet_counter = 5000;
 static uint8_t pktbuf[WIRE_MAX_PACKET];
-
-static void capture_send(void *ctx, const struct gossip_addr *to, const uint8_t *buf, size_t len)
-{
-    (void)ctx;
-    if (nsent < MAX_SENT) {
-        sent[nsent].to = *to;
-        sent[nsent].len = len;
-        memcpy(sent[nsent].data, buf, len);
-        nsent++;
-    }
-}
 
 static void capture_fence(void *ctx, const struct gossip_fence *f)
 {
@@ -51,41 +32,17 @@ static void capture_fence(void *ctx, const struct gossip_fence *f)
     nfences++;
 }
 
-static struct gossip_addr addr_of(int i)
-{
-    struct gossip_addr a = {.family = 4, .port = 7946, .ip = {10, 0, 0, (uint8_t)i}};
-    return a;
-}
-
 /* "self" at 10.0.0.1, created with incarnation EPOCH(3) + 7: fencing rounds it up to EPOCH(4) + 7. */
 static struct gossip *make_gossip(bool fencing)
 {
     nsent = nfences = 0;
     struct gossip_config cfg;
-    gossip_config_defaults(&cfg);
-    cfg.name = "self";
-    cfg.addr = addr_of(1);
-    cfg.data_addr = "10.0.0.1:11211";
-    cfg.incarnation = EPOCH(3) + 7;
-    cfg.seed = 1;
-    cfg.send = capture_send;
+    self_config(&cfg, EPOCH(3) + 7);
     if (fencing)
         cfg.on_fence = capture_fence;
     struct gossip *g = gossip_create(&cfg, 1000);
     ck_assert_ptr_nonnull(g);
     return g;
-}
-
-static struct wire_member member(const char *name, int ip, uint64_t inc)
-{
-    struct wire_member m = {0};
-    snprintf(m.name, sizeof m.name, "%s", name);
-    m.addr = addr_of(ip);
-    snprintf(m.data_addr, sizeof m.data_addr, "10.0.0.%d:11211", ip);
-    m.incarnation = inc;
-    m.weight = 1;
-    m.proto = GOSSIP_PROTO_VERSION;
-    return m;
 }
 
 static void begin(struct wire_writer *w)
@@ -426,7 +383,6 @@ START_TEST(stall_seen_by_the_first_packet)
     gossip_destroy(g);
 }
 END_TEST
-
 
 /* ---- a small cluster on a virtual network: partitions, heals, and the ordering invariant ---- */
 

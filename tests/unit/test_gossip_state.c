@@ -10,33 +10,12 @@
 #include "cluster/gossip.h"
 #include "cluster/gossip_view.h"
 #include "cluster/wire.h"
+#include "tests/unit/gossip_test_util.h"
 
-#define MAX_SENT 512
-
-struct sent {
-    struct gossip_addr to;
-    size_t len;
-    uint8_t data[WIRE_MAX_PACKET];
-};
-
-static struct sent sent[MAX_SENT];
-static size_t nsent;
 static struct gossip_event events[256];
 static char event_names[256][WIRE_NAME_MAX + 1];
 static size_t nevents;
 static char last_log[256];
-
-static void capture_send(void *ctx, const struct gossip_addr *to, const uint8_t *buf, size_t len)
-{
-    (void)ctx;
-    ck_assert_uint_le(len, WIRE_MAX_PACKET);
-    if (nsent < MAX_SENT) {
-        sent[nsent].to = *to;
-        sent[nsent].len = len;
-        memcpy(sent[nsent].data, buf, len);
-        nsent++;
-    }
-}
 
 static void capture_change(void *ctx, const struct gossip_event *ev)
 {
@@ -54,41 +33,17 @@ static void capture_log(void *ctx, int level, const char *msg)
     snprintf(last_log, sizeof last_log, "%s", msg);
 }
 
-static struct gossip_addr addr_of(int i)
-{
-    struct gossip_addr a = {.family = 4, .port = 7946, .ip = {10, 0, 0, (uint8_t)i}};
-    return a;
-}
-
 static struct gossip *make_gossip(uint64_t now)
 {
     nsent = nevents = 0;
     last_log[0] = '\0';
     struct gossip_config cfg;
-    gossip_config_defaults(&cfg);
-    cfg.name = "self";
-    cfg.addr = addr_of(1);
-    cfg.data_addr = "10.0.0.1:11211";
-    cfg.incarnation = 100;
-    cfg.seed = 1;
-    cfg.send = capture_send;
+    self_config(&cfg, 100);
     cfg.on_change = capture_change;
     cfg.log = capture_log;
     struct gossip *g = gossip_create(&cfg, now);
     ck_assert_ptr_nonnull(g);
     return g;
-}
-
-static struct wire_member member(const char *name, int ip, uint64_t inc)
-{
-    struct wire_member m = {0};
-    snprintf(m.name, sizeof m.name, "%s", name);
-    m.addr = addr_of(ip);
-    snprintf(m.data_addr, sizeof m.data_addr, "10.0.0.%d:11211", ip);
-    m.incarnation = inc;
-    m.weight = 1;
-    m.proto = GOSSIP_PROTO_VERSION;
-    return m;
 }
 
 static void feed_packet(struct gossip *g, struct wire_writer *w, int from_ip, uint64_t now)

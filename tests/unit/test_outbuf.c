@@ -1,4 +1,5 @@
-/* Unit tests for server/outbuf.c: appends across chunks, iovec order, partial consumption. */
+/* Unit tests for server/outbuf.c: appends across chunks, iovec order, partial consumption, and
+ * borrowed bytes (zero-copy values) released exactly once. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,64 @@ START_TEST(reserve_larger_than_chunk_fails)
 }
 END_TEST
 
+struct release_log {
+    int calls;
+    void *last_owner, *last_ref;
+};
+
+static void note_release(void *owner, void *ref)
+{
+    struct release_log *log = owner;
+    log->calls++;
+    log->last_owner = owner;
+    log->last_ref = ref;
+}
+
+START_TEST(outbuf_borrowed_bytes_in_order_released_once_written)
+{
+    struct outbuf ob;
+    outbuf_init(&ob);
+    struct release_log log = {0};
+    static const char value[] = "0123456789";
+    int tag;
+    ck_assert_int_eq(outbuf_append_str(&ob, "VALUE k 0 10\r\n"), 0);
+    ck_assert_int_eq(outbuf_append_ref(&ob, value, 10, note_release, &log, &tag), 0);
+    ck_assert_int_eq(outbuf_append_str(&ob, "\r\nEND\r\n"), 0);
+    char *room = outbuf_reserve(&ob, 2);
+    memcpy(room, "!!", 2);
+    outbuf_commit(&ob, 2);
+    char buf[64];
+    size_t n = gather(&ob, buf);
+    ck_assert_uint_eq(n, ob.pending);
+    ck_assert(memcmp(buf, "VALUE k 0 10\r\n0123456789\r\nEND\r\n!!", n) == 0);
+    outbuf_consume(&ob, 14 + 4); /* the header and part of the value */
+    ck_assert_int_eq(log.calls, 0);
+    n = gather(&ob, buf);
+    ck_assert(memcmp(buf, "456789\r\nEND\r\n!!", n) == 0);
+    outbuf_consume(&ob, 6);
+    ck_assert_int_eq(log.calls, 1);
+    ck_assert_ptr_eq(log.last_ref, &tag);
+    outbuf_consume(&ob, ob.pending);
+    ck_assert_ptr_null(ob.head);
+    outbuf_free(&ob);
+    ck_assert_int_eq(log.calls, 1);
+}
+END_TEST
+
+START_TEST(outbuf_free_releases_unwritten_borrowed_bytes)
+{
+    struct outbuf ob;
+    outbuf_init(&ob);
+    struct release_log log = {0};
+    ck_assert_int_eq(outbuf_append_ref(&ob, "abc", 3, note_release, &log, NULL), 0);
+    ck_assert_int_eq(outbuf_append_ref(&ob, "def", 3, note_release, &log, NULL), 0);
+    ck_assert_uint_eq(ob.pending, 6);
+    outbuf_free(&ob);
+    ck_assert_int_eq(log.calls, 2);
+    ck_assert_uint_eq(ob.pending, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("outbuf");
@@ -75,6 +134,8 @@ int main(void)
     tcase_add_test(tc, append_small_and_large);
     tcase_add_test(tc, consume_partially_then_fully);
     tcase_add_test(tc, reserve_larger_than_chunk_fails);
+    tcase_add_test(tc, outbuf_borrowed_bytes_in_order_released_once_written);
+    tcase_add_test(tc, outbuf_free_releases_unwritten_borrowed_bytes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "server/store.h"
+#include "tests/unit/store_test_util.h"
 
 #define MB ((size_t)1 << 20)
 
@@ -33,12 +34,11 @@ static void round_trip(struct store *st, bool use_cas, const char *key, size_t n
     for (size_t i = 0; i < n; i++)
         v[i] = (char)('a' + (i * 7 + n) % 26);
     item_set_exptime(it, 12345);
+    link_replacing(st, it);
     uint32_t hv = store_hash(key, nkey);
     struct store_lock lk;
     store_lock_key(st, hv, &lk);
     enum store_miss why;
-    struct item *old = store_find(st, hv, key, nkey, &why);
-    store_link(st, hv, it, old);
     it = store_find(st, hv, key, nkey, &why);
     ck_assert_ptr_nonnull(it);
     ck_assert_uint_eq(item_nbytes(it), n);

@@ -1,5 +1,5 @@
-/* Unit tests for zero-copy reads of large values: pinned items (server/store.c) and borrowed
- * outbuf chunks (server/outbuf.c). */
+/* Unit tests for zero-copy reads of large values: pinned items (server/store.c); the outbuf's
+ * borrowed chunks that carry them are tested in test_outbuf.c. */
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/outbuf.h"
 #include "server/store.h"
+#include "tests/unit/store_test_util.h"
 
 #define MB ((size_t)1 << 20)
 #define BIG 20000 /* above STORE_PIN_MIN */
@@ -34,13 +34,7 @@ static bool put(struct store *st, const char *key, char fill, size_t n)
     if (!it)
         return false;
     memset(item_data(it), fill, n);
-    uint32_t hv = store_hash(key, nkey);
-    struct store_lock lk;
-    store_lock_key(st, hv, &lk);
-    enum store_miss why;
-    struct item *old = store_find(st, hv, key, nkey, &why);
-    store_link(st, hv, it, old);
-    store_unlock(st, &lk);
+    link_replacing(st, it);
     return true;
 }
 
@@ -160,76 +154,6 @@ START_TEST(pinned_item_is_neither_evicted_nor_moved)
 }
 END_TEST
 
-struct release_log {
-    int calls;
-    void *last_owner, *last_ref;
-};
-
-static void note_release(void *owner, void *ref)
-{
-    struct release_log *log = owner;
-    log->calls++;
-    log->last_owner = owner;
-    log->last_ref = ref;
-}
-
-static size_t gather(const struct outbuf *ob, char *dst)
-{
-    struct iovec iov[64];
-    int n = outbuf_iov(ob, iov, 64);
-    size_t total = 0;
-    for (int i = 0; i < n; i++) {
-        memcpy(dst + total, iov[i].iov_base, iov[i].iov_len);
-        total += iov[i].iov_len;
-    }
-    return total;
-}
-
-START_TEST(outbuf_borrowed_bytes_in_order_released_once_written)
-{
-    struct outbuf ob;
-    outbuf_init(&ob);
-    struct release_log log = {0};
-    static const char value[] = "0123456789";
-    int tag;
-    ck_assert_int_eq(outbuf_append_str(&ob, "VALUE k 0 10\r\n"), 0);
-    ck_assert_int_eq(outbuf_append_ref(&ob, value, 10, note_release, &log, &tag), 0);
-    ck_assert_int_eq(outbuf_append_str(&ob, "\r\nEND\r\n"), 0);
-    char *room = outbuf_reserve(&ob, 2);
-    memcpy(room, "!!", 2);
-    outbuf_commit(&ob, 2);
-    char buf[64];
-    size_t n = gather(&ob, buf);
-    ck_assert_uint_eq(n, ob.pending);
-    ck_assert(memcmp(buf, "VALUE k 0 10\r\n0123456789\r\nEND\r\n!!", n) == 0);
-    outbuf_consume(&ob, 14 + 4); /* the header and part of the value */
-    ck_assert_int_eq(log.calls, 0);
-    n = gather(&ob, buf);
-    ck_assert(memcmp(buf, "456789\r\nEND\r\n!!", n) == 0);
-    outbuf_consume(&ob, 6);
-    ck_assert_int_eq(log.calls, 1);
-    ck_assert_ptr_eq(log.last_ref, &tag);
-    outbuf_consume(&ob, ob.pending);
-    ck_assert_ptr_null(ob.head);
-    outbuf_free(&ob);
-    ck_assert_int_eq(log.calls, 1);
-}
-END_TEST
-
-START_TEST(outbuf_free_releases_unwritten_borrowed_bytes)
-{
-    struct outbuf ob;
-    outbuf_init(&ob);
-    struct release_log log = {0};
-    ck_assert_int_eq(outbuf_append_ref(&ob, "abc", 3, note_release, &log, NULL), 0);
-    ck_assert_int_eq(outbuf_append_ref(&ob, "def", 3, note_release, &log, NULL), 0);
-    ck_assert_uint_eq(ob.pending, 6);
-    outbuf_free(&ob);
-    ck_assert_int_eq(log.calls, 2);
-    ck_assert_uint_eq(ob.pending, 0);
-}
-END_TEST
-
 /* Readers pin and check a value that writers keep replacing: a pinned value never changes
  * under a reader, and every item is freed exactly once (checked by the chunk count). */
 struct race {
@@ -284,8 +208,6 @@ int main(void)
     tcase_add_test(tc, small_values_are_not_pinnable);
     tcase_add_test(tc, pinned_value_outlives_replace_and_delete);
     tcase_add_test(tc, pinned_item_is_neither_evicted_nor_moved);
-    tcase_add_test(tc, outbuf_borrowed_bytes_in_order_released_once_written);
-    tcase_add_test(tc, outbuf_free_releases_unwritten_borrowed_bytes);
     tcase_add_test(tc, pins_race_with_replacements);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
