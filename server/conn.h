@@ -4,7 +4,8 @@
  * feeds the session, writes replies with writev.
  *
  * Memory: an idle connection holds only its struct and session. `in` exists only while a partial
- * line (or input held back by the output bound) is waiting; `out` holds chunks only while replies
+ * line, a routed command's incomplete data block, or input held back by the output bound is
+ * waiting; `out` holds chunks only while replies
  * are pending. The worker owns every conn; conn_close frees it. */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -21,7 +22,9 @@ struct proxy_client;
 /* Replies queued beyond this make the session stop and the connection stop reading until the
  * client has taken some: a client that pipelines without reading cannot grow server memory. */
 #define CONN_OUT_LIMIT (256 * 1024)
-/* The longest input line a connection will buffer (long multi-key get lines grow to this). */
+/* The longest input line a connection will buffer (long multi-key get lines grow to this). A
+ * routed command's data block is held whole beyond it, up to the item size limit (-I): see
+ * proxy_client_input_wanted. */
 #define CONN_IN_MAX (8 * 1024 * 1024)
 
 /* What `stats conns` shows, in memcached's state names. */
