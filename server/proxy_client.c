@@ -9,6 +9,7 @@
 
 #include "cluster/backend.h"
 #include "cluster/route.h"
+#include "proto/base64.h"
 #include "proto/parse.h"
 #include "server/log.h"
 #include "server/outbuf.h"
@@ -838,15 +839,23 @@ static void drop_at_owner(struct proxy_client *pc, const struct proto_token *t, 
         return;
     bool binary = false;
     for (size_t k = 3; cmd == PROTO_CMD_MS && k + 1 < nt; k++)
-        if (t[k].length == 1 && t[k].value[0] == 'b')
+        if (t[k].length > 0 && t[k].value[0] == 'b')
             binary = true;
-    if (binary)
-        return; /* the owner of a base64 key is its decoded bytes' (rare; left alone) */
-    uint32_t owner = router_owner(pc->router, t[1].value, t[1].length);
+    /* a base64 key is stored, and placed, by its decoded bytes */
+    unsigned char decoded[PROTO_KEY_MAX_LENGTH + 4];
+    const char *key = t[1].value;
+    size_t key_len = t[1].length;
+    if (binary) {
+        key_len = proto_base64_decode(t[1].value, t[1].length, decoded, sizeof decoded);
+        if (key_len == 0)
+            return;
+        key = (const char *)decoded;
+    }
+    uint32_t owner = router_owner(pc->router, key, key_len);
     if (router_is_self(pc->router, owner))
         return;
     char req[300];
-    int n = snprintf(req, sizeof req, "md %s q\r\nmn\r\n", t[1].value);
+    int n = snprintf(req, sizeof req, "md %s q%s\r\nmn\r\n", t[1].value, binary ? " b" : "");
     if (n > 0 && (size_t)n < sizeof req)
         (void)router_send(pc->router, owner, req, (size_t)n, REPLY_UNTIL_MN, ignore_reply, NULL);
 }

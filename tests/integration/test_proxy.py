@@ -458,6 +458,10 @@ def test_too_large_values(_p, _backends):
             + b"get tl:c\r\n",
             b"set tl:d 0 0 3\r\nold\r\nadd tl:d 0 0 %d\r\n" % HUGE + huge + b"\r\nget tl:d\r\n",
             b"set tl:e 0 0 %d\r\n" % HUGE + huge + b"XX\r\nget tl:e\r\n",
+            # a base64 key (placed by its decoded bytes, "tl:f")
+            b"set tl:f 0 0 3\r\nold\r\nms dGw6Zg== %d b\r\n" % HUGE + huge
+            + b"\r\nmg tl:f v\r\n",
+            b"set tl:g 0 0 3\r\nold\r\nms tl:g %d Mz\r\n" % HUGE + huge + b"\r\nmg tl:g v\r\n",
         ]
         for case in cases:
             with p.connect(timeout=30) as a, reference.connect(timeout=30) as b:
