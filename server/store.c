@@ -993,8 +993,15 @@ void store_prefetch_bucket(struct store *st, uint32_t hv)
 void store_prefetch_item(struct store *st, uint32_t hv)
 {
     uint32_t ref = __atomic_load_n(bucket_unlocked(st, hv), __ATOMIC_RELAXED);
-    if (ref)
-        __builtin_prefetch(item_at(st, ref)); /* the header; the key follows it */
+    if (!ref)
+        return;
+    /* The header, key and a small value: a 100-byte value's item spans up to three cache lines
+     * (copying them into the reply was otherwise a miss per key too). A prefetch past the end of
+     * a smaller item is harmless. */
+    const char *it = (const char *)item_at(st, ref);
+    __builtin_prefetch(it);
+    __builtin_prefetch(it + 64);
+    __builtin_prefetch(it + 128);
 }
 
 void store_touch_access(struct store *st, struct item *it)
