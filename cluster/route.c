@@ -381,7 +381,7 @@ int route_plan_rebuild(struct route_plan *plan, struct proto_token *t, size_t nt
 {
     /* keep the memory, forget the contents */
     plan->action = ROUTE_LOCAL;
-    plan->quiet = plan->write = false;
+    plan->quiet = plan->write = plan->fail_reads = false;
     plan->answer = NULL;
     plan->nparts = 0;
     plan->nkeys = 0;
@@ -506,6 +506,8 @@ static int merge_values(const struct route_plan *plan, const struct route_result
 {
     /* memcached answers an error alone: the first part (in key order) that errored decides */
     for (size_t i = 0; i < plan->nparts; i++) {
+        if (results[i].reply == NULL && plan->fail_reads)
+            return failure_line(out, results[i].failure);
         size_t at, len;
         if (results[i].reply != NULL && retrieval_error(&results[i], &at, &len))
             return buf_add(out, results[i].reply + at, len);
@@ -572,7 +574,7 @@ int route_merge(const struct route_plan *plan, const struct route_result *result
             return -1;
         }
         if (results[0].reply == NULL) {
-            if (plan->write)
+            if (plan->write || plan->fail_reads)
                 return failure_line(out, results[0].failure);
             return buf_add(out, plan->miss.data, plan->miss.len);
         }

@@ -12,8 +12,9 @@
  *     reply is complete.
  *   - A multi-key get/gets/gat/gats is split into one request per owner (keys in client order,
  *     duplicates kept); the merge emits the VALUE blocks in the client's key order and one END.
- *   - Failure policy: a read (get family, mg, me) against a failed backend is a miss; a write
- *     answers "SERVER_ERROR <failure>", even under noreply/q, as memcached's own server errors do.
+ *   - Failure policy: a read (get family, mg, me) against a failed backend is a miss (unless the
+ *     plan's fail_reads), a write answers "SERVER_ERROR <failure>", even under noreply/q, as
+ *     memcached's own server errors do.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,6 +66,9 @@ struct route_plan {
     enum route_merge_rule merge;
     bool quiet; /* parts end with "mn\r\n" */
     bool write; /* a failed part answers SERVER_ERROR (else: a miss) */
+    /* Set by the caller after building (a build clears it): a failed part of a read answers
+     * SERVER_ERROR as a write's does, instead of a miss (--backend-read-failure=error). */
+    bool fail_reads;
     const char *answer; /* ROUTE_ANSWER: a static reply, "\r\n" included */
     struct route_part *parts;
     size_t nparts;

@@ -644,6 +644,17 @@ static int parse_backend_timeout(struct settings *s, const char *arg, FILE *msg)
     return 0;
 }
 
+static int parse_backend_read_failure(struct settings *s, const char *arg, FILE *msg)
+{
+    if (arg && strcmp(arg, "miss") == 0)
+        s->backend_read_failure_error = false;
+    else if (arg && strcmp(arg, "error") == 0)
+        s->backend_read_failure_error = true;
+    else
+        return bad_value(msg, "--backend-read-failure (miss or error)", arg);
+    return 0;
+}
+
 static int parse_proxy_hash(struct settings *s, const char *arg, FILE *msg)
 {
     if (!arg || !hash_by_name(arg)) {
@@ -671,6 +682,7 @@ SHOW(show_warmup, "%u", s->warmup_sec)
 SHOW(show_servers, "%s", s->servers ? s->servers : "NULL")
 SHOW(show_backend_timeout, "%u", s->backend_timeout_ms)
 SHOW(show_proxy_hash, "%s", s->proxy_hash ? s->proxy_hash : "md5")
+SHOW(show_backend_read_failure, "%s", s->backend_read_failure_error ? "error" : "miss")
 
 /* ---- the table ---------------------------------------------------------------------------- */
 
@@ -813,6 +825,9 @@ const struct option_def option_table[] = {
     FLAG(0, "backend-timeout", "<ms>", DEF("1000"),
          "routing: a backend reply (or connect) not there by then fails the request",
          parse_backend_timeout, "backend_timeout", show_backend_timeout, 97),
+    FLAG(0, "backend-read-failure", "<miss|error>", DEF("miss"),
+         "routing: a read whose backend failed answers a miss, or SERVER_ERROR as a write does",
+         parse_backend_read_failure, "backend_read_failure", show_backend_read_failure, 100),
     FLAG(0, "hash", "<name>", DEF("md5"),
          "routing: the key hash of the ring (twemproxy's names: md5, fnv1a_64, crc32a, ...)",
          parse_proxy_hash, "proxy_hash", show_proxy_hash, 98),

@@ -15,6 +15,7 @@
 #include "server/outbuf.h"
 #include "server/router.h"
 #include "server/session.h"
+#include "server/settings.h"
 #include "server/stats.h"
 #include "server/store.h"
 
@@ -979,6 +980,7 @@ static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
         answer(pc, "SERVER_ERROR out of memory\r\n", 28);
         return total;
     }
+    plan->fail_reads = settings.backend_read_failure_error;
     switch (plan->action) {
     case ROUTE_LOCAL:
         entry_free(e);

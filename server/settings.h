@@ -54,6 +54,7 @@ struct settings {
     bool proxy;              /* --proxy: store nothing, route every key to its owner */
     const char *servers;     /* --servers host:port[:weight][ name],...: a fixed ring; NULL: none */
     unsigned backend_timeout_ms; /* --backend-timeout */
+    bool backend_read_failure_error; /* --backend-read-failure=error (default miss) */
     const char *proxy_hash;  /* --hash: the key hash of the ring (twemproxy's names); NULL: md5 */
     unsigned warmup_sec;     /* --warmup: cluster warm-up grace period after joining; 0: off */
 };

@@ -311,6 +311,50 @@ def test_dead_backend(p, backends):
             proc.wait()
 
 
+class ClosedPort:
+    """A backend address where nothing listens: a port held bound (so no one else takes it)
+    by a socket that never listens, so connecting to it is refused."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+
+
+def test_read_failure_as_error(_p, backends):
+    """--backend-read-failure error: a read whose backend failed answers SERVER_ERROR, as a
+    write does (a multi-get with any failed owner too, and a quiet mg); keys on live backends
+    are unaffected and the connection stays open."""
+    dead = ClosedPort()
+    pair = [backends[0], dead]
+    p = harness.Server(args=["--proxy", "--servers", servers_arg(pair), "-t", "1",
+                             "--backend-read-failure", "error"])
+    try:
+        keys = [b"rf%d" % i for i in range(40)]
+        owners = expected_owner(keys, pair)
+        live = [k for k in keys if owners[k] == 0]
+        gone = [k for k in keys if owners[k] == 1]
+        expect(live and gone, "keys on both sides")
+        hit = b"VALUE %s 0 1\r\n1\r\nEND\r\n" % live[0]
+        with p.connect() as c:
+            expect_eq(c.request(b"set %s 0 0 1\r\n1\r\n" % live[0]), b"STORED\r\n")
+            expect_eq(c.request(b"get %s\r\n" % live[0]), hit)
+            for req in (b"get %s\r\n" % gone[0], b"get %s %s\r\n" % (live[0], gone[0]),
+                        b"mg %s v\r\n" % gone[0], b"mg %s v q\r\n" % gone[0]):
+                got = c.request(req)
+                expect(got.startswith(b"SERVER_ERROR backend") and got.count(b"\r\n") == 1,
+                       "%s -> %s" % (short(req), short(got)))
+            expect_eq(c.request(b"get %s\r\n" % live[0]), hit, "the connection still serves")
+            expect(b"STAT backend_read_failure error\r\n" in c.request(b"stats settings\r\n"),
+                   "stats settings shows the policy")
+    finally:
+        p.stop()
+        dead.close()
+
+
 def test_backend_timeout(_p, _backends):
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
@@ -564,6 +608,8 @@ def main():
                      ("stats proxy", test_stats_proxy),
                      ("dead backend: misses, SERVER_ERROR, recovery", test_dead_backend),
                      ("backend timeout", test_backend_timeout),
+                     ("--backend-read-failure error: failed reads answer SERVER_ERROR",
+                      test_read_failure_as_error),
                      ("in-flight commands per client are bounded", test_in_flight_bounded),
                      ("--proxy needs --servers", test_refused_options),
                      ("20 MB values through the proxy with -I 32m", test_big_values),

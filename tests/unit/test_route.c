@@ -81,6 +81,9 @@ START_TEST(multiget_split_and_merge)
         FAILED("backend timeout"),
     };
     assert_merge(&p, r, "VALUE a1 0 1\r\nx\r\nVALUE b1 5 2\r\nyy\r\nVALUE a1 0 1\r\nx\r\nEND\r\n");
+    /* --backend-read-failure=error: the failed owner decides the whole reply */
+    p.fail_reads = true;
+    assert_merge(&p, r, "SERVER_ERROR backend timeout\r\n");
     route_plan_free(&p);
     free(line);
 }
@@ -287,6 +290,9 @@ START_TEST(meta_commands)
     assert_request(&p.parts[0], 2, "mg Y2M= b q k Oxy\r\nmn\r\n");
     ck_assert_int_eq(p.parts[0].reply_kind, REPLY_UNTIL_MN);
     assert_merge(&p, &dead, ""); /* a quiet miss says nothing */
+    p.fail_reads = true; /* --backend-read-failure=error: an error is said even under q */
+    assert_merge(&p, &dead, "SERVER_ERROR backend timeout\r\n");
+    p.fail_reads = false;
     struct route_result qhit = OK("VA 1 kY2M= b Oxy\r\nx\r\nMN\r\n");
     assert_merge(&p, &qhit, "VA 1 kY2M= b Oxy\r\nx\r\n");
     route_plan_free(&p);
