@@ -4,8 +4,8 @@
 node the ketama ring of the member names picks (bin/shoal-ring); multi-gets across owners come
 back in the client's key order; memccapable -a passes through any node; flush_all empties every
 node; a --proxy node in the cluster stores nothing and is on nobody's ring. After kill -9 of a
-node, only its keys miss or error; once gossip has declared it dead, every key works again on
-the remaining owners.
+node under load, only its keys miss or error; once gossip has declared it dead, every key works
+again on the remaining owners; started again, it is routed to again.
 
 Every wait polls with a deadline; every process started is killed at the end, also on failure."""
 import os
@@ -13,6 +13,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
@@ -244,6 +245,27 @@ def test_kill_one(nodes):
     on_c = [k for k in keys if placed[k] is c]
     elsewhere = [k for k in keys if placed[k] is not c]
     expect(on_c and elsewhere, "keys on c and elsewhere")
+    # Load through b while c dies: every request for another owner's key must keep working
+    # (bounded: 20,000 rounds at most, each with a 10 s read limit; it stops when the test says
+    # so, and on any failure the nodes' end closes its connection).
+    stop = threading.Event()
+    trouble = []
+
+    def load():
+        try:
+            with b.connect() as conn:
+                for i in range(20000):
+                    if stop.is_set():
+                        return
+                    k = elsewhere[i % len(elsewhere)]
+                    got = conn.request(b"set %s 0 0 1\r\n1\r\nget %s\r\n" % (k, k), timeout=10)
+                    if got != b"STORED\r\nVALUE %s 0 1\r\n1\r\nEND\r\n" % k:
+                        trouble.append((k, got))
+                        return
+        except Exception as e:  # noqa: BLE001 (reported by the test, not lost in the thread)
+            trouble.append(("load", repr(e)))
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
     c.stop(kill=True)
     with a.connect() as conn:
         # before gossip notices: only c's keys miss or error
@@ -257,6 +279,10 @@ def test_kill_one(nodes):
             wait_until(lambda: a.cluster_stat("cluster_unreachable_hints") >= 1, "a hint about c")
         wait_until(lambda: a.members().get("c") == "dead" and b.members().get("c") == "dead",
                    "c declared dead")
+        stop.set()
+        loader.join(30)
+        expect(not loader.is_alive(), "the load through b ended")
+        expect(not trouble, "other owners' keys under load while c died: %s" % short(repr(trouble)))
         # the ring no longer has c: every key can be set and read again
         for k in keys:
             expect_eq(conn.request(b"set %s 0 0 1\r\n2\r\n" % k), b"STORED\r\n")
@@ -266,6 +292,33 @@ def test_kill_one(nodes):
     placed = owners(keys, [a, b])
     for k in keys:
         expect(placed[k].local_get(k).startswith(b"VALUE"), "%s on %s" % (k, placed[k].name))
+
+
+def test_rejoin(nodes):
+    """c, killed and declared dead earlier, is started again under the same name: every member
+    takes it back, and its keys are routed to it again (set through a, stored on c, read
+    through b)."""
+    a, b, _ = nodes
+    c = Node("c", join=a)
+    try:
+        all_alive([a, b, c], ["a", "b", "c"])
+        keys = [b"rj%d" % i for i in range(60)]
+        placed = owners(keys, [a, b, c])
+        on_c = [k for k in keys if placed[k] is c]
+        expect(on_c, "some keys belong to c")
+
+        def routed_to_c():
+            # (a's workers pick up the new ring a moment after `stats cluster` shows c alive)
+            with a.connect() as conn:
+                for k in on_c:
+                    expect_eq(conn.request(b"set %s 0 0 1\r\n5\r\n" % k), b"STORED\r\n")
+            return all(c.local_get(k) == b"VALUE %s 0 1\r\n5\r\n" % k for k in on_c)
+        wait_until(routed_to_c, "c's keys stored on c again")
+        with b.connect() as conn:
+            got = conn.request(b"get " + b" ".join(on_c) + b"\r\n")
+            expect_eq(got.count(b"VALUE "), len(on_c), "c's keys through b")
+    finally:
+        c.stop()
 
 
 def test_warmup(nodes):
@@ -376,7 +429,8 @@ def main():
                      ("a --proxy member stores nothing, is on no ring", test_proxy_member),
                      ("kill -9 of one node", test_kill_one),
                      ("warm-up: a joining node copies its keys in", test_warmup),
-                     ("warm-up: mg, gat and gats too", test_warmup_meta)]:
+                     ("warm-up: mg, gat and gats too", test_warmup_meta),
+                     ("a killed node started again is routed to again", test_rejoin)]:
         suite.run(name, fn, nodes)
     suite.finish()
 
