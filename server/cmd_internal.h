@@ -8,6 +8,7 @@
 
 #include "proto/meta.h"
 #include "proto/parse.h"
+#include "server/line_copy.h"
 #include "server/outbuf.h"
 #include "server/session.h"
 #include "server/store.h"
@@ -52,8 +53,7 @@ struct session {
     int conn_id;        /* the connection's fd, which memcached's -vv lines show */
 
     /* The current command line, copied so that it can be NUL-terminated and tokenized. */
-    char *line;
-    size_t line_cap;
+    struct line_copy line;
 
     /* A data block in flight: owned until linked or freed. */
     struct item *item;

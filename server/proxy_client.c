@@ -11,6 +11,7 @@
 #include "cluster/route.h"
 #include "proto/base64.h"
 #include "proto/parse.h"
+#include "server/line_copy.h"
 #include "server/log.h"
 #include "server/outbuf.h"
 #include "server/router.h"
@@ -123,8 +124,7 @@ struct proxy_client {
     bool seen_first_line;
     bool forwarded;
     int conn_id; /* for -vv lines, as the session's */
-    char *line; /* the current line, NUL-terminated, for the tokenizer */
-    size_t line_cap;
+    struct line_copy line; /* the current line, NUL-terminated, for the tokenizer */
     /* The command at the front of the input is routed with a data block not all here yet: the
      * bytes (line and block) it needs in one buffer; 0 when none. */
     size_t want_input;
@@ -211,7 +211,7 @@ void proxy_client_destroy(struct proxy_client *pc)
             entry_free(e);
         e = next;
     }
-    free(pc->line);
+    line_copy_free(&pc->line);
     free(pc);
 }
 
@@ -749,23 +749,6 @@ static void forward(struct proxy_client *pc, struct entry *e)
         drain(pc);
 }
 
-static char *copy_line(struct proxy_client *pc, const char *text, size_t n)
-{
-    if (n + 1 > pc->line_cap) {
-        size_t cap = pc->line_cap ? pc->line_cap : 256;
-        while (cap < n + 1)
-            cap *= 2;
-        char *p = realloc(pc->line, cap);
-        if (!p)
-            return NULL;
-        pc->line = p;
-        pc->line_cap = cap;
-    }
-    memcpy(pc->line, text, n);
-    pc->line[n] = '\0';
-    return pc->line;
-}
-
 static uint32_t no_member(void *ctx, const char *key, size_t len)
 {
     (void)ctx;
@@ -913,7 +896,7 @@ static size_t one_command(struct proxy_client *pc, const char *in, size_t len)
             return used;
         }
     }
-    char *line = copy_line(pc, in, (size_t)n);
+    char *line = line_copy_set(&pc->line, in, (size_t)n);
     if (!line) {
         run_local(pc, in, used);
         return used;
@@ -1030,11 +1013,6 @@ size_t proxy_client_process(struct proxy_client *pc, const char *in, size_t len,
             break;
         done += n;
     }
-    /* an idle connection should not keep the memory of one huge multi-get line */
-    if (pc->line_cap > 16384) {
-        free(pc->line);
-        pc->line = NULL;
-        pc->line_cap = 0;
-    }
+    line_copy_trim(&pc->line);
     return done;
 }

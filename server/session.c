@@ -33,7 +33,7 @@ void session_destroy(struct session *s)
         return;
     if (s->item != NULL)
         store_free(s->env->store, s->item);
-    free(s->line);
+    line_copy_free(&s->line);
     free(s);
 }
 
@@ -116,24 +116,6 @@ void session_swallow(struct session *s, uint64_t n)
 {
     s->swallow_left = n;
     s->phase = n > 0 ? PHASE_SWALLOW : PHASE_LINE;
-}
-
-/* Copies a line into the session's own buffer, NUL-terminated. */
-static char *copy_line(struct session *s, const char *text, size_t n)
-{
-    if (n + 1 > s->line_cap) {
-        size_t cap = s->line_cap ? s->line_cap : 256;
-        while (cap < n + 1)
-            cap *= 2;
-        char *p = realloc(s->line, cap);
-        if (p == NULL)
-            return NULL;
-        s->line = p;
-        s->line_cap = cap;
-    }
-    memcpy(s->line, text, n);
-    s->line[n] = '\0';
-    return s->line;
 }
 
 static void cmd_version(struct session *s, struct outbuf *out)
@@ -229,18 +211,13 @@ static size_t process_line(struct session *s, const char *in, size_t len, struct
             close_now(s, SESSION_CLOSE, out);
         return 0;
     }
-    char *line = copy_line(s, in, (size_t)n);
+    char *line = line_copy_set(&s->line, in, (size_t)n);
     if (line == NULL) {
         s->state = SESSION_CLOSE;
         return used;
     }
     dispatch(s, line, out);
-    /* an idle connection should not keep the memory of one huge multi-get line */
-    if (s->line_cap > 16384) {
-        free(s->line);
-        s->line = NULL;
-        s->line_cap = 0;
-    }
+    line_copy_trim(&s->line);
     return used;
 }
 
