@@ -145,8 +145,8 @@ static bool conn_flush(struct conn *c)
     while (c->out.pending > 0) {
         struct iovec iov[CONN_IOV_MAX];
         int n = outbuf_iov(&c->out, iov, CONN_IOV_MAX);
-        /* One piece (nearly every reply to a small request): send() skips writev's iovec import
-         * and file-position lock. */
+        /* One piece (nearly every reply to a small request): send() skips writev's copy-in of
+         * the iovec array. */
         ssize_t wrote = n == 1 ? send(c->fd, iov[0].iov_base, iov[0].iov_len, 0) : writev(c->fd, iov, n);
         if (wrote < 0) {
             if (errno == EINTR)

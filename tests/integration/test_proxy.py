@@ -311,13 +311,16 @@ def test_dead_backend(p, backends):
             proc.wait()
 
 
-class ClosedPort:
-    """A backend address where nothing listens: a port held bound (so no one else takes it)
-    by a socket that never listens, so connecting to it is refused."""
+class FakeBackend:
+    """A backend address held by a socket of ours: with listening=False nothing listens there
+    (the port stays bound so no one else takes it), so a connection is refused; with True the
+    kernel accepts connections and nothing ever answers."""
 
-    def __init__(self):
+    def __init__(self, listening):
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
+        if listening:
+            self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
 
     def close(self):
@@ -328,7 +331,7 @@ def test_read_failure_as_error(_p, backends):
     """--backend-read-failure error: a read whose backend failed answers SERVER_ERROR, as a
     write does (a multi-get with any failed owner too, and a quiet mg); keys on live backends
     are unaffected and the connection stays open."""
-    dead = ClosedPort()
+    dead = FakeBackend(listening=False)
     pair = [backends[0], dead]
     p = harness.Server(args=["--proxy", "--servers", servers_arg(pair), "-t", "1",
                              "--backend-read-failure", "error"])
@@ -356,11 +359,9 @@ def test_read_failure_as_error(_p, backends):
 
 
 def test_backend_timeout(_p, _backends):
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)  # accepts (in the kernel) and never answers
+    silent = FakeBackend(listening=True)
     try:
-        port = silent.getsockname()[1]
+        port = silent.port
         p = harness.Server(args=["--proxy", "--servers", "127.0.0.1:%d" % port,
                                  "--backend-timeout", "200", "-t", "1"])
         try:
@@ -381,11 +382,9 @@ def test_backend_timeout(_p, _backends):
 def test_in_flight_bounded(_p, _backends):
     """A client pipelining against a backend that never answers has at most 256 commands in
     flight: the proxy stops reading it, and other clients are still served."""
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
+    silent = FakeBackend(listening=True)
     try:
-        port = silent.getsockname()[1]
+        port = silent.port
         p = harness.Server(args=["--proxy", "--servers", "127.0.0.1:%d" % port,
                                  "--backend-timeout", "5000", "-t", "1"])
         try:

@@ -53,12 +53,9 @@ static enum store_alloc_err put(struct store *st, const char *key, const char *v
 /* get: copies the value into buf (NUL-terminated), returns why it missed (STORE_HIT on a hit). */
 static enum store_miss get(struct store *st, const char *key, char *buf, size_t buflen)
 {
-    size_t nkey = strlen(key);
-    uint32_t hv = store_hash(key, nkey);
     struct store_lock lk;
-    store_lock_key(st, hv, &lk);
     enum store_miss why;
-    struct item *it = store_find(st, hv, key, nkey, &why);
+    struct item *it = find_locked(st, key, &lk, &why);
     if (it) {
         store_touch_access(st, it);
         size_t n = item_nbytes(it) < buflen - 1 ? item_nbytes(it) : buflen - 1;

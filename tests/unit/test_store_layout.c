@@ -35,11 +35,9 @@ static void round_trip(struct store *st, bool use_cas, const char *key, size_t n
         v[i] = (char)('a' + (i * 7 + n) % 26);
     item_set_exptime(it, 12345);
     link_replacing(st, it);
-    uint32_t hv = store_hash(key, nkey);
     struct store_lock lk;
-    store_lock_key(st, hv, &lk);
     enum store_miss why;
-    it = store_find(st, hv, key, nkey, &why);
+    it = find_locked(st, key, &lk, &why);
     ck_assert_ptr_nonnull(it);
     ck_assert_uint_eq(item_nbytes(it), n);
     ck_assert_uint_eq(item_nkey(it), nkey);

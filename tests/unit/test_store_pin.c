@@ -41,12 +41,9 @@ static bool put(struct store *st, const char *key, char fill, size_t n)
 /* Finds and pins key; NULL when absent. */
 static struct item *pin(struct store *st, const char *key)
 {
-    size_t nkey = strlen(key);
-    uint32_t hv = store_hash(key, nkey);
     struct store_lock lk;
-    store_lock_key(st, hv, &lk);
     enum store_miss why;
-    struct item *it = store_find(st, hv, key, nkey, &why);
+    struct item *it = find_locked(st, key, &lk, &why);
     if (it) {
         ck_assert(item_pinnable(it));
         store_pin(st, it);
