@@ -76,11 +76,12 @@ void store_unlock(struct store *st, struct store_lock *lk);
  * call store_touch_access for that. */
 struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t nkey,
                         enum store_miss *why);
-/* Without any lock, before looking up many keys (a multi-get): start loading hv's bucket, then
- * (a second pass, once the buckets are on their way) the first item of its chain, so that the
- * cache misses of all the keys overlap instead of following one another. Hints only. */
-void store_prefetch_bucket(struct store *st, uint32_t hv);
-void store_prefetch_item(struct store *st, uint32_t hv);
+/* Without any lock, before looking up many keys (a multi-get): starts loading the buckets of
+ * hv[0..n), the lock lines of their stripes and the first two items of each chain, so that the
+ * cache misses of all the keys overlap instead of following one another. Hints only: nothing is
+ * read that a lookup relies on. Keys past STORE_PREFETCH_MAX get their bucket only. */
+#define STORE_PREFETCH_MAX 32
+void store_prefetch_keys(struct store *st, const uint32_t *hv, size_t n);
 /* Under the key's lock: records an access now (for LRU, last-access time and ITEM_FETCHED). As
  * memcached does, the first access only sets ITEM_FETCHED; later ones also move item_atime to
  * now. */

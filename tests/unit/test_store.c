@@ -748,8 +748,7 @@ static void *stress_worker(void *arg)
             store_unlock(c->st, &lk);
         } else if (kind < 9) {
             if (r & 1) { /* as a multi-get does: unlocked hints, racing with growth and unlinks */
-                store_prefetch_bucket(c->st, hv);
-                store_prefetch_item(c->st, hv);
+                store_prefetch_keys(c->st, &hv, 1);
             }
             store_lock_key(c->st, hv, &lk);
             struct item *it = store_find(c->st, hv, key, nkey, &why);
