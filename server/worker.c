@@ -24,7 +24,7 @@
 
 #define EVENTS_PER_WAIT 256
 /* The fewest events in one epoll_wait batch after which the worker yields its core (below). */
-#define YIELD_MIN_EVENTS 4
+#define YIELD_MIN_EVENTS 8
 #define ACCEPTS_PER_EVENT 64
 /* epoll_data tags for the non-connection fds; connections carry their struct conn pointer. */
 #define TAG_WAKE ((void *)1)
@@ -345,7 +345,11 @@ static void *worker_main(void *arg)
          * between batches; with nothing else runnable it returns at once (one cheap system call
          * per batch, not per request). A batch of a few events means the worker is not that
          * busy and will sleep in epoll_wait soon anyway; yielding then only delays its next
-         * turn (measured through --proxy at a fixed 20,000 req/s: p99 -10 to -20%). */
+         * turn. Measured (scripts/bench-cpu, BENCHMARKS.md): yielding after batches of 4 or more
+         * cost a quarter of the throughput with 10 client connections (5 per worker), where 8
+         * or more does not; with 50 both keep p99 at a third of memcached's, where never
+         * yielding lets it reach 4-8 ms. Through --proxy at a fixed 20,000 req/s, yielding after
+         * every batch raised p99 by 10-20%. */
         if (n >= YIELD_MIN_EVENTS)
             sched_yield();
         if (clock_now() != last_tick) {
