@@ -79,7 +79,8 @@ struct item *store_find(struct store *st, uint32_t hv, const char *key, size_t n
 /* Without any lock, before looking up many keys (a multi-get): starts loading the buckets of
  * hv[0..n), the lock lines of their stripes and the first two items of each chain, so that the
  * cache misses of all the keys overlap instead of following one another. Hints only: nothing is
- * read that a lookup relies on. Keys past STORE_PREFETCH_MAX get their bucket only. */
+ * read that a lookup relies on. Keys past STORE_PREFETCH_MAX get their bucket and lock line
+ * only. */
 #define STORE_PREFETCH_MAX 32
 void store_prefetch_keys(struct store *st, const uint32_t *hv, size_t n);
 /* Under the key's lock: records an access now (for LRU, last-access time and ITEM_FETCHED). As
