@@ -160,6 +160,11 @@ void gossip_for_each_member(const struct gossip *g,
                             void *ctx);
 unsigned gossip_awareness(const struct gossip *g);
 
+/* Publishes the membership snapshot now if a change is waiting out the coalescing delay
+ * (GOSSIP_PUBLISH_COALESCE_MS). Called before `stats cluster` is rendered, so that a member it
+ * shows alive is one the workers already route to from their next event on. */
+void gossip_publish_pending(struct gossip *g);
+
 /* Renders the `stats cluster` lines ("STAT name value\r\n") into buf. Returns the length the full
  * text needs (like snprintf); writes at most cap - 1 bytes plus a NUL, cutting only whole lines. */
 size_t gossip_stats_render(const struct gossip *g, char *buf, size_t cap);

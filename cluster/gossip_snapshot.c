@@ -31,3 +31,9 @@ void gossip_publish(struct gossip *g)
     }
     gossip_view_publish(g->cfg.view, s);
 }
+
+void gossip_publish_pending(struct gossip *g)
+{
+    if (g->dirty)
+        gossip_publish(g);
+}

@@ -329,6 +329,7 @@ struct gossip_addr gossip_udp_addr(const struct gossip_udp *d)
 size_t gossip_udp_stats(struct gossip_udp *d, char *buf, size_t cap)
 {
     pthread_mutex_lock(&d->lock);
+    gossip_publish_pending(d->g);
     size_t n = gossip_stats_render(d->g, buf, cap);
     pthread_mutex_unlock(&d->lock);
     return n;

@@ -295,8 +295,8 @@ class Conn:
 
 
 def short(data, limit=400):
-    """repr() of bytes, cut in the middle when long."""
-    if len(data) <= limit:
+    """repr() of bytes, cut in the middle when long (anything else: its repr())."""
+    if not isinstance(data, (bytes, bytearray)) or len(data) <= limit:
         return repr(data)
     return "%r...(%d bytes)...%r" % (data[:limit // 2], len(data), data[-limit // 2:])
 

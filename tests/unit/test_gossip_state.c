@@ -762,6 +762,20 @@ START_TEST(publishes_snapshots_coalesced)
     ck_assert_uint_eq(s->alive, 3);
     ck_assert_uint_eq(s->version, 2);
     gossip_view_exit(v, slot);
+    /* Before `stats cluster`: a change still in its coalescing delay is published at once. */
+    feed_alive(g, member("c", 4, 10), 3000);
+    s = gossip_view_enter(v, slot);
+    ck_assert_uint_eq(s->count, 3);
+    gossip_view_exit(v, slot);
+    gossip_publish_pending(g);
+    s = gossip_view_enter(v, slot);
+    ck_assert_uint_eq(s->count, 4);
+    ck_assert_uint_eq(s->version, 3);
+    gossip_view_exit(v, slot);
+    gossip_publish_pending(g); /* nothing pending: no new snapshot */
+    s = gossip_view_enter(v, slot);
+    ck_assert_uint_eq(s->version, 3);
+    gossip_view_exit(v, slot);
     gossip_view_unregister(v, slot);
     gossip_destroy(g);
     gossip_view_destroy(v);
