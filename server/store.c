@@ -115,8 +115,8 @@ struct store {
     uint32_t table_mask;
     struct stripe stripes[STORE_STRIPES];
     /* Tables that a bigger one replaced: mapped until store_destroy, their pages given back,
-     * because store_prefetch may still read a bucket of one (it then reads zeros). At most one
-     * per doubling. */
+     * because an unlocked hint (bucket_unlocked) may still read a bucket of one (it then reads
+     * zeros). At most one per doubling. */
     struct retired_table {
         uint32_t *buckets;
         size_t bytes;
@@ -400,8 +400,9 @@ static struct stripe *stripe_of(struct store *st, uint32_t hv)
     return &st->stripes[hv & (STORE_STRIPES - 1)];
 }
 
-/* Every change of a chain link (a bucket head or an item's next): an atomic store, since
- * store_prefetch reads bucket heads without the stripe's lock. A plain store on x86 all the same. */
+/* Every change of a chain link (a bucket head or an item's next): an atomic store, since the
+ * hints of store_lock_key and store_prefetch_keys read links without the stripe's lock. A plain
+ * store on x86 all the same. */
 static void set_link(uint32_t *link, uint32_t ref)
 {
     __atomic_store_n(link, ref, __ATOMIC_RELAXED);
