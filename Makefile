@@ -1,12 +1,15 @@
 # Shoal build. `make` builds bin/shoal; `make run` serves on 127.0.0.1:11211;
 # `make test` installs missing test dependencies, builds, and runs every test.
 #
-# Sources are found by wildcard so that adding a file needs no edit here:
-#   proto/*.c                      -> libshoal.a (pure protocol code)
-#   server/*.c except main.c       -> libshoal.a
-#   cluster/*.c, cluster/*/*.c     -> libshoal.a
+# Sources are found by wildcard so that adding a file needs no edit here. One archive per module,
+# so that a module links only what it may depend on (the READMEs; tests/layering checks includes):
+#   proto/*.c                      -> libproto.a  (pure protocol code; depends on nothing of ours)
+#   cluster/gossip/**.c            -> libgossip.a (membership; may use proto)
+#   cluster/route/**.c             -> libroute.a  (placement and forwarding; may use proto)
+#   server/*.c except main.c       -> libserver.a (may use all of the above)
 #   server/main.c                  -> bin/shoal
-#   tests/unit/test_*.c            -> one Check binary each, linked with libshoal.a
+#   tests/unit/test_proto_*.c      -> a Check binary each, linked with libproto.a alone
+#   tests/unit/test_*.c (others)   -> a Check binary each, linked with every archive
 # Extra programs (benchmarks, simulators) bring their own fragment: tests/*/*.mk.
 
 CC      ?= cc
@@ -22,11 +25,17 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 
 PROTO_SRC   := $(wildcard proto/*.c)
+GOSSIP_SRC  := $(wildcard cluster/gossip/*.c cluster/gossip/*/*.c)
+ROUTE_SRC   := $(wildcard cluster/route/*.c cluster/route/*/*.c)
 SERVER_SRC  := $(filter-out server/main.c,$(wildcard server/*.c))
-CLUSTER_SRC := $(wildcard cluster/*.c cluster/*/*.c)
-LIB_SRC     := $(PROTO_SRC) $(SERVER_SRC) $(CLUSTER_SRC)
-LIB_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
-LIB         := $(BUILD)/libshoal.a
+obj          = $(patsubst %.c,$(BUILD)/%.o,$(1))
+PROTO_LIB   := $(BUILD)/libproto.a
+GOSSIP_LIB  := $(BUILD)/libgossip.a
+ROUTE_LIB   := $(BUILD)/libroute.a
+SERVER_LIB  := $(BUILD)/libserver.a
+LIB_OBJ     := $(call obj,$(PROTO_SRC) $(GOSSIP_SRC) $(ROUTE_SRC) $(SERVER_SRC))
+# In link order: a module before the ones it uses.
+LIB         := $(SERVER_LIB) $(GOSSIP_LIB) $(ROUTE_LIB) $(PROTO_LIB)
 
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -47,7 +56,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
+$(PROTO_LIB): $(call obj,$(PROTO_SRC))
+$(GOSSIP_LIB): $(call obj,$(GOSSIP_SRC))
+$(ROUTE_LIB): $(call obj,$(ROUTE_SRC))
+$(SERVER_LIB): $(call obj,$(SERVER_SRC))
+$(LIB):
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -59,6 +72,11 @@ $(BIN)/shoal: $(BUILD)/server/main.o $(LIB)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
+
+# proto's tests link proto alone: a call from proto into another module fails to link here.
+$(BUILD)/tests/test_proto_%: tests/unit/test_proto_%.c $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(PROTO_LIB) $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
 
 unit: $(UNIT_BIN)
 

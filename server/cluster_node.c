@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 #include <sysexits.h>
 
-#include "cluster/gossip_udp.h"
-#include "cluster/membership.h"
+#include "cluster/gossip/gossip_udp.h"
+#include "cluster/gossip/membership.h"
 #include "server/clock.h"
 #include "server/cluster_options.h"
 #include "server/log.h"

@@ -1,6 +1,6 @@
 #ifndef SHOAL_CLUSTER_NODE_H
 #define SHOAL_CLUSTER_NODE_H
-/* This process as a cluster member: runs the gossip UDP driver (cluster/gossip_udp.h) inside
+/* This process as a cluster member: runs the gossip UDP driver (cluster/gossip/gossip_udp.h) inside
  * bin/shoal when the cluster options ask for it (see cluster_options.h), logs membership changes
  * at -v, answers `stats cluster`, and hands workers the membership snapshot.
  *
@@ -31,7 +31,7 @@ void cluster_node_attach_store(struct store *st);
 void cluster_node_stop(void);
 
 /* The router could not reach member `name` (refused, timed out, lost): gossip probes it next,
- * and its own probes decide (cluster/gossip.h, gossip_hint_unreachable). Thread-safe; meant for
+ * and its own probes decide (cluster/gossip/gossip.h, gossip_hint_unreachable). Thread-safe; meant for
  * failures, rate-limited by the caller. No-op without gossip. */
 void cluster_node_hint_unreachable(const char *name);
 
@@ -40,7 +40,7 @@ bool cluster_node_running(void);
 
 /* The membership snapshot for workers (NULL without gossip), valid until cluster_node_stop.
  * Each reading thread registers once (gossip_view_register) and brackets every use with
- * gossip_view_enter / gossip_view_exit; see cluster/gossip_view.h. */
+ * gossip_view_enter / gossip_view_exit; see cluster/gossip/gossip_view.h. */
 struct gossip_view *cluster_node_view(void);
 
 /* `stats cluster`: appends the STAT lines (without END) and returns true; returns false without

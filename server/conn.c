@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "server/log.h"
-#include "server/proxy_client.h"
-#include "server/router.h"
+#include "server/route_conn.h"
+#include "server/route_worker.h"
 #include "server/session.h"
 #include "server/settings.h"
 #include "server/stats.h"
@@ -99,7 +99,7 @@ struct conn *conn_create(struct worker *w, int fd, const char *listen_name, cons
         return NULL;
     }
     if (w->router) {
-        c->proxy = proxy_client_create(w->router, w->proxy_pool, c->session, &c->out, conn_wake,
+        c->proxy = route_conn_create(w->router, w->route_conn_pool, c->session, &c->out, conn_wake,
                                        c);
         if (!c->proxy) {
             session_destroy(c->session);
@@ -110,7 +110,7 @@ struct conn *conn_create(struct worker *w, int fd, const char *listen_name, cons
     c->fd = fd;
     session_set_conn_id(c->session, fd);
     if (c->proxy)
-        proxy_client_set_conn_id(c->proxy, fd);
+        route_conn_set_conn_id(c->proxy, fd);
     c->worker = w;
     outbuf_init(&c->out);
     c->last_active = clock_now();
@@ -128,7 +128,7 @@ void conn_close(struct conn *c)
     log_msg(2, "<%d connection closed.", c->fd);
     worker_forget_conn(w, c);
     leave_ready_list(c);
-    proxy_client_destroy(c->proxy); /* commands in flight are detached, freed by their backends */
+    route_conn_destroy(c->proxy); /* commands in flight are detached, freed by their backends */
     session_destroy(c->session);
     outbuf_free(&c->out);
     resize_in(c, 0);
@@ -164,7 +164,7 @@ static bool conn_flush(struct conn *c)
 /* The bytes a routed command with a large data block needs in one buffer (0: none). */
 static size_t input_wanted(const struct conn *c)
 {
-    return c->proxy ? proxy_client_input_wanted(c->proxy) : 0;
+    return c->proxy ? route_conn_input_wanted(c->proxy) : 0;
 }
 
 /* Keeps in[consumed..len) for the next round. buf may be the worker's buffer or c->in itself. */
@@ -191,19 +191,19 @@ static bool keep_rest(struct conn *c, const char *buf, size_t len, size_t consum
 
 static bool proxy_blocked(const struct conn *c)
 {
-    return c->proxy && proxy_client_blocked(c->proxy);
+    return c->proxy && route_conn_blocked(c->proxy);
 }
 
 static bool replies_pending(const struct conn *c)
 {
-    return c->out.pending > 0 || (c->proxy && !proxy_client_idle(c->proxy));
+    return c->out.pending > 0 || (c->proxy && !route_conn_idle(c->proxy));
 }
 
 static size_t conn_process(struct conn *c, const char *buf, size_t len)
 {
     if (!c->proxy)
         return session_process(c->session, buf, len, &c->out, CONN_OUT_LIMIT);
-    size_t consumed = proxy_client_process(c->proxy, buf, len, CONN_OUT_LIMIT);
+    size_t consumed = route_conn_process(c->proxy, buf, len, CONN_OUT_LIMIT);
     return consumed;
 }
 
@@ -378,7 +378,7 @@ bool conn_on_event(struct conn *c, unsigned events)
             return false;
         }
         if (r == READ_CLOSED) {
-            if (c->proxy && !proxy_client_idle(c->proxy)) {
+            if (c->proxy && !route_conn_idle(c->proxy)) {
                 /* the client half-closed after its requests: answer them first, as memcached
                  * (which answers before it reads the end) does */
                 c->closing = true;

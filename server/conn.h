@@ -17,14 +17,14 @@
 
 struct worker;
 struct session;
-struct proxy_client;
+struct route_conn;
 
 /* Replies queued beyond this make the session stop and the connection stop reading until the
  * client has taken some: a client that pipelines without reading cannot grow server memory. */
 #define CONN_OUT_LIMIT (256 * 1024)
 /* The longest input line a connection will buffer (long multi-key get lines grow to this). A
  * routed command's data block is held whole beyond it, up to the item size limit (-I): see
- * proxy_client_input_wanted. */
+ * route_conn_input_wanted. */
 #define CONN_IN_MAX (8 * 1024 * 1024)
 
 /* What `stats conns` shows, in memcached's state names. */
@@ -53,7 +53,7 @@ struct conn {
     struct conn *prev, *next; /* the worker's list */
     /* Routing on: the client's commands go through this (owned; NULL without routing, and
      * once the connection turned out to be forwarded by another node). */
-    struct proxy_client *proxy;
+    struct route_conn *proxy;
     bool in_ready_list;       /* on the worker's list of connections with replies to write */
     struct conn *ready_next;
 };

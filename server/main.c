@@ -15,7 +15,7 @@
 #include "server/listen.h"
 #include "server/log.h"
 #include "server/options.h"
-#include "server/router.h"
+#include "server/route_worker.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/store.h"
@@ -93,14 +93,14 @@ int main(int argc, char **argv)
 
     if ((exit_code = cluster_node_prepare(&settings)) != 0)
         return exit_code;
-    if ((exit_code = router_prepare(&settings)) != 0)
+    if ((exit_code = route_worker_prepare(&settings)) != 0)
         return exit_code;
     /* A router's worker arena holds little besides the outbufs it fills and drains per reply, so
      * glibc's default (trim a thread arena's top once it passes 128 KiB) gave memory back with
      * madvise nearly every fifth request and faulted it in again on the next: measured with
      * strace -c on shoal --proxy. Keeping up to 64 MiB of free top per arena costs no more than
      * the pool of pending commands may hold anyway. */
-    if (router_enabled())
+    if (route_worker_enabled())
         mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     clock_init();
     struct listen_set listeners;
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
     cluster_node_stop();
     listen_close_all(&listeners);
     store_destroy(st);
-    router_release();
+    route_worker_release();
     daemon_remove_pid_file();
     log_msg(1, "Exiting normally");
     return 0;

@@ -10,11 +10,10 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "cluster/hash/hash.h"
 #include "server/cluster_options.h"
 #include "server/log.h"
 #include "server/outbuf.h"
-#include "server/router.h"
+#include "server/route_worker.h"
 #include "server/stats.h"
 #include "server/version.h"
 
@@ -624,13 +623,13 @@ static int parse_proxy(struct settings *s, const char *arg, FILE *msg)
 
 static int parse_servers(struct settings *s, const char *arg, FILE *msg)
 {
-    struct router_server_list list;
+    struct route_worker_server_list list;
     char err[200];
-    if (router_servers_parse(arg, &list, err, sizeof(err)) != 0) {
+    if (route_worker_servers_parse(arg, &list, err, sizeof(err)) != 0) {
         fprintf(msg, "Invalid --servers %s: %s\n", arg ? arg : "", err);
         return EX_USAGE;
     }
-    router_servers_free(&list);
+    route_worker_servers_free(&list);
     s->servers = arg;
     return 0;
 }
@@ -657,13 +656,8 @@ static int parse_backend_read_failure(struct settings *s, const char *arg, FILE 
 
 static int parse_proxy_hash(struct settings *s, const char *arg, FILE *msg)
 {
-    if (!arg || !hash_by_name(arg)) {
-        fprintf(msg, "Invalid --hash %s: one of", arg ? arg : "");
-        for (const struct hash_algorithm *h = hash_algorithms(); h->name; h++)
-            fprintf(msg, " %s", h->name);
-        fprintf(msg, "\n");
+    if (!route_worker_hash_known(arg, msg))
         return EX_USAGE;
-    }
     s->proxy_hash = arg;
     return 0;
 }

@@ -50,7 +50,7 @@ struct settings {
     unsigned slab_chunk_max; /* -o slab_chunk_max, bytes (memcached's check against -I) */
     const char *memory_file; /* -e, accepted and ignored: Shoal keeps items in plain memory */
     struct cluster_settings cluster; /* --node-name, --join, ... (server/cluster_options.h) */
-    /* Routing (server/router.h). */
+    /* Routing (server/route_worker.h). */
     bool proxy;              /* --proxy: store nothing, route every key to its owner */
     const char *servers;     /* --servers host:port[:weight][ name],...: a fixed ring; NULL: none */
     unsigned backend_timeout_ms; /* --backend-timeout */

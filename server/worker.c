@@ -18,8 +18,8 @@
 #include "server/conn.h"
 #include "server/log.h"
 #include "server/outbuf.h"
-#include "server/proxy_client.h"
-#include "server/router.h"
+#include "server/route_conn.h"
+#include "server/route_worker.h"
 #include "server/settings.h"
 
 #define EVENTS_PER_WAIT 256
@@ -312,7 +312,7 @@ static void *worker_main(void *arg)
             break;
         }
         if (w->router)
-            router_refresh(w->router);
+            route_worker_refresh(w->router);
         for (int i = 0; i < n; i++) {
             void *p = events[i].data.ptr;
             int index;
@@ -322,21 +322,21 @@ static void *worker_main(void *arg)
             }
             if (is_listener_tag(p, w->listeners, &index))
                 accept_on(w, index);
-            else if (router_is_tag(p))
-                router_on_event(w->router, p, events[i].events);
+            else if (route_worker_is_tag(p))
+                route_worker_on_event(w->router, p, events[i].events);
             else
                 conn_on_event(p, events[i].events);
         }
         if (w->router) {
             /* backend timers first (their completions wake connections), then
              * the connections with replies, then one write per backend for the whole turn */
-            router_tick(w->router);
+            route_worker_tick(w->router);
             while (w->ready) {
                 struct conn *c = w->ready;
                 w->ready = c->ready_next;
                 conn_on_ready(c);
             }
-            timeout = router_flush(w->router, 1000);
+            timeout = route_worker_flush(w->router, 1000);
         }
         /* A worker whose connections keep it busy never sleeps in epoll_wait, so on a shared
          * core it runs until the scheduler's slice ends while runnable threads there (clients on
@@ -376,10 +376,10 @@ static void worker_cleanup(struct worker *w)
     pthread_mutex_destroy(&w->handoff_lock);
     /* after every worker joined (`stats proxy` reads all routers); completes what was in flight
      * for the closed connections */
-    router_destroy(w->router);
+    route_worker_destroy(w->router);
     w->router = NULL;
-    proxy_pool_destroy(w->proxy_pool);
-    w->proxy_pool = NULL;
+    route_conn_pool_destroy(w->route_conn_pool);
+    w->route_conn_pool = NULL;
     if (w->epfd >= 0)
         close(w->epfd);
     if (w->wake_fd >= 0)
@@ -412,12 +412,12 @@ int workers_start(int n, struct store *store, const struct listen_set *listeners
         w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         w->read_buf = malloc(WORKER_READ_BUF);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = TAG_WAKE};
-        if (w->epfd >= 0 && router_enabled()) {
-            w->router = router_create(i, w->epfd);
-            w->proxy_pool = proxy_pool_create();
+        if (w->epfd >= 0 && route_worker_enabled()) {
+            w->router = route_worker_create(i, w->epfd);
+            w->route_conn_pool = route_conn_pool_create();
         }
         if (w->epfd < 0 || w->wake_fd < 0 || !w->read_buf ||
-            (router_enabled() && (!w->router || !w->proxy_pool)) ||
+            (route_worker_enabled() && (!w->router || !w->route_conn_pool)) ||
             epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) != 0 ||
             watch_listeners(w, EPOLL_CTL_ADD) != 0) {
             fprintf(stderr, "failed to set up worker thread %d: %s\n", i, strerror(errno));

@@ -12,8 +12,8 @@
 
 struct conn;
 struct handoff;
-struct router;
-struct proxy_pool;
+struct route_worker;
+struct route_conn_pool;
 struct outbuf;
 
 /* The per-thread read buffer: every connection of the worker reads into it. */
@@ -37,8 +37,8 @@ struct worker {
     _Atomic int load;
     pthread_mutex_t handoff_lock;  /* guards handoffs */
     struct handoff *handoffs;      /* accepted by another worker for this one; owned */
-    struct router *router;         /* routing on: this worker's ring and backends; owned */
-    struct proxy_pool *proxy_pool; /* routing on: recycled pending commands; owned */
+    struct route_worker *router;         /* routing on: this worker's ring and backends; owned */
+    struct route_conn_pool *route_conn_pool; /* routing on: recycled pending commands; owned */
     struct conn *ready;            /* connections with backend replies to write this turn */
 };
 

@@ -25,7 +25,7 @@ BIN_DIR = os.environ.get("BIN_DIR", os.path.join(ROOT, "bin"))
 RING = os.path.join(BIN_DIR, "shoal-ring")
 MEMCCAPABLE = "/usr/bin/memccapable"
 HELLO = b"me .shoal-forwarded\r\n"
-WARMUP_OPAQUE = b"O.shoal-warmup"  # server/proxy_client.c: marks warm-up's own requests
+WARMUP_OPAQUE = b"O.shoal-warmup"  # server/route_conn.c: marks warm-up's own requests
 DEADLINE = 15.0
 # Short periods, but a suspicion lasts long enough (>= 0.4 s) that a node slowed down by a busy
 # machine is not declared dead for a moment: a flapping member would move keys between owners

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cluster/hash/hash.h"
-#include "cluster/ketama.h"
+#include "cluster/route/hash/hash.h"
+#include "cluster/route/ketama.h"
 
 struct server_list {
     struct ketama_server *servers; /* owned, as is every string in them */

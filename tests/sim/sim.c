@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/wire.h"
+#include "cluster/gossip/wire.h"
 
 struct sim_packet {
     uint64_t at, seq;

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cluster/gossip.h"
+#include "cluster/gossip/gossip.h"
 
 struct sim_packet;
 

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cluster/gossip.h"
-#include "cluster/wire.h"
+#include "cluster/gossip/gossip.h"
+#include "cluster/gossip/wire.h"
 
 #define MAX_SENT 512
 

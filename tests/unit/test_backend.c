@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster/backend.h"
-#include "cluster/route.h"
+#include "cluster/route/backend.h"
+#include "cluster/route/route.h"
 #include "tests/unit/test_net_util.h"
 
 /* The epoll loop: keeps the backend's fd registered for what it wants. */

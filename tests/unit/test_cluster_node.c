@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster/gossip_view.h"
+#include "cluster/gossip/gossip_view.h"
 #include "server/cluster_node.h"
 #include "server/options.h"
 #include "server/outbuf.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "cluster/gossip_udp.h"
+#include "cluster/gossip/gossip_udp.h"
 #include "server/cluster_options.h"
 #include "server/options.h"
 #include "server/settings.h"

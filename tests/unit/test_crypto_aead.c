@@ -3,7 +3,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "cluster/crypto/aead.h"
+#include "cluster/gossip/crypto/aead.h"
 #include "test_crypto_util.h"
 
 static const char sunscreen[] =

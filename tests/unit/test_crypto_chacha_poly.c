@@ -3,8 +3,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "cluster/crypto/chacha20.h"
-#include "cluster/crypto/poly1305.h"
+#include "cluster/gossip/crypto/chacha20.h"
+#include "cluster/gossip/crypto/poly1305.h"
 #include "test_crypto_util.h"
 
 static const char sunscreen[] =

@@ -2,7 +2,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "cluster/crypto/envelope.h"
+#include "cluster/gossip/crypto/envelope.h"
 #include "test_crypto_util.h"
 
 static const char context[] = "SHOAL1";

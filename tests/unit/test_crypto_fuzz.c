@@ -4,9 +4,9 @@
 #include <check.h>
 #include <string.h>
 
-#include "cluster/crypto/aead.h"
-#include "cluster/crypto/chacha20.h"
-#include "cluster/crypto/poly1305.h"
+#include "cluster/gossip/crypto/aead.h"
+#include "cluster/gossip/crypto/chacha20.h"
+#include "cluster/gossip/crypto/poly1305.h"
 #include "test_crypto_util.h"
 
 #define ROUNDS 24

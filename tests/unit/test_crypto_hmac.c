@@ -3,8 +3,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "cluster/crypto/hkdf.h"
-#include "cluster/crypto/hmac_sha256.h"
+#include "cluster/gossip/crypto/hkdf.h"
+#include "cluster/gossip/crypto/hmac_sha256.h"
 #include "test_crypto_util.h"
 
 struct hmac_case {

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/crypto/ct.h"
-#include "cluster/crypto/nonce.h"
-#include "cluster/crypto/random.h"
+#include "cluster/gossip/crypto/ct.h"
+#include "cluster/gossip/crypto/nonce.h"
+#include "cluster/gossip/crypto/random.h"
 #include "test_crypto_util.h"
 
 START_TEST(random_bytes_fill)

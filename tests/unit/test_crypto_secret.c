@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cluster/crypto/keys.h"
-#include "cluster/crypto/secret.h"
+#include "cluster/gossip/crypto/keys.h"
+#include "cluster/gossip/crypto/secret.h"
 #include "test_crypto_util.h"
 
 static const char hex16[] = "000102030405060708090a0b0c0d0e0f";

@@ -2,7 +2,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "cluster/crypto/sha256.h"
+#include "cluster/gossip/crypto/sha256.h"
 #include "test_crypto_util.h"
 
 static void check_digest(const void *msg, size_t len, const char *want_hex)

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cluster/crypto/keys.h"
-#include "cluster/gossip.h"
-#include "cluster/gossip_auth.h"
+#include "cluster/gossip/crypto/keys.h"
+#include "cluster/gossip/gossip.h"
+#include "cluster/gossip/gossip_auth.h"
 
 struct captured {
     size_t n;

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/gossip.h"
-#include "cluster/wire.h"
+#include "cluster/gossip/gossip.h"
+#include "cluster/gossip/wire.h"
 #include "tests/unit/gossip_test_util.h"
 
 #define EPOCH(e) ((uint64_t)(e) << GOSSIP_EPOCH_SHIFT)

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cluster/gossip.h"
-#include "cluster/wire.h"
+#include "cluster/gossip/gossip.h"
+#include "cluster/gossip/wire.h"
 
 static uint64_t rng = 88172645463325252ULL;
 

@@ -6,10 +6,10 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "cluster/gossip_auth.h"
-#include "cluster/gossip_queue.h"
-#include "cluster/gossip_view.h"
-#include "cluster/wire.h"
+#include "cluster/gossip/gossip_auth.h"
+#include "cluster/gossip/gossip_queue.h"
+#include "cluster/gossip/gossip_view.h"
+#include "cluster/gossip/wire.h"
 
 static size_t fill(struct gossip_queue *q, uint8_t *out, size_t room, unsigned limit)
 {

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/gossip.h"
-#include "cluster/gossip_view.h"
-#include "cluster/wire.h"
+#include "cluster/gossip/gossip.h"
+#include "cluster/gossip/gossip_view.h"
+#include "cluster/gossip/wire.h"
 #include "tests/unit/gossip_test_util.h"
 
 static struct gossip_event events[256];

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cluster/gossip_udp.h"
+#include "cluster/gossip/gossip_udp.h"
 
 static struct gossip_udp *start_node(const char *name, const struct gossip_addr *seed)
 {

@@ -1,10 +1,10 @@
-/* Unit tests for cluster/wire.c: round trips of every message, and rejection of truncated,
+/* Unit tests for cluster/gossip/wire.c: round trips of every message, and rejection of truncated,
  * oversized, garbled, random and mutated input (never a crash, never a partial accept). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/wire.h"
+#include "cluster/gossip/wire.h"
 
 static struct wire_member sample_member(void)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for cluster/hash/: MD5 against RFC 1321's test suite, the key hashes against
+/* Unit tests for cluster/route/hash/: MD5 against RFC 1321's test suite, the key hashes against
  * libmemcached's hash fixture (test/fixtures/hashes.hpp in awesomized/libmemcached, whose
  * hashkit twemproxy's hashes come from), twemproxy's own crc32a test (tests/test_hashkit.cpp),
  * and the FNV reference vectors (draft-eastlake-fnv, test vectors for "a" and "foobar"). */
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/hash/hash.h"
-#include "cluster/hash/md5.h"
+#include "cluster/route/hash/hash.h"
+#include "cluster/route/hash/md5.h"
 
 static void hex_of(const unsigned char *digest, char out[33])
 {

@@ -1,4 +1,4 @@
-/* Unit tests for cluster/ketama.c: published placement vectors, the reference point-count
+/* Unit tests for cluster/route/ketama.c: published placement vectors, the reference point-count
  * arithmetic, tie-breaking, minimal movement on membership change, and sharing across threads.
  *
  * Vectors:
@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/hash/hash.h"
-#include "cluster/hash/md5.h"
-#include "cluster/ketama.h"
+#include "cluster/route/hash/hash.h"
+#include "cluster/route/hash/md5.h"
+#include "cluster/route/ketama.h"
 
 /* The server list shared by both fixtures (ketama.servers / the libmemcached test). */
 static const struct ketama_server reference_servers[] = {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/ketama.h"
+#include "cluster/route/ketama.h"
 
 #define SAMPLE 100000
 #define MAX_SERVERS 11

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/route.h"
+#include "cluster/route/route.h"
 
 /* Owner: the key's first byte selects the backend ('a'->0, 'b'->1, ...), modulo n. */
 struct owner_ctx {

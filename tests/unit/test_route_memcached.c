@@ -9,9 +9,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "cluster/backend.h"
-#include "cluster/ketama.h"
-#include "cluster/route.h"
+#include "cluster/route/backend.h"
+#include "cluster/route/ketama.h"
+#include "cluster/route/route.h"
 #include "tests/unit/test_net_util.h"
 
 #define NB 3

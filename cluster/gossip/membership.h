@@ -1,0 +1,56 @@
+#ifndef SHOAL_CLUSTER_MEMBERSHIP_H
+#define SHOAL_CLUSTER_MEMBERSHIP_H
+/* The member table: every member this node knows (itself included), by name. Members are heap
+ * objects with stable addresses (the dissemination queue and the probe list point at them); the
+ * table owns them and frees them in member_table_remove / member_table_free. A hash index on the
+ * name keeps lookups O(1) at 1,000 members. Pure data structure: no protocol rules here. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/gossip/gossip_queue.h"
+#include "cluster/gossip/wire.h"
+
+#define SUSPICION_CONFIRMERS_MAX 8
+
+struct member {
+    struct wire_member info;        /* name, gossip address, incarnation, metadata */
+    uint8_t state;                  /* enum member_state */
+    uint64_t state_since_ms;        /* when state last changed (tombstone retention) */
+    struct gossip_bcast *bcast;     /* our queued update about this member, owned by the queue */
+    /* Suspicion (valid while state == MEMBER_SUSPECT). */
+    uint64_t susp_start_ms;
+    uint64_t susp_min_ms, susp_max_ms;
+    uint64_t susp_deadline_ms;
+    uint64_t susp_recheck_ms;       /* when we ask the suspect itself; 0 = done */
+    unsigned susp_k;                /* confirmations that bring the timeout down to min */
+    unsigned susp_confirmations;
+    uint64_t susp_confirmers[SUSPICION_CONFIRMERS_MAX];   /* name hashes already counted */
+    size_t table_pos;               /* index in member_table.items */
+    bool in_probe_list;             /* owned by the probe scheduler */
+    uint64_t told_dead_ms;          /* when we last told this dead member it is dead (fencing) */
+};
+
+struct member_table {
+    struct member **items;
+    size_t count, cap;
+    uint32_t *index;                /* open addressing: item position + 1, 0 = empty */
+    size_t index_cap;               /* power of two, >= 2 * count */
+    size_t by_state[4];             /* members per enum member_state */
+};
+
+uint64_t member_name_hash(const char *name);
+void member_table_init(struct member_table *t);
+void member_table_free(struct member_table *t);
+struct member *member_table_find(const struct member_table *t, const char *name);
+/* Adds a member in the given state. Returns it, or NULL on ENOMEM. The name must be new. */
+struct member *member_table_add(struct member_table *t, const struct wire_member *info,
+                                uint8_t state, uint64_t now_ms);
+/* Frees m (the caller first drops every pointer to it, e.g. its queued update). */
+void member_table_remove(struct member_table *t, struct member *m);
+/* Changes state, keeping the per-state counts. */
+void member_set_state(struct member_table *t, struct member *m, uint8_t state, uint64_t now_ms);
+
+const char *member_state_name(uint8_t state);
+
+#endif
