@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sysexits.h>
 
+#include "cluster/gossip/crypto/keys.h"
 #include "cluster/gossip/gossip_udp.h"
 #include "cluster/gossip/membership.h"
 #include "server/clock.h"
@@ -30,7 +31,7 @@ static struct {
     struct gossip_udp_config cfg;
     struct gossip_addr seeds[MAX_SEEDS];
     size_t nseeds;
-    struct gossip_keys keys;            /* borrowed by the gossip while it runs */
+    struct packet_keys keys;            /* borrowed by the gossip while it runs */
     char name[WIRE_NAME_MAX + 1];
     char data_addr[WIRE_NAME_MAX + 1];
 } node;
@@ -248,7 +249,7 @@ int cluster_node_prepare(const struct settings *s)
     if (s->cluster.secret_file) {
         char err[256] = "";
         bool group_accessible = false;
-        if (gossip_keys_load(s->cluster.secret_file, &node.keys, &group_accessible, err,
+        if (packet_keys_load(s->cluster.secret_file, &node.keys, &group_accessible, err,
                              sizeof err) != 0) {
             fprintf(stderr, "failed to load --cluster-secret-file %s: %s\n",
                     s->cluster.secret_file, err);
@@ -304,7 +305,7 @@ void cluster_node_stop(void)
         gossip_udp_stop(d);
     atomic_store(&fenced_store, NULL);
     if (node.prepared)
-        gossip_keys_wipe(&node.keys);
+        packet_keys_wipe(&node.keys);
     node.prepared = false;
 }
 

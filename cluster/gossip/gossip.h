@@ -96,7 +96,7 @@ struct gossip_config {
      * sent is tagged with keys->current and every packet received must carry a valid tag of a
      * known key (see gossip_auth.h). Borrowed: must outlive the gossip. Either way a packet whose
      * counter was seen before or is too old is dropped as a replay. */
-    const struct gossip_keys *keys;
+    const struct packet_keys *keys;
     uint64_t counter_start;             /* first packet counter: wall-clock microseconds, so a
                                          * restarted node is past its old packets (replay window) */
 

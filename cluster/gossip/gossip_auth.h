@@ -1,6 +1,7 @@
 #ifndef SHOAL_CLUSTER_GOSSIP_AUTH_H
 #define SHOAL_CLUSTER_GOSSIP_AUTH_H
-/* Gossip packet authentication: keys, tags and the replay window.
+/* Gossip packet authentication: tags and the replay window. The keys are struct packet_keys
+ * (cluster/gossip/crypto/keys.h: packet_keys_load, packet_keys_wipe).
  *
  * An authenticated packet carries key_id[4] and a 64-bit counter in its header and a 16-byte tag
  * at its end: HMAC-SHA-256 (truncated) under the key's mac_key over every byte before the tag.
@@ -14,34 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/gossip/crypto/keys.h"
 #include "cluster/gossip/wire.h"
 
-struct gossip_key {
-    uint8_t id[WIRE_KEY_ID_LEN];
-    uint8_t mac_key[32];
-};
-
-struct gossip_keys {
-    struct gossip_key current;          /* signs and verifies */
-    struct gossip_key previous;         /* verifies too while has_previous (key rotation) */
-    bool has_previous;
-};
-
-struct packet_keys;
-
-/* Copies the MAC keys and ids out of keys derived by cluster/gossip/crypto/keys.h. */
-void gossip_keys_from_packet_keys(const struct packet_keys *in, struct gossip_keys *out);
-/* Loads the cluster secret file (format: cluster/gossip/crypto/secret.h) and derives the keys. Returns 0,
- * or -1 with a one-line reason in err. *group_accessible (may be NULL): warn about the mode. */
-int gossip_keys_load(const char *path, struct gossip_keys *out, bool *group_accessible,
-                     char *err, size_t err_len);
-void gossip_keys_wipe(struct gossip_keys *keys);
-
 /* Computes the 16-byte tag of data under key. */
-void gossip_auth_tag(const struct gossip_key *key, const uint8_t *data, size_t len,
+void gossip_auth_tag(const struct packet_key *key, const uint8_t *data, size_t len,
                      uint8_t tag[WIRE_TAG_LEN]);
 /* True if tag is valid for data under the key named key_id (constant-time compare). */
-bool gossip_auth_verify(const struct gossip_keys *keys, const uint8_t key_id[WIRE_KEY_ID_LEN],
+bool gossip_auth_verify(const struct packet_keys *keys, const uint8_t key_id[WIRE_KEY_ID_LEN],
                         const uint8_t *data, size_t len, const uint8_t tag[WIRE_TAG_LEN]);
 
 #define REPLAY_SLOTS 2048               /* senders remembered: a hash table... */

@@ -46,7 +46,7 @@ struct sim {
     uint64_t packet_seq;
     uint64_t packets_sent, packets_dropped;
     struct gossip_config base;      /* timings every node uses */
-    const struct gossip_keys *keys; /* NULL: unauthenticated cluster */
+    const struct packet_keys *keys; /* NULL: unauthenticated cluster */
     struct sim_observer observer;
     uint64_t false_deaths;          /* alive-and-well members declared dead by someone */
     uint64_t suspicions;            /* alive-and-well members suspected by someone */

@@ -330,7 +330,7 @@ static void test_join_unreachable_seed(void)
 
 static void test_authenticated(void)
 {
-    struct gossip_keys keys;
+    struct packet_keys keys;
     memset(&keys, 0, sizeof keys);
     memset(keys.current.mac_key, 0x5a, sizeof keys.current.mac_key);
     memcpy(keys.current.id, "k001", 4);

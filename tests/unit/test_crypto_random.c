@@ -1,11 +1,9 @@
-/* Secure random bytes, constant-time helpers and the AEAD nonce sequence. */
+/* Secure random bytes and the constant-time helpers. */
 #include <check.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cluster/gossip/crypto/ct.h"
-#include "cluster/gossip/crypto/nonce.h"
 #include "cluster/gossip/crypto/random.h"
 #include "test_crypto_util.h"
 
@@ -56,90 +54,12 @@ START_TEST(ct_helpers)
 }
 END_TEST
 
-START_TEST(nonce_sequence_counts_up)
-{
-    struct nonce_seq seq;
-    ck_assert_int_eq(nonce_seq_init(&seq), 0);
-    uint8_t first[AEAD_NONCE_LEN], second[AEAD_NONCE_LEN];
-    nonce_seq_next(&seq, first);
-    nonce_seq_next(&seq, second);
-    ck_assert_mem_eq(first, seq.prefix, 4);
-    ck_assert_mem_eq(second, seq.prefix, 4);
-    uint64_t a = 0, b = 0;
-    for (int i = 7; i >= 0; i--) {
-        a = a << 8 | first[4 + i];
-        b = b << 8 | second[4 + i];
-    }
-    ck_assert(b == a + 1);
-
-    /* The counter wraps around 2^64 without touching the prefix. */
-    atomic_store(&seq.counter, UINT64_MAX);
-    nonce_seq_next(&seq, first);
-    nonce_seq_next(&seq, second);
-    assert_bytes_hex(first + 4, 8, "ffffffffffffffff");
-    assert_bytes_hex(second + 4, 8, "0000000000000000");
-    ck_assert_mem_eq(second, seq.prefix, 4);
-
-    /* Two sequences get different random starting points. */
-    struct nonce_seq other;
-    ck_assert_int_eq(nonce_seq_init(&other), 0);
-    uint8_t theirs[AEAD_NONCE_LEN];
-    nonce_seq_next(&other, theirs);
-    ck_assert_mem_ne(theirs, second, AEAD_NONCE_LEN);
-}
-END_TEST
-
-#define THREADS 4
-#define PER_THREAD 5000
-
-struct draw_job {
-    struct nonce_seq *seq;
-    uint8_t (*out)[AEAD_NONCE_LEN];
-};
-
-static void *draw_nonces(void *arg)
-{
-    struct draw_job *job = arg;
-    for (int i = 0; i < PER_THREAD; i++)
-        nonce_seq_next(job->seq, job->out[i]);
-    return NULL;
-}
-
-static int compare_nonces(const void *a, const void *b)
-{
-    return memcmp(a, b, AEAD_NONCE_LEN);
-}
-
-START_TEST(nonce_sequence_unique_across_threads)
-{
-    struct nonce_seq seq;
-    ck_assert_int_eq(nonce_seq_init(&seq), 0);
-    uint8_t (*all)[AEAD_NONCE_LEN] = calloc(THREADS * PER_THREAD, AEAD_NONCE_LEN);
-    ck_assert_ptr_nonnull(all);
-    pthread_t threads[THREADS];
-    struct draw_job jobs[THREADS];
-    for (int t = 0; t < THREADS; t++) {
-        jobs[t].seq = &seq;
-        jobs[t].out = all + t * PER_THREAD;
-        ck_assert_int_eq(pthread_create(&threads[t], NULL, draw_nonces, &jobs[t]), 0);
-    }
-    for (int t = 0; t < THREADS; t++)
-        pthread_join(threads[t], NULL);
-    qsort(all, THREADS * PER_THREAD, AEAD_NONCE_LEN, compare_nonces);
-    for (int i = 1; i < THREADS * PER_THREAD; i++)
-        ck_assert_int_ne(memcmp(all[i - 1], all[i], AEAD_NONCE_LEN), 0);
-    free(all);
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("crypto_random");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, random_bytes_fill);
     tcase_add_test(tc, ct_helpers);
-    tcase_add_test(tc, nonce_sequence_counts_up);
-    tcase_add_test(tc, nonce_sequence_unique_across_threads);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

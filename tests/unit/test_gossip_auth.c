@@ -29,19 +29,16 @@ static void capture(void *ctx, const struct gossip_addr *to, const uint8_t *buf,
     }
 }
 
-static struct gossip_keys keys_from(uint8_t fill)
+static struct packet_keys keys_from(uint8_t fill)
 {
     struct cluster_secret secret = {.len = 32};
     memset(secret.bytes, fill, secret.len);
-    struct packet_key pk;
-    packet_key_derive(&secret, &pk);
-    struct packet_keys pks = {.current = pk};
-    struct gossip_keys k;
-    gossip_keys_from_packet_keys(&pks, &k);
+    struct packet_keys k = {0};
+    packet_key_derive(&secret, &k.current);
     return k;
 }
 
-static struct gossip *make(const char *name, int ip, const struct gossip_keys *keys,
+static struct gossip *make(const char *name, int ip, const struct packet_keys *keys,
                            struct captured *out)
 {
     struct gossip_config cfg;
@@ -66,7 +63,7 @@ START_TEST(authenticated_exchange)
     static struct captured ca, cb;
     memset(&ca, 0, sizeof ca);
     memset(&cb, 0, sizeof cb);
-    struct gossip_keys k = keys_from(0x11);
+    struct packet_keys k = keys_from(0x11);
     struct gossip *a = make("a", 1, &k, &ca), *b = make("b", 2, &k, &cb);
     struct gossip_addr addr_b = {.family = 4, .port = 7946, .ip = {10, 0, 0, 2}};
     gossip_join(a, &addr_b, 1, 1000);
@@ -107,7 +104,7 @@ START_TEST(unauthenticated_and_wrong_key_dropped)
     memset(&c1, 0, sizeof c1);
     memset(&c2, 0, sizeof c2);
     memset(&c3, 0, sizeof c3);
-    struct gossip_keys k = keys_from(0x11), other = keys_from(0x22);
+    struct packet_keys k = keys_from(0x11), other = keys_from(0x22);
     struct gossip *plain = make("plain", 1, NULL, &c1);
     struct gossip *wrong = make("wrong", 1, &other, &c2);
     struct gossip *b = make("b", 2, &k, &c3);
@@ -133,7 +130,7 @@ START_TEST(rotation_accepts_previous_key)
     static struct captured ca, cb;
     memset(&ca, 0, sizeof ca);
     memset(&cb, 0, sizeof cb);
-    struct gossip_keys old = keys_from(0x11), rotated = keys_from(0x33);
+    struct packet_keys old = keys_from(0x11), rotated = keys_from(0x33);
     rotated.previous = old.current;
     rotated.has_previous = true;
     struct gossip *a = make("a", 1, &old, &ca), *b = make("b", 2, &rotated, &cb);
@@ -154,13 +151,13 @@ START_TEST(keys_load_from_secret_file)
     const char *text = "00112233445566778899aabbccddeeff\n";
     ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
     close(fd);
-    struct gossip_keys k;
+    struct packet_keys k;
     char err[128];
-    ck_assert_int_eq(gossip_keys_load(path, &k, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(packet_keys_load(path, &k, NULL, err, sizeof err), 0);
     ck_assert(!k.has_previous);
-    gossip_keys_wipe(&k);
+    packet_keys_wipe(&k);
     unlink(path);
-    ck_assert_int_eq(gossip_keys_load(path, &k, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(packet_keys_load(path, &k, NULL, err, sizeof err), -1);
     ck_assert_uint_gt(strlen(err), 0);
 }
 END_TEST

@@ -7,7 +7,6 @@
 #include "cluster/gossip/crypto/hkdf.h"
 
 static const char key_salt[] = "shoal-cluster-v1";
-static const char aead_info[] = "shoal gossip aead key";
 static const char mac_info[] = "shoal gossip mac key";
 static const char id_info[] = "shoal gossip key id";
 
@@ -22,7 +21,6 @@ void packet_key_derive(const struct cluster_secret *secret, struct packet_key *o
 {
     uint8_t prk[HKDF_SHA256_PRK_LEN];
     hkdf_sha256_extract((const uint8_t *)key_salt, strlen(key_salt), secret->bytes, secret->len, prk);
-    expand(prk, aead_info, out->aead_key, sizeof(out->aead_key));
     expand(prk, mac_info, out->mac_key, sizeof(out->mac_key));
     expand(prk, id_info, out->id, sizeof(out->id));
     ct_wipe(prk, sizeof(prk));

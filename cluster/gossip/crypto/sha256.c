@@ -3,8 +3,33 @@
 
 #include <string.h>
 
-#include "cluster/gossip/crypto/bytes.h"
 #include "cluster/gossip/crypto/ct.h"
+
+/* Big-endian loads and stores (FIPS 180-4 3.1), byte by byte so they work at any alignment and on
+ * any host byte order. */
+static uint32_t load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static void store_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void store_be64(uint8_t *p, uint64_t v)
+{
+    store_be32(p, (uint32_t)(v >> 32));
+    store_be32(p + 4, (uint32_t)v);
+}
+
+static uint32_t rotr32(uint32_t v, unsigned n)
+{
+    return (v >> n) | (v << (32 - n));
+}
 
 /* FIPS 180-4 4.2.2: first 32 bits of the fractional parts of the cube roots of the first 64 primes. */
 static const uint32_t round_constants[64] = {
