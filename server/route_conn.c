@@ -309,7 +309,8 @@ static void complete_part(struct entry *e, uint32_t i, enum backend_error err, c
 {
     struct route_conn *pc = e->owner;
     if (err != BACKEND_OK) {
-        e->results[i] = (struct route_result){.failure = backend_error_text(err)};
+        e->results[i] = (struct route_result){.failure = backend_error_text(err),
+                                              .reported = err == BACKEND_TOO_LARGE};
     } else if (pc && pc->head == e && e->parts_left == 1) {
         e->results[i] = (struct route_result){.reply = reply, .len = len};
     } else if (!pc) {
@@ -910,7 +911,8 @@ static size_t one_command(struct route_conn *pc, const char *in, size_t len)
         answer(pc, "END\r\n", 5);
         return used;
     }
-    if (!route_cmd_routed(cmd)) {
+    /* with -F, flush_all is refused here as memcached refuses it, never fanned out */
+    if (!route_cmd_routed(cmd) || (cmd == PROTO_CMD_FLUSH_ALL && !settings.flush_enabled)) {
         run_local(pc, in, used);
         return used;
     }

@@ -28,6 +28,10 @@
  * busy"): far above any healthy pipeline, low enough that a stuck backend cannot take the
  * machine's memory. */
 #define BACKEND_MAX_QUEUED (64u * 1024 * 1024)
+/* A backend reply held beyond this is read and dropped as it arrives, and its command fails
+ * with "backend reply too large" (backend.h, max_reply_bytes), so that a multi-get of many large
+ * values cannot take the worker's memory. Raised to fit one value of -I. */
+#define REPLY_HOLD_MAX (64u * 1024 * 1024)
 /* Reconnect backoff: the first retry soon (a restarted backend is back within a tick), then
  * doubling to one attempt a second, so a dead backend costs one connect per second per worker. */
 #define BACKOFF_MIN_MS 20
@@ -357,6 +361,13 @@ static void member_free(struct member *m)
 }
 
 /* A member for host:port (numeric addr), or NULL when memory ran out or addr is bad. */
+/* The bound on a held reply: REPLY_HOLD_MAX, or one value of -I with its VALUE line. */
+static size_t reply_hold_max(void)
+{
+    size_t one_value = settings.item_size_max + REPLY_LINE_MAX + 2;
+    return one_value > REPLY_HOLD_MAX ? one_value : REPLY_HOLD_MAX;
+}
+
 static struct member *member_new(const char *label, const char *ring_name, const char *host,
                                  const char *addr, uint16_t port, uint32_t weight, bool self)
 {
@@ -379,6 +390,7 @@ static struct member *member_new(const char *label, const char *ring_name, const
         .backoff_min_ms = BACKOFF_MIN_MS,
         .backoff_max_ms = BACKOFF_MAX_MS,
         .max_queued_bytes = BACKEND_MAX_QUEUED,
+        .max_reply_bytes = reply_hold_max(),
         .hello = ROUTE_PEER_HELLO,
         .hello_kind = REPLY_META,
         .defer_writes = true,

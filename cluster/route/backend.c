@@ -27,6 +27,7 @@ struct pending {
     backend_done_fn done; /* NULL for the hello */
     void *arg;
     uint64_t deadline;
+    bool dropping; /* past max_reply_bytes: framed parts are discarded as they arrive */
 };
 
 struct backend {
@@ -68,6 +69,7 @@ const char *backend_error_text(enum backend_error err)
     case BACKEND_MALFORMED: return "backend sent a malformed reply";
     case BACKEND_NOMEM: return "out of memory";
     case BACKEND_BUSY: return "backend busy";
+    case BACKEND_TOO_LARGE: return "backend reply too large";
     }
     return "backend error";
 }
@@ -215,8 +217,10 @@ static void fail_all(struct backend *b, enum backend_error err, uint64_t now)
             continue;
         b->counters.in_flight--;
         b->counters.errors++;
-        /* only the request whose reply is overdue timed out; the rest are lost with it */
-        enum backend_error e = err == BACKEND_TIMEOUT && !first ? BACKEND_LOST : err;
+        /* only the request whose reply is overdue (or too large) failed so; the rest are lost
+         * with it */
+        bool head_only = err == BACKEND_TIMEOUT || err == BACKEND_TOO_LARGE;
+        enum backend_error e = head_only && !first ? BACKEND_LOST : err;
         if (e == BACKEND_TIMEOUT)
             b->counters.timeouts++;
         first = false;
@@ -329,6 +333,27 @@ enum backend_error backend_send(struct backend *b, const char *req, size_t len,
     return BACKEND_OK;
 }
 
+/* An incomplete head reply holding more than max_reply_bytes: drops the parts of it already
+ * framed (the parser only looks ahead of parser.pos, so the reply can restart there). False
+ * when nothing can be dropped: one line or data block is itself over the bound. */
+static bool drop_framed(struct backend *b, struct pending *head, size_t have)
+{
+    if (!head->dropping && (b->cfg.max_reply_bytes == 0 || have <= b->cfg.max_reply_bytes))
+        return true;
+    head->dropping = true;
+    b->in_start += head->parser.pos;
+    have -= head->parser.pos;
+    head->parser.pos = 0;
+    /* Move the rest to the front now, so that reading on does not walk through (and touch) the
+     * whole grown buffer; copying no more than was dropped keeps this linear. */
+    if (b->in_start >= have) {
+        memmove(b->in, b->in + b->in_start, have);
+        b->in_len = have;
+        b->in_start = 0;
+    }
+    return have <= b->cfg.max_reply_bytes;
+}
+
 /* Completes every reply now whole at the head of the input. False after a teardown. */
 static bool deliver(struct backend *b, uint64_t now)
 {
@@ -337,8 +362,12 @@ static bool deliver(struct backend *b, uint64_t now)
         const char *reply = b->in + b->in_start;
         size_t have = b->in_len - b->in_start;
         enum reply_status st = reply_parser_feed(&head->parser, reply, have);
-        if (st == REPLY_INCOMPLETE)
-            return true;
+        if (st == REPLY_INCOMPLETE) {
+            if (drop_framed(b, head, have))
+                return true;
+            fail_all(b, BACKEND_TOO_LARGE, now);
+            return false;
+        }
         if (st == REPLY_MALFORMED) {
             fail_all(b, BACKEND_MALFORMED, now);
             return false;
@@ -347,7 +376,16 @@ static bool deliver(struct backend *b, uint64_t now)
         struct pending p = queue_pop(b);
         b->in_start += len;
         b->failures = 0;
-        if (p.done != NULL) {
+        /* also a reply that arrived whole in one read: the answer must not depend on how
+         * the bytes were chunked */
+        bool too_large = p.dropping || (b->cfg.max_reply_bytes && len > b->cfg.max_reply_bytes);
+        if (p.done != NULL && too_large) {
+            b->counters.in_flight--;
+            b->counters.errors++;
+            p.done(p.arg, BACKEND_TOO_LARGE, NULL, 0);
+            if (b->state != LINK_UP)
+                return false;
+        } else if (p.done != NULL) {
             b->counters.in_flight--;
             b->counters.replies++;
             p.done(p.arg, BACKEND_OK, reply, len);

@@ -25,6 +25,7 @@ enum backend_error {
     BACKEND_MALFORMED, /* the backend sent something that is not a reply */
     BACKEND_NOMEM,
     BACKEND_BUSY,      /* max_queued_bytes would be exceeded: the backend is not keeping up */
+    BACKEND_TOO_LARGE, /* the reply grew past max_reply_bytes: read and dropped, not held */
 };
 
 /* The reason text for SERVER_ERROR, e.g. "backend timeout" (route_result.failure). */
@@ -51,6 +52,12 @@ struct backend_config {
      * BACKEND_BUSY, so that a slow backend cannot grow the proxy's memory without bound.
      * 0: no limit. */
     size_t max_queued_bytes;
+    /* Reply bytes held for the request at the head beyond which its reply is no longer kept:
+     * the rest of it is read and dropped as it arrives (the stream stays matched, the other
+     * requests in flight are unaffected) and the request fails with BACKEND_TOO_LARGE. One line
+     * or data block larger than this cannot be skipped that way: it fails the connection. Must
+     * exceed the largest value the caller accepts. 0: no limit. */
+    size_t max_reply_bytes;
     /* Sent first on every new connection, its reply discarded (e.g. ROUTE_PEER_HELLO with
      * REPLY_META, so that a Shoal backend never forwards this connection's requests again).
      * NULL for none. Borrowed: must outlive the backend. */

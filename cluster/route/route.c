@@ -2,6 +2,7 @@
 #include "cluster/route/route.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -484,6 +485,19 @@ static int failure_line(struct route_buf *out, const char *failure)
     return 0;
 }
 
+/* A command sent to every backend (flush_all) that some did not carry out: the client must not
+ * believe the whole cache was flushed. */
+static int partial_line(struct route_buf *out, size_t done, size_t all, const char *failure)
+{
+    char head[96];
+    int n = snprintf(head, sizeof head, "SERVER_ERROR reached %zu of %zu servers: ", done, all);
+    if (n < 0 || (size_t)n >= sizeof head || buf_add(out, head, (size_t)n) != 0 ||
+        buf_str(out, failure ? failure : "backend unavailable") != 0 ||
+        buf_add(out, "\r\n", 2) != 0)
+        return -1;
+    return 0;
+}
+
 /* The error line a retrieval reply ends with instead of END, if any. */
 static bool retrieval_error(const struct route_result *r, size_t *at, size_t *len)
 {
@@ -506,7 +520,7 @@ static int merge_values(const struct route_plan *plan, const struct route_result
 {
     /* memcached answers an error alone: the first part (in key order) that errored decides */
     for (size_t i = 0; i < plan->nparts; i++) {
-        if (results[i].reply == NULL && plan->fail_reads)
+        if (results[i].reply == NULL && (plan->fail_reads || results[i].reported))
             return failure_line(out, results[i].failure);
         size_t at, len;
         if (results[i].reply != NULL && retrieval_error(&results[i], &at, &len))
@@ -553,9 +567,15 @@ int route_merge(const struct route_plan *plan, const struct route_result *result
     case ROUTE_MERGE_VALUES:
         return merge_values(plan, results, out);
     case ROUTE_MERGE_ALL: {
+        size_t failed = 0, first_failed = 0;
         for (size_t i = 0; i < plan->nparts; i++)
-            if (results[i].reply == NULL)
-                return failure_line(out, results[i].failure);
+            if (results[i].reply == NULL && failed++ == 0)
+                first_failed = i;
+        if (failed == plan->nparts && failed > 0)
+            return failure_line(out, results[first_failed].failure);
+        if (failed > 0)
+            return partial_line(out, plan->nparts - failed, plan->nparts,
+                                results[first_failed].failure);
         size_t pick = 0;
         for (size_t i = 0; i < plan->nparts; i++) {
             size_t n = quiet_body_len(plan, &results[i]);
@@ -574,7 +594,7 @@ int route_merge(const struct route_plan *plan, const struct route_result *result
             return -1;
         }
         if (results[0].reply == NULL) {
-            if (plan->write || plan->fail_reads)
+            if (plan->write || plan->fail_reads || results[0].reported)
                 return failure_line(out, results[0].failure);
             return buf_add(out, plan->miss.data, plan->miss.len);
         }

@@ -121,6 +121,9 @@ struct route_result {
     const char *reply;
     size_t len;
     const char *failure;
+    /* The failure reaches the client even for a read, whose failures are otherwise misses: a
+     * reply too large to hold is no miss, and the client must learn to ask for fewer keys. */
+    bool reported;
 };
 
 /* Appends to `out` the client's reply for a ROUTE_FORWARD plan given results[0..plan->nparts).

@@ -588,6 +588,72 @@ def test_big_values_short_timeout(_p, _backends):
             b.stop()
 
 
+def test_flush_disabled(_p, backends):
+    """-F holds for a proxy as for memcached: flush_all is refused, never fanned out."""
+    p = proxy(backends, ["-F"])
+    try:
+        with p.connect() as c:
+            expect_eq(c.request(b"set nf:k 0 0 1\r\nx\r\n"), b"STORED\r\n")
+            expect_eq(c.request(b"flush_all\r\n"), b"CLIENT_ERROR flush_all not allowed\r\n")
+            expect_eq(c.request(b"get nf:k\r\n"), b"VALUE nf:k 0 1\r\nx\r\nEND\r\n")
+    finally:
+        p.stop()
+
+
+def test_partial_flush(_p, backends):
+    """A flush_all that some servers did not carry out says so: the client must not believe the
+    whole cache was flushed."""
+    dead = FakeBackend(listening=False)
+    p = harness.Server(args=["--proxy", "--servers", servers_arg([backends[0], dead], NAMES[:2]),
+                             "-t", "1"])
+    try:
+        with p.connect() as c:
+            got = c.request(b"flush_all\r\n")
+            expect(got.startswith(b"SERVER_ERROR reached 1 of 2 servers: backend "),
+                   "flush_all with one of two servers dead: %s" % short(got))
+    finally:
+        p.stop()
+        dead.close()
+
+
+def peak_rss(server):
+    with open("/proc/%d/status" % server.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise Failure("no VmHWM for pid %d" % server.proc.pid)
+
+
+def test_big_multiget_memory(_p, _backends):
+    """A multi-get of many large values cannot take the proxy's memory: a backend reply past
+    64 MiB is read and dropped as it arrives, and the command answers SERVER_ERROR; smaller
+    multi-gets and the connection keep working."""
+    n, size = 150, 1000000  # 150 MB in one backend's reply
+    backends = [harness.Server(harness.REFERENCE_BIN, ["-m", "400", "-I", "2m"])]
+    p = harness.Server(args=["--proxy", "--servers", servers_arg(backends, NAMES[:1]), "-t", "1",
+                             "-I", "2m"])
+    try:
+        value = big_value(size, 7)
+        keys = [b"mget:%d" % i for i in range(n)]
+        with p.connect(timeout=30) as c:
+            for k in keys:
+                expect_eq(c.request(b"set %s 0 0 %d\r\n" % (k, size) + value + b"\r\n"),
+                          b"STORED\r\n")
+            got = c.request(b"get " + b" ".join(keys) + b"\r\n")
+            expect_eq(got, b"SERVER_ERROR backend reply too large\r\n")
+            got = c.request(b"get " + b" ".join(keys[:20]) + b"\r\n")
+            expect(got.count(b"VALUE mget:") == 20 and got.endswith(b"END\r\n"),
+                   "20 values after the refused multi-get: %d" % got.count(b"VALUE mget:"))
+        peak = peak_rss(p)
+        expect(peak < 120 * 1000000, "proxy peak RSS %d MB for a %d MB reply" % (peak // 1000000,
+                                                                                  n * size // 1000000))
+        print("    big multi-get: proxy peak RSS %.1f MB for a %d MB reply" % (peak / 1e6, n * size // 1000000))
+    finally:
+        p.stop()
+        for b in backends:
+            b.stop()
+
+
 def main():
     suite = harness.Suite("test_proxy")
     try:
@@ -615,7 +681,10 @@ def main():
                      ("values over -I answered as memcached", test_too_large_values),
                      ("big blocks: memory bounded by -I, freed after", test_big_block_memory),
                      ("big replies queued behind big ones do not time out",
-                      test_big_values_short_timeout)]:
+                      test_big_values_short_timeout),
+                     ("-F: flush_all refused, not fanned out", test_flush_disabled),
+                     ("flush_all that reached some servers says so", test_partial_flush),
+                     ("a multi-get of 150 MB: bounded memory, SERVER_ERROR", test_big_multiget_memory)]:
         suite.run(name, fn, p, backends)
     suite.finish()
 

@@ -262,7 +262,7 @@ START_TEST(split_get_over_two_memcacheds)
         drive_until_done(&ls[plan.parts[i].backend], bs[plan.parts[i].backend], &got[i], 1);
     struct route_result results[2];
     for (size_t i = 0; i < 2; i++)
-        results[i] = (struct route_result){got[i].reply, got[i].len, NULL};
+        results[i] = (struct route_result){.reply = got[i].reply, .len = got[i].len};
     struct route_buf out = {0};
     ck_assert_int_eq(route_merge(&plan, results, &out), 0);
     const char *expected =
@@ -304,6 +304,46 @@ START_TEST(timeout_on_silent_server)
 }
 END_TEST
 
+/* The fake backend's side: accepts the backend's connection and reads exactly `expected` from
+ * it, turning the backend's loop meanwhile. Returns the accepted socket (non-blocking). */
+static int accept_requests(int lfd, struct loop *l, struct backend *b, const char *expected)
+{
+    int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    ck_assert_int_ge(c, 0);
+    char got[256];
+    size_t have = 0;
+    uint64_t end = now_ms() + WAIT_LIMIT_MS;
+    while (have < strlen(expected)) {
+        ck_assert_msg(now_ms() < end, "the backend did not write its requests");
+        loop_turn(l, b);
+        ssize_t n = recv(c, got + have, sizeof got - have, 0);
+        if (n > 0)
+            have += (size_t)n;
+        else
+            ck_assert(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    }
+    ck_assert(have == strlen(expected) && memcmp(got, expected, have) == 0);
+    return c;
+}
+
+/* Writes all of buf to the fake backend's socket, turning the backend's loop while the socket
+ * is full (the backend reads as it goes, so the reply never sits whole in either buffer). */
+static void send_all(int c, struct loop *l, struct backend *b, const char *buf, size_t len)
+{
+    uint64_t end = now_ms() + WAIT_LIMIT_MS;
+    while (len > 0) {
+        ck_assert_msg(now_ms() < end, "the backend stopped reading");
+        ssize_t n = send(c, buf, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+        } else {
+            ck_assert(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+            loop_turn(l, b);
+        }
+    }
+}
+
 /* A fake backend: checks that the hello comes first, then answers one request right and the
  * next one with garbage, which must fail it (and the stream) as malformed. */
 START_TEST(hello_first_and_malformed_reply)
@@ -315,22 +355,7 @@ START_TEST(hello_first_and_malformed_reply)
     struct outcome o[2] = {{0}};
     ck_assert_int_eq(send_str(b, "get a\r\n", REPLY_RETRIEVAL, &o[0]), BACKEND_OK);
     ck_assert_int_eq(send_str(b, "get b\r\n", REPLY_RETRIEVAL, &o[1]), BACKEND_OK);
-    int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    ck_assert_int_ge(c, 0);
-    const char *expected = ROUTE_PEER_HELLO "get a\r\nget b\r\n";
-    char got[256];
-    size_t have = 0;
-    uint64_t end = now_ms() + WAIT_LIMIT_MS;
-    while (have < strlen(expected)) {
-        ck_assert_msg(now_ms() < end, "the backend did not write its requests");
-        loop_turn(&l, b);
-        ssize_t n = recv(c, got + have, sizeof got - have, 0);
-        if (n > 0)
-            have += (size_t)n;
-        else
-            ck_assert(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-    }
-    ck_assert(have == strlen(expected) && memcmp(got, expected, have) == 0);
+    int c = accept_requests(lfd, &l, b, ROUTE_PEER_HELLO "get a\r\nget b\r\n");
     const char answer[] = "EN\r\nEND\r\nVALUE b 0 3\r\nxy\r\n\r\nEND\r\n";
     ck_assert_int_eq(send(c, answer, sizeof answer - 1, 0), (ssize_t)(sizeof answer - 1));
     drive_until_done(&l, b, o, 2);
@@ -338,6 +363,60 @@ START_TEST(hello_first_and_malformed_reply)
     ck_assert_int_eq(o[1].err, BACKEND_MALFORMED);
     ck_assert(!backend_connected(b));
     ck_assert_uint_eq(backend_counters(b)->replies, 1); /* the hello is not counted */
+    backend_free(b);
+    close(c);
+    close(lfd);
+    close(l.ep);
+}
+END_TEST
+
+/* A reply past max_reply_bytes is read and dropped as it arrives, not held: its request fails
+ * with BACKEND_TOO_LARGE, the next request's reply on the same connection is intact, and the
+ * connection stays up. One data block larger than the bound cannot be skipped: the connection
+ * fails (unless it arrived whole in one read: then only its request fails). */
+START_TEST(reply_too_large_is_dropped)
+{
+    uint16_t port;
+    int lfd = bound_socket(&port, true);
+    struct loop l = {.ep = epoll_create1(EPOLL_CLOEXEC), .fd = -1};
+    struct backend_config cfg = {.host = "127.0.0.1", .port = port, .timeout_ms = 5000,
+                                 .backoff_min_ms = 5, .backoff_max_ms = 50,
+                                 .max_reply_bytes = 4096};
+    struct backend *b = backend_new(&cfg);
+    ck_assert_ptr_nonnull(b);
+    struct outcome o[3] = {{0}};
+    ck_assert_int_eq(send_str(b, "get a\r\n", REPLY_RETRIEVAL, &o[0]), BACKEND_OK);
+    ck_assert_int_eq(send_str(b, "get b\r\n", REPLY_RETRIEVAL, &o[1]), BACKEND_OK);
+    int c = accept_requests(lfd, &l, b, "get a\r\nget b\r\n");
+    /* 200 values of 1000 bytes: 50 times the bound */
+    static char big[200 * 1024];
+    size_t len = 0;
+    char value[1000];
+    memset(value, 'v', sizeof value);
+    for (int i = 0; i < 200; i++) {
+        len += (size_t)snprintf(big + len, sizeof big - len, "VALUE a 0 %zu\r\n", sizeof value);
+        memcpy(big + len, value, sizeof value);
+        len += sizeof value;
+        memcpy(big + len, "\r\n", 2);
+        len += 2;
+    }
+    len += (size_t)snprintf(big + len, sizeof big - len, "END\r\nVALUE b 0 1\r\nz\r\nEND\r\n");
+    send_all(c, &l, b, big, len);
+    drive_until_done(&l, b, o, 2);
+    ck_assert_int_eq(o[0].err, BACKEND_TOO_LARGE);
+    assert_reply(&o[1], "VALUE b 0 1\r\nz\r\nEND\r\n");
+    ck_assert(backend_connected(b));
+    ck_assert_uint_eq(backend_counters(b)->reconnects, 0);
+
+    /* one value of 8000 bytes, twice the bound: 5000 of them are enough to fail */
+    ck_assert_int_eq(send_str(b, "get c\r\n", REPLY_RETRIEVAL, &o[2]), BACKEND_OK);
+    len = (size_t)snprintf(big, sizeof big, "VALUE c 0 8000\r\n");
+    memset(big + len, 'c', 5000);
+    len += 5000;
+    send_all(c, &l, b, big, len);
+    drive_until_done(&l, b, &o[2], 1);
+    ck_assert_int_eq(o[2].err, BACKEND_TOO_LARGE);
+    ck_assert(!backend_connected(b));
     backend_free(b);
     close(c);
     close(lfd);
@@ -481,6 +560,7 @@ int main(void)
     tcase_add_test(tc, split_get_over_two_memcacheds);
     tcase_add_test(tc, timeout_on_silent_server);
     tcase_add_test(tc, hello_first_and_malformed_reply);
+    tcase_add_test(tc, reply_too_large_is_dropped);
     tcase_add_test(tc, busy_when_not_keeping_up);
     tcase_add_test(tc, refused_then_down);
     tcase_add_test(tc, reconnect_after_restart);

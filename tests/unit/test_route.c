@@ -54,8 +54,10 @@ static void assert_merge(const struct route_plan *p, const struct route_result *
     route_buf_free(&out);
 }
 
-#define OK(s) {s, sizeof(s) - 1, NULL}
-#define FAILED(why) {NULL, 0, why}
+#define OK(s) {.reply = s, .len = sizeof(s) - 1}
+#define FAILED(why) {.failure = why}
+/* a failure the client must see even on a read (a reply too large to hold) */
+#define REPORTED(why) {.failure = why, .reported = true}
 
 START_TEST(multiget_split_and_merge)
 {
@@ -84,6 +86,15 @@ START_TEST(multiget_split_and_merge)
     /* --backend-read-failure=error: the failed owner decides the whole reply */
     p.fail_reads = true;
     assert_merge(&p, r, "SERVER_ERROR backend timeout\r\n");
+    /* a reply too large to hold is reported whatever the read-failure policy */
+    p.fail_reads = false;
+    struct route_result too_large[4] = {
+        OK("VALUE a1 0 1\r\nx\r\nVALUE a1 0 1\r\nx\r\nEND\r\n"),
+        REPORTED("backend reply too large"),
+        OK("END\r\n"),
+        FAILED("backend timeout"),
+    };
+    assert_merge(&p, too_large, "SERVER_ERROR backend reply too large\r\n");
     route_plan_free(&p);
     free(line);
 }
@@ -342,8 +353,12 @@ START_TEST(flush_all_everywhere)
         assert_request(&p.parts[i], i, "flush_all 10\r\n");
     struct route_result ok[3] = {OK("OK\r\n"), OK("OK\r\n"), OK("OK\r\n")};
     assert_merge(&p, ok, "OK\r\n");
+    /* the client must not believe the whole cache was flushed */
     struct route_result one_dead[3] = {OK("OK\r\n"), FAILED("backend timeout"), OK("OK\r\n")};
-    assert_merge(&p, one_dead, "SERVER_ERROR backend timeout\r\n");
+    assert_merge(&p, one_dead, "SERVER_ERROR reached 2 of 3 servers: backend timeout\r\n");
+    struct route_result all_dead[3] = {FAILED("backend timeout"), FAILED("backend unavailable"),
+                                       FAILED("backend timeout")};
+    assert_merge(&p, all_dead, "SERVER_ERROR backend timeout\r\n");
     route_plan_free(&p);
     free(line);
 

@@ -179,8 +179,8 @@ static void via_proxy(struct cluster *c, const char *line, const char *data, str
         }
     for (size_t i = 0; i < plan.nparts; i++)
         r[i] = o[i].err == BACKEND_OK
-                   ? (struct route_result){o[i].reply.data, o[i].reply.len, NULL}
-                   : (struct route_result){NULL, 0, backend_error_text(o[i].err)};
+                   ? (struct route_result){.reply = o[i].reply.data, .len = o[i].reply.len}
+                   : (struct route_result){.failure = backend_error_text(o[i].err)};
     memset(out, 0, sizeof *out);
     ck_assert_int_eq(route_merge(&plan, r, out), 0);
     for (size_t i = 0; i < plan.nparts; i++)
