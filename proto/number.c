@@ -52,8 +52,9 @@ bool proto_parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-/* "00" to "99": two digits per division, since every VALUE line formats two or three numbers
- * (a digit at a time was ~150 instructions for a 10-digit flags value, measured with callgrind). */
+/* "00" to "99": two digits per division, since every VALUE line formats two or three numbers and
+ * a digit per division showed in a get's profile (BENCHMARKS.md, "What this run says",
+ * "Instructions per request"). */
 static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
 
 static int dec_length(uint64_t v)

@@ -105,8 +105,9 @@ void session_refuse_alloc(struct session *s, const char *key, size_t nkey, size_
                           enum store_alloc_err err, bool drop_old, bool meta, struct outbuf *out);
 
 /* Storage commands (cmd_storage.c). */
-void cmd_update(struct session *s, struct proto_token *t, size_t nt, enum store_mode mode,
-                bool handle_cas, struct outbuf *out);
+/* cmd: a classic storage command (set, add, replace, append, prepend, cas), as dispatch named it. */
+void cmd_update(struct session *s, struct proto_token *t, size_t nt, enum proto_cmd cmd,
+                struct outbuf *out);
 void cmd_complete_data(struct session *s, bool valid, struct outbuf *out);
 
 /* Retrieval and touch (cmd_retrieve.c). */

@@ -1,13 +1,13 @@
 /* The meta commands mg, ms, md, ma and me, as memcached 1.6.18 answers them. A reply line is
  * built in a local buffer (the flags can make it long) and appended in one piece. */
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "proto/base64.h"
 #include "proto/compose.h"
 #include "proto/number.h"
+#include "proto/storage_line.h"
 #include "server/clock.h"
 #include "server/cmd_internal.h"
 #include "server/settings.h"
@@ -261,23 +261,18 @@ static bool ms_stash_flags(struct session *s, const struct proto_token *t, size_
 
 void cmd_ms(struct session *s, struct proto_token *t, size_t nt, struct outbuf *out)
 {
-    if (nt < 3) {
+    struct proto_storage_line line;
+    switch (proto_storage_line(PROTO_CMD_MS, t, nt, &line)) {
+    case PROTO_STORAGE_NONE: /* no key */
         reply_line(s, out, "ERROR");
         return;
-    }
-    if (t[1].length > PROTO_KEY_MAX_LENGTH || nt == 3) {
-        reply_error(s, out, bad_format);
+    case PROTO_STORAGE_REFUSE:
+        reply_error(s, out, line.error);
         return;
+    case PROTO_STORAGE_ACCEPT:
+        break;
     }
-    if (nt > META_MAX_TOKENS) {
-        reply_error(s, out, "CLIENT_ERROR options flags too long");
-        return;
-    }
-    int32_t vlen;
-    if (!proto_parse_i32(t[2].value, &vlen) || vlen < 0 || vlen > INT_MAX - 2) {
-        reply_error(s, out, bad_format);
-        return;
-    }
+    size_t vlen = line.block_len;
     /* From here on an error swallows the data block. */
     struct meta_flags f = {0};
     const char *err = bad_format;
@@ -310,10 +305,10 @@ void cmd_ms(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
     size_t nkey = t[1].length;
     enum store_alloc_err aerr = STORE_ALLOC_OK;
     struct item *it =
-        store_alloc_flags(s->env->store, key, nkey, f.client_flags, (size_t)vlen, &aerr);
+        store_alloc_flags(s->env->store, key, nkey, f.client_flags, vlen, &aerr);
     if (it == NULL) {
         /* memcached drops the old value whatever the mode */
-        session_refuse_alloc(s, key, nkey, (size_t)vlen, aerr, true, true, out);
+        session_refuse_alloc(s, key, nkey, vlen, aerr, true, true, out);
         return;
     }
     item_set_exptime(it, session_exptime(f.exptime));
@@ -325,7 +320,7 @@ void cmd_ms(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
     s->meta_key_binary = f.key_binary;
     memcpy(s->ms_key, key, nkey);
     s->ms_nkey = nkey;
-    session_expect_data(s, it, (size_t)vlen, mode);
+    session_expect_data(s, it, vlen, mode);
     return;
 
 refuse:

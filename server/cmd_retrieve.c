@@ -97,8 +97,9 @@ static bool get_line_has_long_key(char *rest_of_line, struct proto_token *first,
 
 /* Hashes the keys of one batch of tokens (up to the empty token that ends it, or the first key
  * too long to look up) into hv, and when there are several, starts loading what their lookups
- * will touch: each key's lookup is otherwise two or three cache misses in a row (measured: a
- * fifth of a 10-key multi-get's time). Returns how many keys it hashed. */
+ * will touch: each key's lookup is otherwise two or three cache misses in a row, which dominated
+ * a multi-get's profile (BENCHMARKS.md, "lookups that overlap their cache misses"). Returns how
+ * many keys it hashed. */
 static size_t hash_and_prefetch(struct store *st, const struct proto_token *key,
                                 uint32_t hv[PROTO_MAX_TOKENS])
 {

@@ -1,9 +1,8 @@
 /* set, add, replace, append, prepend, cas: the command line, the data block's completion, and
  * memcached's do_store_item. */
-#include <limits.h>
 #include <string.h>
 
-#include "proto/number.h"
+#include "proto/storage_line.h"
 #include "server/cmd_internal.h"
 #include "server/stats.h"
 
@@ -35,43 +34,44 @@ void session_refuse_alloc(struct session *s, const char *key, size_t nkey, size_
     session_swallow(s, (uint64_t)vlen + 2);
 }
 
-void cmd_update(struct session *s, struct proto_token *t, size_t nt, enum store_mode mode,
-                bool handle_cas, struct outbuf *out)
+static enum store_mode update_mode(enum proto_cmd cmd)
 {
-    s->noreply = proto_has_noreply(t, nt);
-    if (t[1].length > PROTO_KEY_MAX_LENGTH) {
-        reply_line(s, out, "CLIENT_ERROR bad command line format");
+    switch (cmd) {
+    case PROTO_CMD_ADD: return MODE_ADD;
+    case PROTO_CMD_REPLACE: return MODE_REPLACE;
+    case PROTO_CMD_APPEND: return MODE_APPEND;
+    case PROTO_CMD_PREPEND: return MODE_PREPEND;
+    case PROTO_CMD_CAS: return MODE_CAS;
+    default: return MODE_SET;
+    }
+}
+
+void cmd_update(struct session *s, struct proto_token *t, size_t nt, enum proto_cmd cmd,
+                struct outbuf *out)
+{
+    struct proto_storage_line line;
+    enum proto_storage_verdict verdict = proto_storage_line(cmd, t, nt, &line);
+    s->noreply = line.noreply;
+    if (verdict != PROTO_STORAGE_ACCEPT) {
+        /* (NONE cannot happen: dispatch calls with a storage command proto_command named) */
+        reply_line(s, out, verdict == PROTO_STORAGE_REFUSE ? line.error : "ERROR");
         return;
     }
-    uint32_t flags;
-    int32_t exptime, vlen;
-    uint64_t req_cas = 0;
-    if (!(proto_parse_u32(t[2].value, &flags) && proto_parse_i32(t[3].value, &exptime) &&
-          proto_parse_i32(t[4].value, &vlen))) {
-        reply_line(s, out, "CLIENT_ERROR bad command line format");
-        return;
-    }
-    if (handle_cas && !proto_parse_u64(t[5].value, &req_cas)) {
-        reply_line(s, out, "CLIENT_ERROR bad command line format");
-        return;
-    }
-    if (vlen < 0 || vlen > INT_MAX - 2) {
-        reply_line(s, out, "CLIENT_ERROR bad command line format");
-        return;
-    }
+    enum store_mode mode = update_mode(cmd);
+    size_t vlen = line.block_len;
 
     enum store_alloc_err err = STORE_ALLOC_OK;
     struct item *it =
-        store_alloc_flags(s->env->store, t[1].value, t[1].length, flags, (size_t)vlen, &err);
+        store_alloc_flags(s->env->store, line.key, line.key_len, line.flags, vlen, &err);
     if (it == NULL) {
-        session_refuse_alloc(s, t[1].value, t[1].length, (size_t)vlen, err, mode == MODE_SET, false, out);
+        session_refuse_alloc(s, line.key, line.key_len, vlen, err, mode == MODE_SET, false, out);
         return;
     }
-    item_set_exptime(it, session_exptime(exptime));
-    item_set_cas(it, req_cas);
+    item_set_exptime(it, session_exptime(line.exptime));
+    item_set_cas(it, line.cas);
     s->meta_set = false;
     s->meta_set_stale = false;
-    session_expect_data(s, it, (size_t)vlen, mode);
+    session_expect_data(s, it, vlen, mode);
 }
 
 void cmd_complete_data(struct session *s, bool valid, struct outbuf *out)

@@ -97,9 +97,9 @@ int main(int argc, char **argv)
         return exit_code;
     /* A router's worker arena holds little besides the outbufs it fills and drains per reply, so
      * glibc's default (trim a thread arena's top once it passes 128 KiB) gave memory back with
-     * madvise nearly every fifth request and faulted it in again on the next: measured with
-     * strace -c on shoal --proxy. Keeping up to 64 MiB of free top per arena costs no more than
-     * the pool of pending commands may hold anyway. */
+     * madvise and faulted it in again on the next requests (BENCHMARKS.md, "Shoal --proxy vs
+     * nutcracker"). Keeping up to 64 MiB of free top per arena costs no more than the pool of
+     * pending commands may hold anyway. */
     if (route_worker_enabled())
         mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     clock_init();

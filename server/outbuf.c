@@ -4,9 +4,10 @@
 #include <string.h>
 
 /* Ordinary chunks this thread dropped, kept for its next replies: a connection answering one
- * request at a time would otherwise malloc and free a chunk per request (measured with callgrind:
- * about 300 of 2,640 user-space instructions per get). Per thread, so no lock; at most
- * OUTBUF_SPARE_MAX chunks per thread, freed by outbuf_thread_release. */
+ * request at a time would otherwise malloc and free a chunk per request, a visible share of a
+ * get's instructions (BENCHMARKS.md, "What this run says", "Instructions per request"). Per
+ * thread, so no lock; at most OUTBUF_SPARE_MAX chunks per thread, freed by
+ * outbuf_thread_release. */
 #define OUTBUF_SPARE_MAX 4
 static _Thread_local struct outbuf_chunk *spare;
 static _Thread_local int nspare;

@@ -160,7 +160,8 @@ static void dispatch(struct session *s, char *line, struct outbuf *out)
     size_t nt = proto_tokenize(line, t, PROTO_MAX_TOKENS);
     s->noreply = false;
 
-    switch (proto_command(t, nt)) {
+    enum proto_cmd cmd = proto_command(t, nt);
+    switch (cmd) {
     case PROTO_CMD_ERROR: reply_line(s, out, "ERROR"); break;
     case PROTO_CMD_HTTP: close_now(s, SESSION_CLOSE, out); break;
     case PROTO_CMD_GET:
@@ -168,12 +169,12 @@ static void dispatch(struct session *s, char *line, struct outbuf *out)
     case PROTO_CMD_GETS: cmd_get(s, t, nt, true, false, out); break;
     case PROTO_CMD_GAT: cmd_get(s, t, nt, false, true, out); break;
     case PROTO_CMD_GATS: cmd_get(s, t, nt, true, true, out); break;
-    case PROTO_CMD_SET: cmd_update(s, t, nt, MODE_SET, false, out); break;
-    case PROTO_CMD_ADD: cmd_update(s, t, nt, MODE_ADD, false, out); break;
-    case PROTO_CMD_REPLACE: cmd_update(s, t, nt, MODE_REPLACE, false, out); break;
-    case PROTO_CMD_APPEND: cmd_update(s, t, nt, MODE_APPEND, false, out); break;
-    case PROTO_CMD_PREPEND: cmd_update(s, t, nt, MODE_PREPEND, false, out); break;
-    case PROTO_CMD_CAS: cmd_update(s, t, nt, MODE_CAS, true, out); break;
+    case PROTO_CMD_SET:
+    case PROTO_CMD_ADD:
+    case PROTO_CMD_REPLACE:
+    case PROTO_CMD_APPEND:
+    case PROTO_CMD_PREPEND:
+    case PROTO_CMD_CAS: cmd_update(s, t, nt, cmd, out); break;
     case PROTO_CMD_INCR: cmd_arith(s, t, nt, true, out); break;
     case PROTO_CMD_DECR: cmd_arith(s, t, nt, false, out); break;
     case PROTO_CMD_DELETE: cmd_delete(s, t, nt, out); break;

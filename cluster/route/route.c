@@ -9,6 +9,7 @@
 #include "proto/base64.h"
 #include "proto/meta.h"
 #include "proto/number.h"
+#include "proto/storage_line.h"
 
 void route_buf_free(struct route_buf *b)
 {
@@ -322,50 +323,20 @@ static int fill_request(struct route_plan *plan, struct route_part *part,
     return 0;
 }
 
-static bool is_classic_storage(enum proto_cmd cmd)
-{
-    return cmd == PROTO_CMD_SET || cmd == PROTO_CMD_ADD || cmd == PROTO_CMD_REPLACE ||
-           cmd == PROTO_CMD_APPEND || cmd == PROTO_CMD_PREPEND || cmd == PROTO_CMD_CAS;
-}
-
 int route_data_block(const struct proto_token *t, size_t nt, size_t *len, const char **answer)
 {
-    static const char bad_format[] = "CLIENT_ERROR bad command line format\r\n";
-    enum proto_cmd cmd = proto_command(t, nt);
-    int32_t vlen;
-    if (is_classic_storage(cmd)) {
-        uint32_t flags;
-        int32_t exptime;
-        uint64_t cas;
-        bool ok = t[1].length <= PROTO_KEY_MAX_LENGTH && proto_parse_u32(t[2].value, &flags) &&
-                  proto_parse_i32(t[3].value, &exptime) && proto_parse_i32(t[4].value, &vlen) &&
-                  (cmd != PROTO_CMD_CAS || proto_parse_u64(t[5].value, &cas)) && vlen >= 0 &&
-                  vlen <= INT32_MAX - 2;
-        if (!ok) {
-            /* memcached's out_string: noreply hides it */
-            *answer = proto_has_noreply(t, nt) ? "" : bad_format;
-            return 0;
-        }
-        *len = (size_t)vlen;
+    struct proto_storage_line line;
+    switch (proto_storage_line(proto_command(t, nt), t, nt, &line)) {
+    case PROTO_STORAGE_ACCEPT:
+        /* an ms line memcached accepts has its block swallowed even when the flags are refused
+         * later, so the backend can judge them */
+        *len = line.block_len;
         return 1;
-    }
-    if (cmd == PROTO_CMD_MS && nt >= 3) {
-        if (t[1].length > PROTO_KEY_MAX_LENGTH || nt == 3) {
-            *answer = bad_format;
-            return 0;
-        }
-        if (nt > META_MAX_TOKENS) {
-            *answer = "CLIENT_ERROR options flags too long\r\n";
-            return 0;
-        }
-        if (!proto_parse_i32(t[2].value, &vlen) || vlen < 0 || vlen > INT32_MAX - 2) {
-            *answer = bad_format;
-            return 0;
-        }
-        /* past this point memcached swallows the block even when it refuses the flags, so the
-         * backend can judge them */
-        *len = (size_t)vlen;
-        return 1;
+    case PROTO_STORAGE_REFUSE:
+        *answer = line.reply;
+        return 0;
+    case PROTO_STORAGE_NONE:
+        break;
     }
     return -1;
 }

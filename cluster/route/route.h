@@ -92,7 +92,8 @@ bool route_cmd_routed(enum proto_cmd cmd);
 bool route_cmd_single_key_write(enum proto_cmd cmd);
 
 /* Whether memcached reads a data block after this line (a storage command or ms), decided from
- * the line alone as memcached 1.6.18 decides it. Returns 1 with *len: the caller reads len bytes
+ * the line alone as memcached 1.6.18 decides it (proto_storage_line, the session's rule too),
+ * in the form framing and planning use. Returns 1 with *len: the caller reads len bytes
  * and "\r\n" (a bad chunk it answers "CLIENT_ERROR bad data chunk" itself) and passes them to
  * route_plan_build. Returns 0 when memcached refuses the line without reading a block: *answer
  * is the whole reply (empty under a classic noreply) and the next bytes are a command again.
