@@ -8,7 +8,8 @@
  *
  * How to add an option:
  *   - a number, a flag that sets a bool, or a string: one row here (INT, BOOL or STRING) and its
- *     entry in man/shoal.1 (tests/unit/test_options.c checks the page names it): 2 edits;
+ *     entry in man/shoal.1 (tests/unit/test_options.c checks the page names it): 2 edits, where
+ *     field, default, parser, -h line and `stats settings` line once took 5;
  *   - anything with its own parsing: a CUSTOM row here (field, default and the text -h shows for
  *     it) plus its parse and show functions in server/options.c, and the man page: 3 edits.
  * `stats settings` shows a row when it has a name; the rank is its position there (memcached's
@@ -21,9 +22,9 @@
  *
  *   INT(field, type, default, min, max, scale, complain, what, shown_as)
  *     a whole number in [min, max] (options_parse_long), stored times scale; -h shows the default
- *     as written. A value out of range is answered by complain(msg, what, arg) in
- *     server/options.c, which prints memcached's message and returns its exit code. A suboption
- *     without its value gets memcached's "Missing numeric argument for <name>".
+ *     as written. Anything but a number in range is answered by complain(msg, what, arg), one of
+ *     the complaints in server/options.c, which prints memcached's message and returns its exit
+ *     code. A suboption without its value gets memcached's "Missing numeric argument for <name>".
  *   BOOL(field, set_to, shown_as)      a flag without argument; the default is !set_to
  *   STRING(field, shown_as)            the argument itself, borrowed from argv; default NULL
  *   CUSTOM(field, type, default, default_text, parse, show)
@@ -56,8 +57,8 @@
     X(BOOL, FLAG, 'd', "daemon", NULL, "run as a daemon", NULL, 0, daemonize, true, UNSHOWN)       \
     X(BOOL, FLAG, 'r', "enable-coredumps", NULL, "maximize core file limit", NULL, 0,              \
       maxcore, true, UNSHOWN)                                                                      \
-    X(STRING, FLAG, 'u', "user", "<user>", "assume identity of <username> (only when run as root)", \
-      NULL, 0, username, UNSHOWN)                                                                  \
+    X(STRING, FLAG, 'u', "user", "<user>",                                                         \
+      "assume identity of <username> (only when run as root)", NULL, 0, username, UNSHOWN)         \
     /* bytes */                                                                                    \
     X(INT, FLAG, 'm', "memory-limit", "<num>", "item memory in megabytes", "maxbytes", 1,          \
       maxbytes, size_t, 64, 0, (long)(SIZE_MAX / (1024 * 1024)), 1024 * 1024, bad_value,           \
@@ -85,16 +86,16 @@
     X(INT, FLAG, 'n', "slab-min-size", "<bytes>", "min space used for key+value+flags",            \
       "chunk_size", 13, chunk_size, int, 48, 1, INT_MAX, 1, exit_failure_saying,                   \
       "Chunk size must be greater than 0", NUMBER)                                                 \
-    X(NO_SETTING, FLAG, 'L', "enable-largepages", NULL, "accepted; Shoal does not use large pages", \
-      NULL, 0, parse_accepted, NULL)                                                               \
+    X(NO_SETTING, FLAG, 'L', "enable-largepages", NULL,                                            \
+      "accepted; Shoal does not use large pages", NULL, 0, parse_accepted, NULL)                   \
     /* -D also turns detail_enabled on */                                                          \
     X(CUSTOM, FLAG, 'D', "prefix-delimiter", "<char>",                                             \
       "delimiter between key prefixes and IDs for per-prefix stats; turns stats detail on",        \
       "stat_key_prefix", 16, prefix_delimiter, char, ':', NULL, parse_delimiter, show_delimiter)   \
     /* the default is the number of online cores (settings.c) */                                   \
-    X(CUSTOM, FLAG, 't', "threads", "<num>", "number of worker threads (default: number of cores)", \
-      "num_threads", 14, num_threads, int, settings_online_cores(), NULL, parse_threads,           \
-      show_threads)                                                                                \
+    X(CUSTOM, FLAG, 't', "threads", "<num>",                                                       \
+      "number of worker threads (default: number of cores)", "num_threads", 14,                    \
+      num_threads, int, settings_online_cores(), NULL, parse_threads, show_threads)                \
     X(INT, FLAG, 'R', "max-reqs-per-event", "<num>",                                               \
       "maximum requests processed per connection per event", "reqs_per_event", 18,                 \
       reqs_per_event, int, 20, 1, INT_MAX, 1, exit_failure_saying,                                 \
@@ -114,8 +115,9 @@
       "auth_enabled_sasl", 22, refuse_sasl, show_no)                                               \
     X(BOOL, FLAG, 'F', "disable-flush-all", NULL, "disable flush_all command", "flush_enabled",    \
       30, flush_enabled, false, YES_NO)                                                            \
-    X(BOOL, FLAG, 'X', "disable-dumping", NULL, "disable stats cachedump and lru_crawler metadump", \
-      "dump_enabled", 31, dump_enabled, false, YES_NO)                                             \
+    X(BOOL, FLAG, 'X', "disable-dumping", NULL,                                                    \
+      "disable stats cachedump and lru_crawler metadump", "dump_enabled", 31,                      \
+      dump_enabled, false, YES_NO)                                                                 \
     X(BOOL, FLAG, 'W', "disable-watch", NULL, "disable watch commands", NULL, 0,                   \
       watch_enabled, false, UNSHOWN)                                                               \
     X(NO_SETTING, FLAG, 'Y', "auth-file", "<file>", "refused: Shoal has no ASCII authentication",  \
@@ -130,7 +132,7 @@
       "comma separated list of extended options (below)", NULL, 0, NULL, NULL)                     \
     /* always on in memcached 1.6; Shoal has no accept back-off to turn it off for */              \
     X(CUSTOM, SUB, 0, "maxconns_fast", NULL,                                                       \
-      "immediately close new connections after limit (default: on)", "maxconns_fast", 25,         \
+      "immediately close new connections after limit (default: on)", "maxconns_fast", 25,          \
       maxconns_fast, bool, true, NULL, sub_maxconns_fast, show_maxconns_fast)                      \
     X(NO_SETTING, SUB, 0, "no_maxconns_fast", NULL, "accepted; Shoal always closes at once", NULL, \
       0, sub_no_maxconns_fast, NULL)                                                               \
@@ -168,7 +170,7 @@
       "routing: a read whose backend failed answers a miss, or SERVER_ERROR as a write does",      \
       "backend_read_failure", 100, backend_read_failure_error, bool, false, "miss",                \
       parse_backend_read_failure, show_backend_read_failure)                                       \
-    /* the ring's key hash, twemproxy's names; NULL: the default (route_worker.c reads NULL as    \
+    /* the ring's key hash, twemproxy's names; NULL: the default (route_worker.c reads NULL as     \
      * md5) */                                                                                     \
     X(CUSTOM, FLAG, 0, "hash", "<name>",                                                           \
       "routing: the key hash of the ring (twemproxy's names: md5, fnv1a_64, crc32a, ...)",         \
@@ -176,7 +178,7 @@
       show_proxy_hash)                                                                             \
     /* seconds; 0: off */                                                                          \
     X(INT, FLAG, 0, "warmup", "<sec>",                                                             \
-      "cluster: after joining, fetch a key missing here from its previous owner for this long",   \
+      "cluster: after joining, fetch a key missing here from its previous owner for this long",    \
       "warmup", 99, warmup_sec, unsigned, 30, 0, 86400, 1, bad_value,                              \
       "--warmup (seconds, 0-86400)", NUMBER)
 

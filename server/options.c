@@ -1,4 +1,5 @@
-/* The option table and the parser that follows it. See options.h. */
+/* The option table and the parser that follows it. See options.h; the options themselves are the
+ * rows of option_list.h. */
 #include "server/options.h"
 
 #include <errno.h>
@@ -92,7 +93,7 @@ static int sub_unparsable(FILE *msg, const char *name, const char *arg)
     return EXIT_FAILURE;
 }
 
-/* ---- parsers ------------------------------------------------------------------------------ */
+/* ---- parsers of the CUSTOM and NO_SETTING rows (the others are generated below) ---------- */
 
 static int parse_udp_port(struct settings *s, const char *arg, FILE *msg)
 {
@@ -396,7 +397,7 @@ static int sub_slab_automove(struct settings *s, const char *arg, FILE *msg)
     return 0;
 }
 
-/* ---- stats settings values ---------------------------------------------------------------- */
+/* ---- stats settings values of the CUSTOM rows and of the rows without a flag -------------- */
 
 #define SHOW(fn, ...)                                                          \
     static void fn(const struct settings *s, char *buf, size_t len)            \
@@ -474,21 +475,23 @@ static void show_unsigned(char *buf, size_t len, unsigned long long v)
 }
 
 /* A number the way memcached prints its field: signed or not as the field's type. */
-#define SHOW_NUMBER(buf, len, v) \
-    _Generic((v), int: show_signed, long: show_signed, long long: show_signed, default: show_unsigned)(buf, len, v)
+#define SHOW_NUMBER(buf, len, v)                                                                 \
+    _Generic((v), int: show_signed, long: show_signed, long long: show_signed,                 \
+             default: show_unsigned)(buf, len, v)
 
 #define DEFINE_PARSER(kind, where, short_name, long_name, arg, help, stat, rank, ...) \
     DEFINE_PARSER_##kind(OPTION_##where, long_name, __VA_ARGS__)
-#define DEFINE_PARSER_INT(where, long_name, field, type, value, min, max, scale, complain, what, ...) \
+#define DEFINE_PARSER_INT(where, long_name, field, type, value, min, max, scale, complain, what,  \
+                          ...)                                                              \
     static int parse_##field(struct settings *s, const char *arg, FILE *msg)                      \
-    {                                                                                               \
-        long v;                                                                                     \
-        if (!arg && (where) == OPTION_SUB)                                                          \
-            return missing_numeric(msg, long_name);                                                 \
-        if (!options_parse_long(arg, min, max, &v))                                                 \
-            return complain(msg, what, arg);                                                        \
-        s->field = (type)v * (scale);                                                               \
-        return 0;                                                                                   \
+    {                                                                                              \
+        long v;                                                                                    \
+        if (!arg && (where) == OPTION_SUB)                                                         \
+            return missing_numeric(msg, long_name);                                                \
+        if (!options_parse_long(arg, min, max, &v))                                                \
+            return complain(msg, what, arg);                                                       \
+        s->field = (type)v * (scale);                                                              \
+        return 0;                                                                                  \
     }
 #define DEFINE_PARSER_BOOL(where, long_name, field, set_to, ...)                  \
     static int parse_##field(struct settings *s, const char *arg, FILE *msg) \
@@ -563,8 +566,8 @@ OPTION_LIST(DEFINE_SHOW)
 #define STAT_ONLY(stat, show, rank) \
     {OPTION_STAT_ONLY, 0, NULL, NULL, false, NULL, NULL, NULL, stat, show, rank}
 
-/* How to add an option: see the top of server/option_list.h (a simple one takes one row there
- * and its man page entry). The -o tuning suboptions below are accepted for memcached's sake and
+/* How to add an option: see the top of server/option_list.h (a simple one takes 2 edits: its row
+ * there and its man page entry). The -o tuning suboptions below are accepted for memcached's sake and
  * change nothing; the cluster's rows come from server/cluster_options.h. */
 const struct option_def option_table[] = {
     OPTION_LIST(TABLE_ROW)

@@ -13,7 +13,8 @@ static int settings_online_cores(void)
 
 #define SETTINGS_DEFAULT(kind, where, short_name, long_name, arg, help, stat, rank, ...) \
     SETTINGS_DEFAULT_##kind(__VA_ARGS__)
-#define SETTINGS_DEFAULT_INT(field, type, value, min, max, scale, ...) .field = (type)(value) * (scale),
+#define SETTINGS_DEFAULT_INT(field, type, value, min, max, scale, ...) \
+    .field = (type)(value) * (scale),
 #define SETTINGS_DEFAULT_BOOL(field, set_to, ...) .field = !(set_to),
 #define SETTINGS_DEFAULT_STRING(field, ...) .field = NULL,
 #define SETTINGS_DEFAULT_CUSTOM(field, type, value, ...) .field = (value),
