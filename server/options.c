@@ -475,15 +475,15 @@ static void show_unsigned(char *buf, size_t len, unsigned long long v)
 }
 
 /* A number the way memcached prints its field: signed or not as the field's type. */
-#define SHOW_NUMBER(buf, len, v)                                                                 \
-    _Generic((v), int: show_signed, long: show_signed, long long: show_signed,                 \
+#define SHOW_NUMBER(buf, len, v)                                                                   \
+    _Generic((v), int: show_signed, long: show_signed, long long: show_signed,                     \
              default: show_unsigned)(buf, len, v)
 
-#define DEFINE_PARSER(kind, where, short_name, long_name, arg, help, stat, rank, ...) \
+#define DEFINE_PARSER(kind, where, short_name, long_name, arg, help, stat, rank, ...)              \
     DEFINE_PARSER_##kind(OPTION_##where, long_name, __VA_ARGS__)
-#define DEFINE_PARSER_INT(where, long_name, field, type, value, min, max, scale, complain, what,  \
-                          ...)                                                              \
-    static int parse_##field(struct settings *s, const char *arg, FILE *msg)                      \
+#define DEFINE_PARSER_INT(where, long_name, field, type, value, min, max, scale, complain, what,   \
+                          ...)                                                                     \
+    static int parse_##field(struct settings *s, const char *arg, FILE *msg)                       \
     {                                                                                              \
         long v;                                                                                    \
         if (!arg && (where) == OPTION_SUB)                                                         \
@@ -493,41 +493,41 @@ static void show_unsigned(char *buf, size_t len, unsigned long long v)
         s->field = (type)v * (scale);                                                              \
         return 0;                                                                                  \
     }
-#define DEFINE_PARSER_BOOL(where, long_name, field, set_to, ...)                  \
-    static int parse_##field(struct settings *s, const char *arg, FILE *msg) \
-    {                                                                         \
-        (void)arg, (void)msg;                                                 \
-        s->field = (set_to);                                                  \
-        return 0;                                                             \
+#define DEFINE_PARSER_BOOL(where, long_name, field, set_to, ...)                                   \
+    static int parse_##field(struct settings *s, const char *arg, FILE *msg)                       \
+    {                                                                                              \
+        (void)arg, (void)msg;                                                                      \
+        s->field = (set_to);                                                                       \
+        return 0;                                                                                  \
     }
-#define DEFINE_PARSER_STRING(where, long_name, field, ...)                        \
-    static int parse_##field(struct settings *s, const char *arg, FILE *msg) \
-    {                                                                         \
-        (void)msg;                                                            \
-        s->field = arg;                                                       \
-        return 0;                                                             \
+#define DEFINE_PARSER_STRING(where, long_name, field, ...)                                         \
+    static int parse_##field(struct settings *s, const char *arg, FILE *msg)                       \
+    {                                                                                              \
+        (void)msg;                                                                                 \
+        s->field = arg;                                                                            \
+        return 0;                                                                                  \
     }
 #define DEFINE_PARSER_CUSTOM(...)
 #define DEFINE_PARSER_NO_SETTING(...)
 OPTION_LIST(DEFINE_PARSER)
 
-#define DEFINE_SHOW(kind, where, short_name, long_name, arg, help, stat, rank, ...) \
+#define DEFINE_SHOW(kind, where, short_name, long_name, arg, help, stat, rank, ...)                \
     DEFINE_SHOW_##kind(__VA_ARGS__)
-#define DEFINE_SHOW_INT(field, type, value, min, max, scale, complain, what, shown_as) \
+#define DEFINE_SHOW_INT(field, type, value, min, max, scale, complain, what, shown_as)             \
     DEFINE_SHOW_AS_##shown_as(field)
 #define DEFINE_SHOW_BOOL(field, set_to, shown_as) DEFINE_SHOW_AS_##shown_as(field)
 #define DEFINE_SHOW_STRING(field, shown_as) DEFINE_SHOW_AS_##shown_as(field)
 #define DEFINE_SHOW_CUSTOM(...)
 #define DEFINE_SHOW_NO_SETTING(...)
-#define DEFINE_SHOW_AS_NUMBER(field)                                          \
-    static void show_##field(const struct settings *s, char *buf, size_t len) \
-    {                                                                         \
-        SHOW_NUMBER(buf, len, s->field);                                      \
+#define DEFINE_SHOW_AS_NUMBER(field)                                                               \
+    static void show_##field(const struct settings *s, char *buf, size_t len)                      \
+    {                                                                                              \
+        SHOW_NUMBER(buf, len, s->field);                                                           \
     }
 #define DEFINE_SHOW_AS_YES_NO(field) SHOW(show_##field, "%s", yes_no(s->field))
 #define DEFINE_SHOW_AS_ON_OFF(field) SHOW(show_##field, "%s", s->field ? "on" : "off")
 #define DEFINE_SHOW_AS_TEXT_OR_NULL(field) SHOW(show_##field, "%s", s->field ? s->field : "NULL")
-#define DEFINE_SHOW_AS_TEXT_OR_PAREN_NULL(field) \
+#define DEFINE_SHOW_AS_TEXT_OR_PAREN_NULL(field)                                                   \
     SHOW(show_##field, "%s", s->field ? s->field : "(null)")
 #define DEFINE_SHOW_AS_UNSHOWN(field)
 OPTION_LIST(DEFINE_SHOW)
@@ -538,7 +538,7 @@ OPTION_LIST(DEFINE_SHOW)
  * so a test can check that the documented default is the real one: an INT row's default as
  * written, a CUSTOM row's default_text; none for the other kinds. */
 #define TABLE_ROW(kind, where, short_name, long_name, arg, help, stat, rank, ...)                  \
-    {OPTION_##where, short_name, long_name, arg, false, TABLE_DEFAULT_TEXT_##kind(__VA_ARGS__),  \
+    {OPTION_##where, short_name, long_name, arg, false, TABLE_DEFAULT_TEXT_##kind(__VA_ARGS__),    \
      help, TABLE_PARSER_##kind(__VA_ARGS__), stat, TABLE_SHOW_##kind(__VA_ARGS__), rank},
 #define TABLE_DEFAULT_TEXT_INT(field, type, value, ...) #value
 #define TABLE_DEFAULT_TEXT_BOOL(...) NULL
@@ -550,7 +550,7 @@ OPTION_LIST(DEFINE_SHOW)
 #define TABLE_PARSER_STRING(field, ...) parse_##field
 #define TABLE_PARSER_CUSTOM(field, type, value, default_text, parse, show) parse
 #define TABLE_PARSER_NO_SETTING(parse, show) parse
-#define TABLE_SHOW_INT(field, type, value, min, max, scale, complain, what, shown_as) \
+#define TABLE_SHOW_INT(field, type, value, min, max, scale, complain, what, shown_as)              \
     TABLE_SHOW_AS_##shown_as(field)
 #define TABLE_SHOW_BOOL(field, set_to, shown_as) TABLE_SHOW_AS_##shown_as(field)
 #define TABLE_SHOW_STRING(field, shown_as) TABLE_SHOW_AS_##shown_as(field)
@@ -563,12 +563,12 @@ OPTION_LIST(DEFINE_SHOW)
 #define TABLE_SHOW_AS_TEXT_OR_PAREN_NULL(field) show_##field
 #define TABLE_SHOW_AS_UNSHOWN(field) NULL
 #define TUNE(lo, arg, opt, parse) {OPTION_TUNING, 0, lo, arg, opt, NULL, NULL, parse, NULL, NULL, 0}
-#define STAT_ONLY(stat, show, rank) \
+#define STAT_ONLY(stat, show, rank)                                                                \
     {OPTION_STAT_ONLY, 0, NULL, NULL, false, NULL, NULL, NULL, stat, show, rank}
 
 /* How to add an option: see the top of server/option_list.h (a simple one takes 2 edits: its row
- * there and its man page entry). The -o tuning suboptions below are accepted for memcached's sake and
- * change nothing; the cluster's rows come from server/cluster_options.h. */
+ * there and its man page entry). The -o tuning suboptions below are accepted for memcached's sake
+ * and change nothing; the cluster's rows come from server/cluster_options.h. */
 const struct option_def option_table[] = {
     OPTION_LIST(TABLE_ROW)
     TUNE("hash_algorithm", "<name>", false, sub_hash_algorithm),
