@@ -1,4 +1,5 @@
-/* The option table and the parser that follows it. See options.h. */
+/* The option table and the parser that follows it. See options.h; the options themselves are the
+ * rows of option_list.h. */
 #include "server/options.h"
 
 #include <errno.h>
@@ -50,44 +51,60 @@ static bool parse_double(const char *arg, double *out)
     return true;
 }
 
+/* ---- complaints: memcached's message for a bad value, and its exit code -------------------- */
+/* The INT rows of server/option_list.h name one of these with its `what`. */
+
 static int bad_value(FILE *msg, const char *what, const char *arg)
 {
     fprintf(msg, "Invalid value for %s: %s\n", what, arg ? arg : "(none)");
     return EX_USAGE;
 }
 
-/* ---- parsers ------------------------------------------------------------------------------ */
-
-static int parse_port(struct settings *s, const char *arg, FILE *msg)
+static int bad_port(FILE *msg, const char *what, const char *arg)
 {
-    long v;
-    if (!options_parse_long(arg, LONG_MIN, LONG_MAX, &v) || v < 0 || v > 65535) {
-        fprintf(msg, "ERROR: Invalid port number %s.\n", arg);
-        return EX_USAGE;
-    }
-    s->port = (int)v;
-    return 0;
+    (void)what;
+    fprintf(msg, "ERROR: Invalid port number %s.\n", arg);
+    return EX_USAGE;
 }
+
+static int exit_failure_saying(FILE *msg, const char *sentence, const char *arg)
+{
+    (void)arg;
+    fprintf(msg, "%s\n", sentence);
+    return EXIT_FAILURE;
+}
+
+static int missing_numeric(FILE *msg, const char *name)
+{
+    fprintf(msg, "Missing numeric argument for %s\n", name);
+    return EXIT_FAILURE;
+}
+
+static int sub_bad_value(FILE *msg, const char *name, const char *arg)
+{
+    fprintf(msg, "Invalid value for %s: %s\n", name, arg);
+    return EXIT_FAILURE;
+}
+
+static int sub_unparsable(FILE *msg, const char *name, const char *arg)
+{
+    (void)arg;
+    fprintf(msg, "could not parse argument to %s\n", name);
+    return EXIT_FAILURE;
+}
+
+/* ---- parsers of the CUSTOM and NO_SETTING rows (the others are generated below) ---------- */
 
 static int parse_udp_port(struct settings *s, const char *arg, FILE *msg)
 {
     long v;
-    if (!options_parse_long(arg, 0, 65535, &v)) {
-        fprintf(msg, "ERROR: Invalid port number %s.\n", arg);
-        return EX_USAGE;
-    }
+    if (!options_parse_long(arg, 0, 65535, &v))
+        return bad_port(msg, NULL, arg);
     if (v != 0) {
         fprintf(msg, "Shoal does not serve UDP: -U must be 0 (got %ld)\n", v);
         return EX_USAGE;
     }
     s->udpport = 0;
-    return 0;
-}
-
-static int parse_socket(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)msg;
-    s->socketpath = arg;
     return 0;
 }
 
@@ -99,13 +116,6 @@ static int parse_mask(struct settings *s, const char *arg, FILE *msg)
     if (!arg || !*arg || errno || *end || v < 0 || v > 0777)
         return bad_value(msg, "-a (octal mask)", arg);
     s->access = (int)v;
-    return 0;
-}
-
-static int parse_shutdown(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg, (void)msg;
-    s->shutdown_command = true;
     return 0;
 }
 
@@ -131,72 +141,10 @@ static int parse_listen(struct settings *s, const char *arg, FILE *msg)
     return 0;
 }
 
-static int parse_daemon(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg, (void)msg;
-    s->daemonize = true;
-    return 0;
-}
-
-static int parse_coredumps(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg, (void)msg;
-    s->maxcore = true;
-    return 0;
-}
-
-static int parse_user(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)msg;
-    s->username = arg;
-    return 0;
-}
-
-static int parse_memory(struct settings *s, const char *arg, FILE *msg)
-{
-    long v;
-    if (!options_parse_long(arg, 0, (long)(SIZE_MAX / (1024 * 1024)), &v))
-        return bad_value(msg, "-m (megabytes)", arg);
-    s->maxbytes = (size_t)v * 1024 * 1024;
-    return 0;
-}
-
-static int parse_no_evict(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg, (void)msg;
-    s->evict_to_free = false;
-    return 0;
-}
-
-static int parse_conns(struct settings *s, const char *arg, FILE *msg)
-{
-    long v;
-    if (!options_parse_long(arg, 1, INT_MAX, &v)) {
-        fprintf(msg, "Maximum connections must be greater than 0\n");
-        return EXIT_FAILURE;
-    }
-    s->maxconns = (int)v;
-    return 0;
-}
-
-static int parse_lock_memory(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg, (void)msg;
-    s->lock_memory = true;
-    return 0;
-}
-
 static int parse_verbose(struct settings *s, const char *arg, FILE *msg)
 {
     (void)arg, (void)msg;
     s->verbose++;
-    return 0;
-}
-
-static int parse_pidfile(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)msg;
-    s->pid_file = arg;
     return 0;
 }
 
@@ -208,17 +156,6 @@ static int parse_factor(struct settings *s, const char *arg, FILE *msg)
         return EXIT_FAILURE;
     }
     s->factor = v;
-    return 0;
-}
-
-static int parse_chunk_size(struct settings *s, const char *arg, FILE *msg)
-{
-    long v;
-    if (!options_parse_long(arg, 1, INT_MAX, &v)) {
-        fprintf(msg, "Chunk size must be greater than 0\n");
-        return EXIT_FAILURE;
-    }
-    s->chunk_size = (int)v;
     return 0;
 }
 
@@ -246,33 +183,6 @@ static int parse_threads(struct settings *s, const char *arg, FILE *msg)
         fprintf(msg, "WARNING: Setting a high number of workerthreads is not recommended.\n"
                      " Set this value to the number of cores in your machine or less.\n");
     s->num_threads = (int)v;
-    return 0;
-}
-
-static int parse_reqs(struct settings *s, const char *arg, FILE *msg)
-{
-    long v;
-    if (!options_parse_long(arg, 1, INT_MAX, &v)) {
-        fprintf(msg, "Number of requests per event must be greater than 0\n");
-        return EXIT_FAILURE;
-    }
-    s->reqs_per_event = (int)v;
-    return 0;
-}
-
-static int parse_no_cas(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg, (void)msg;
-    s->use_cas = false;
-    return 0;
-}
-
-static int parse_backlog(struct settings *s, const char *arg, FILE *msg)
-{
-    long v;
-    if (!options_parse_long(arg, 1, INT_MAX, &v))
-        return bad_value(msg, "-b (backlog)", arg);
-    s->backlog = (int)v;
     return 0;
 }
 
@@ -328,34 +238,6 @@ static int parse_item_size(struct settings *s, const char *arg, FILE *msg)
     return 0;
 }
 
-static int parse_no_flush(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg, (void)msg;
-    s->flush_enabled = false;
-    return 0;
-}
-
-static int parse_no_dump(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg, (void)msg;
-    s->dump_enabled = false;
-    return 0;
-}
-
-static int parse_no_watch(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg, (void)msg;
-    s->watch_enabled = false;
-    return 0;
-}
-
-static int parse_memory_file(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)msg;
-    s->memory_file = arg;
-    return 0;
-}
-
 static int parse_accepted(struct settings *s, const char *arg, FILE *msg)
 {
     (void)s, (void)arg, (void)msg;
@@ -385,25 +267,6 @@ static int refuse_auth_file(struct settings *s, const char *arg, FILE *msg)
 
 /* ---- -o suboptions ------------------------------------------------------------------------ */
 
-static int missing_numeric(FILE *msg, const char *name)
-{
-    fprintf(msg, "Missing numeric argument for %s\n", name);
-    return EXIT_FAILURE;
-}
-
-static int sub_idle_timeout(struct settings *s, const char *arg, FILE *msg)
-{
-    long v;
-    if (!arg)
-        return missing_numeric(msg, "idle_timeout");
-    if (!options_parse_long(arg, 0, INT_MAX, &v)) {
-        fprintf(msg, "Invalid value for idle_timeout: %s\n", arg);
-        return EXIT_FAILURE;
-    }
-    s->idle_timeout = (int)v;
-    return 0;
-}
-
 static int sub_hashpower(struct settings *s, const char *arg, FILE *msg)
 {
     long v;
@@ -425,19 +288,6 @@ static int sub_hashpower(struct settings *s, const char *arg, FILE *msg)
     return 0;
 }
 
-static int sub_read_buf_mem_limit(struct settings *s, const char *arg, FILE *msg)
-{
-    long v;
-    if (!arg)
-        return missing_numeric(msg, "read_buf_mem_limit");
-    if (!options_parse_long(arg, 0, (long)(SIZE_MAX / (1024 * 1024)), &v)) {
-        fprintf(msg, "could not parse argument to read_buf_mem_limit\n");
-        return EXIT_FAILURE;
-    }
-    s->read_buf_mem_limit = (size_t)v * 1024 * 1024;
-    return 0;
-}
-
 static int sub_maxconns_fast(struct settings *s, const char *arg, FILE *msg)
 {
     (void)arg, (void)msg;
@@ -451,26 +301,6 @@ static int sub_no_maxconns_fast(struct settings *s, const char *arg, FILE *msg)
     /* Shoal always answers and closes at the limit; it has no accept back-off to fall back to. */
     fprintf(msg, "note: Shoal always rejects connections over -c at once (maxconns_fast)\n");
     s->maxconns_fast = true;
-    return 0;
-}
-
-static int sub_slab_chunk_max(struct settings *s, const char *arg, FILE *msg)
-{
-    long v;
-    if (!arg)
-        return missing_numeric(msg, "slab_chunk_max");
-    if (!options_parse_long(arg, 1, INT_MAX, &v)) {
-        fprintf(msg, "could not parse argument to slab_chunk_max\n");
-        return EXIT_FAILURE;
-    }
-    s->slab_chunk_max = (unsigned)v;
-    return 0;
-}
-
-static int sub_track_sizes(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg, (void)msg;
-    s->track_sizes = true;
     return 0;
 }
 
@@ -567,7 +397,7 @@ static int sub_slab_automove(struct settings *s, const char *arg, FILE *msg)
     return 0;
 }
 
-/* ---- stats settings values ---------------------------------------------------------------- */
+/* ---- stats settings values of the CUSTOM rows and of the rows without a flag -------------- */
 
 #define SHOW(fn, ...)                                                          \
     static void fn(const struct settings *s, char *buf, size_t len)            \
@@ -579,47 +409,22 @@ static const char *yes_no(bool b)
 {
     return b ? "yes" : "no";
 }
-SHOW(show_maxbytes, "%zu", s->maxbytes)
-SHOW(show_maxconns, "%d", s->maxconns)
-SHOW(show_port, "%d", s->port)
 SHOW(show_udpport, "%d", s->udpport)
 SHOW(show_inter, "%s", s->inter ? s->inter : "NULL")
 SHOW(show_verbosity, "%d", atomic_load(&log_verbosity))
 SHOW(show_oldest, "%lu", 0UL)
-SHOW(show_evictions, "%s", s->evict_to_free ? "on" : "off")
-SHOW(show_socket, "%s", s->socketpath ? s->socketpath : "NULL")
 SHOW(show_umask, "%o", (unsigned)s->access)
-SHOW(show_shutdown, "%s", yes_no(s->shutdown_command))
 SHOW(show_factor, "%.2f", s->factor)
-SHOW(show_chunk_size, "%d", s->chunk_size)
 SHOW(show_threads, "%d", s->num_threads)
 SHOW(show_delimiter, "%c", s->prefix_delimiter)
 SHOW(show_detail, "%s", yes_no(stats_detail_enabled()))
-SHOW(show_reqs, "%d", s->reqs_per_event)
-SHOW(show_cas, "%s", yes_no(s->use_cas))
-SHOW(show_backlog, "%d", s->backlog)
 SHOW(show_protocol, "%s", s->binding_protocol == BINDING_ASCII ? "ascii" : "auto-negotiate")
 SHOW(show_no, "no")
 SHOW(show_item_size, "%zu", s->item_size_max)
 SHOW(show_maxconns_fast, "%s", yes_no(s->maxconns_fast))
 SHOW(show_hashpower, "%d", s->hashpower_init)
-SHOW(show_slab_chunk_max, "%u", s->slab_chunk_max)
-SHOW(show_flush, "%s", yes_no(s->flush_enabled))
-SHOW(show_dump, "%s", yes_no(s->dump_enabled))
-SHOW(show_idle_timeout, "%d", s->idle_timeout)
-SHOW(show_read_buf, "%zu", s->read_buf_mem_limit)
-SHOW(show_track_sizes, "%s", yes_no(s->track_sizes))
-SHOW(show_memory_file, "%s", s->memory_file ? s->memory_file : "(null)")
 
 /* ---- routing ------------------------------------------------------------------------------ */
-
-static int parse_proxy(struct settings *s, const char *arg, FILE *msg)
-{
-    (void)arg;
-    (void)msg;
-    s->proxy = true;
-    return 0;
-}
 
 static int parse_servers(struct settings *s, const char *arg, FILE *msg)
 {
@@ -631,15 +436,6 @@ static int parse_servers(struct settings *s, const char *arg, FILE *msg)
     }
     route_worker_servers_free(&list);
     s->servers = arg;
-    return 0;
-}
-
-static int parse_backend_timeout(struct settings *s, const char *arg, FILE *msg)
-{
-    long v;
-    if (!options_parse_long(arg, 1, 3600 * 1000L, &v))
-        return bad_value(msg, "--backend-timeout (milliseconds, 1-3600000)", arg);
-    s->backend_timeout_ms = (unsigned)v;
     return 0;
 }
 
@@ -662,122 +458,119 @@ static int parse_proxy_hash(struct settings *s, const char *arg, FILE *msg)
     return 0;
 }
 
-static int parse_warmup(struct settings *s, const char *arg, FILE *msg)
+SHOW(show_servers, "%s", s->servers ? s->servers : "NULL")
+SHOW(show_proxy_hash, "%s", s->proxy_hash ? s->proxy_hash : PROXY_HASH_DEFAULT)
+SHOW(show_backend_read_failure, "%s", s->backend_read_failure_error ? "error" : "miss")
+
+/* ---- the simple options' parsers and values, from server/option_list.h ------------------- */
+
+static void show_signed(char *buf, size_t len, long long v)
 {
-    long v;
-    if (!options_parse_long(arg, 0, 86400, &v))
-        return bad_value(msg, "--warmup (seconds, 0-86400)", arg);
-    s->warmup_sec = (unsigned)v;
-    return 0;
+    snprintf(buf, len, "%lld", v);
 }
 
-SHOW(show_proxy, "%s", yes_no(s->proxy))
-SHOW(show_warmup, "%u", s->warmup_sec)
-SHOW(show_servers, "%s", s->servers ? s->servers : "NULL")
-SHOW(show_backend_timeout, "%u", s->backend_timeout_ms)
-SHOW(show_proxy_hash, "%s", s->proxy_hash ? s->proxy_hash : "md5")
-SHOW(show_backend_read_failure, "%s", s->backend_read_failure_error ? "error" : "miss")
+static void show_unsigned(char *buf, size_t len, unsigned long long v)
+{
+    snprintf(buf, len, "%llu", v);
+}
+
+/* A number the way memcached prints its field: signed or not as the field's type. */
+#define SHOW_NUMBER(buf, len, v)                                                                   \
+    _Generic((v), int: show_signed, long: show_signed, long long: show_signed,                     \
+             default: show_unsigned)(buf, len, v)
+
+#define DEFINE_PARSER(kind, where, short_name, long_name, arg, help, stat, rank, ...)              \
+    DEFINE_PARSER_##kind(OPTION_##where, long_name, __VA_ARGS__)
+#define DEFINE_PARSER_INT(where, long_name, field, type, value, min, max, scale, complain, what,   \
+                          ...)                                                                     \
+    static int parse_##field(struct settings *s, const char *arg, FILE *msg)                       \
+    {                                                                                              \
+        long v;                                                                                    \
+        if (!arg && (where) == OPTION_SUB)                                                         \
+            return missing_numeric(msg, long_name);                                                \
+        if (!options_parse_long(arg, min, max, &v))                                                \
+            return complain(msg, what, arg);                                                       \
+        s->field = (type)v * (scale);                                                              \
+        return 0;                                                                                  \
+    }
+#define DEFINE_PARSER_BOOL(where, long_name, field, set_to, ...)                                   \
+    static int parse_##field(struct settings *s, const char *arg, FILE *msg)                       \
+    {                                                                                              \
+        (void)arg, (void)msg;                                                                      \
+        s->field = (set_to);                                                                       \
+        return 0;                                                                                  \
+    }
+#define DEFINE_PARSER_STRING(where, long_name, field, ...)                                         \
+    static int parse_##field(struct settings *s, const char *arg, FILE *msg)                       \
+    {                                                                                              \
+        (void)msg;                                                                                 \
+        s->field = arg;                                                                            \
+        return 0;                                                                                  \
+    }
+#define DEFINE_PARSER_CUSTOM(...)
+#define DEFINE_PARSER_NO_SETTING(...)
+OPTION_LIST(DEFINE_PARSER)
+
+#define DEFINE_SHOW(kind, where, short_name, long_name, arg, help, stat, rank, ...)                \
+    DEFINE_SHOW_##kind(__VA_ARGS__)
+#define DEFINE_SHOW_INT(field, type, value, min, max, scale, complain, what, shown_as)             \
+    DEFINE_SHOW_AS_##shown_as(field)
+#define DEFINE_SHOW_BOOL(field, set_to, shown_as) DEFINE_SHOW_AS_##shown_as(field)
+#define DEFINE_SHOW_STRING(field, shown_as) DEFINE_SHOW_AS_##shown_as(field)
+#define DEFINE_SHOW_CUSTOM(...)
+#define DEFINE_SHOW_NO_SETTING(...)
+#define DEFINE_SHOW_AS_NUMBER(field)                                                               \
+    static void show_##field(const struct settings *s, char *buf, size_t len)                      \
+    {                                                                                              \
+        SHOW_NUMBER(buf, len, s->field);                                                           \
+    }
+#define DEFINE_SHOW_AS_YES_NO(field) SHOW(show_##field, "%s", yes_no(s->field))
+#define DEFINE_SHOW_AS_ON_OFF(field) SHOW(show_##field, "%s", s->field ? "on" : "off")
+#define DEFINE_SHOW_AS_TEXT_OR_NULL(field) SHOW(show_##field, "%s", s->field ? s->field : "NULL")
+#define DEFINE_SHOW_AS_TEXT_OR_PAREN_NULL(field)                                                   \
+    SHOW(show_##field, "%s", s->field ? s->field : "(null)")
+#define DEFINE_SHOW_AS_UNSHOWN(field)
+OPTION_LIST(DEFINE_SHOW)
 
 /* ---- the table ---------------------------------------------------------------------------- */
 
-/* Flags and suboptions with a default take it as text the parser accepts, so a test can check
- * that the documented default is the real one; DEF(NULL) where the default is not a value
- * (-t: the number of cores, -l: every interface) or the option takes no argument. */
-#define DEF(text) text
-#define FLAG(sh, lo, arg, def, help, parse, stat, show, rank) \
-    {OPTION_FLAG, sh, lo, arg, false, def, help, parse, stat, show, rank}
-#define SUB(lo, arg, opt, def, help, parse, stat, show, rank) \
-    {OPTION_SUB, 0, lo, arg, opt, def, help, parse, stat, show, rank}
+/* One option_def per row of server/option_list.h. A default -h shows is text the parser accepts,
+ * so a test can check that the documented default is the real one: an INT row's default as
+ * written, a CUSTOM row's default_text; none for the other kinds. */
+#define TABLE_ROW(kind, where, short_name, long_name, arg, help, stat, rank, ...)                  \
+    {OPTION_##where, short_name, long_name, arg, false, TABLE_DEFAULT_TEXT_##kind(__VA_ARGS__),    \
+     help, TABLE_PARSER_##kind(__VA_ARGS__), stat, TABLE_SHOW_##kind(__VA_ARGS__), rank},
+#define TABLE_DEFAULT_TEXT_INT(field, type, value, ...) #value
+#define TABLE_DEFAULT_TEXT_BOOL(...) NULL
+#define TABLE_DEFAULT_TEXT_STRING(...) NULL
+#define TABLE_DEFAULT_TEXT_CUSTOM(field, type, value, default_text, ...) default_text
+#define TABLE_DEFAULT_TEXT_NO_SETTING(...) NULL
+#define TABLE_PARSER_INT(field, ...) parse_##field
+#define TABLE_PARSER_BOOL(field, ...) parse_##field
+#define TABLE_PARSER_STRING(field, ...) parse_##field
+#define TABLE_PARSER_CUSTOM(field, type, value, default_text, parse, show) parse
+#define TABLE_PARSER_NO_SETTING(parse, show) parse
+#define TABLE_SHOW_INT(field, type, value, min, max, scale, complain, what, shown_as)              \
+    TABLE_SHOW_AS_##shown_as(field)
+#define TABLE_SHOW_BOOL(field, set_to, shown_as) TABLE_SHOW_AS_##shown_as(field)
+#define TABLE_SHOW_STRING(field, shown_as) TABLE_SHOW_AS_##shown_as(field)
+#define TABLE_SHOW_CUSTOM(field, type, value, default_text, parse, show) show
+#define TABLE_SHOW_NO_SETTING(parse, show) show
+#define TABLE_SHOW_AS_NUMBER(field) show_##field
+#define TABLE_SHOW_AS_YES_NO(field) show_##field
+#define TABLE_SHOW_AS_ON_OFF(field) show_##field
+#define TABLE_SHOW_AS_TEXT_OR_NULL(field) show_##field
+#define TABLE_SHOW_AS_TEXT_OR_PAREN_NULL(field) show_##field
+#define TABLE_SHOW_AS_UNSHOWN(field) NULL
 #define TUNE(lo, arg, opt, parse) {OPTION_TUNING, 0, lo, arg, opt, NULL, NULL, parse, NULL, NULL, 0}
-#define STAT_ONLY(stat, show, rank) \
+#define STAT_ONLY(stat, show, rank)                                                                \
     {OPTION_STAT_ONLY, 0, NULL, NULL, false, NULL, NULL, NULL, stat, show, rank}
 
+/* How to add an option: see the top of server/option_list.h (a simple one takes 2 edits: its row
+ * there and its man page entry). The -o tuning suboptions below are accepted for memcached's sake
+ * and change nothing; the cluster's rows come from server/cluster_options.h. */
 const struct option_def option_table[] = {
-    FLAG('p', "port", "<num>", DEF("11211"), "TCP port to listen on, 0: off", parse_port,
-         "tcpport", show_port, 3),
-    FLAG('U', "udp-port", "<num>", DEF("0"), "UDP port: must be 0 (off); Shoal serves no UDP",
-         parse_udp_port, "udpport", show_udpport, 4),
-    FLAG('s', "unix-socket", "<file>", DEF(NULL), "UNIX socket to listen on (disables network support)",
-         parse_socket, "domain_socket", show_socket, 9),
-    FLAG('a', "unix-mask", "<mask>", DEF("700"), "access mask for UNIX socket, in octal",
-         parse_mask, "umask", show_umask, 10),
-    FLAG('A', "enable-shutdown", NULL, DEF(NULL), "enable ascii \"shutdown\" command", parse_shutdown,
-         "shutdown_command", show_shutdown, 11),
-    FLAG('l', "listen", "<addr>", DEF(NULL), "interfaces to listen on, comma separated (default: all)",
-         parse_listen, "inter", show_inter, 5),
-    FLAG('d', "daemon", NULL, DEF(NULL), "run as a daemon", parse_daemon, NULL, NULL, 0),
-    FLAG('r', "enable-coredumps", NULL, DEF(NULL), "maximize core file limit", parse_coredumps, NULL, NULL, 0),
-    FLAG('u', "user", "<user>", DEF(NULL), "assume identity of <username> (only when run as root)",
-         parse_user, NULL, NULL, 0),
-    FLAG('m', "memory-limit", "<num>", DEF("64"), "item memory in megabytes", parse_memory,
-         "maxbytes", show_maxbytes, 1),
-    FLAG('M', "disable-evictions", NULL, DEF(NULL), "return error on memory exhausted instead of evicting",
-         parse_no_evict, "evictions", show_evictions, 8),
-    FLAG('c', "conn-limit", "<num>", DEF("1024"), "max simultaneous connections", parse_conns,
-         "maxconns", show_maxconns, 2),
-    FLAG('k', "lock-memory", NULL, DEF(NULL), "lock down all paged memory", parse_lock_memory, NULL, NULL, 0),
-    FLAG('v', "verbose", NULL, DEF(NULL),
-         "verbose (errors and warnings); -vv: also client commands and replies;"
-         " -vvv: also internal state transitions",
-         parse_verbose, "verbosity", show_verbosity, 6),
-    FLAG('h', "help", NULL, DEF(NULL), "print this help and exit", NULL, NULL, NULL, 0),
-    FLAG('i', "license", NULL, DEF(NULL), "print the license and exit", NULL, NULL, NULL, 0),
-    FLAG('V', "version", NULL, DEF(NULL), "print version and exit", NULL, NULL, NULL, 0),
-    FLAG('P', "pidfile", "<file>", DEF(NULL), "save PID in <file> (removed at exit)", parse_pidfile, NULL,
-         NULL, 0),
-    FLAG('f', "slab-growth-factor", "<num>", DEF("1.25"), "chunk size growth factor",
-         parse_factor, "growth_factor", show_factor, 12),
-    FLAG('n', "slab-min-size", "<bytes>", DEF("48"), "min space used for key+value+flags",
-         parse_chunk_size, "chunk_size", show_chunk_size, 13),
-    FLAG('L', "enable-largepages", NULL, DEF(NULL), "accepted; Shoal does not use large pages",
-         parse_accepted, NULL, NULL, 0),
-    FLAG('D', "prefix-delimiter", "<char>", DEF(NULL),
-         "delimiter between key prefixes and IDs for per-prefix stats; turns stats detail on",
-         parse_delimiter, "stat_key_prefix", show_delimiter, 16),
-    FLAG('t', "threads", "<num>", DEF(NULL), "number of worker threads (default: number of cores)",
-         parse_threads, "num_threads", show_threads, 14),
-    FLAG('R', "max-reqs-per-event", "<num>", DEF("20"),
-         "maximum requests processed per connection per event", parse_reqs,
-         "reqs_per_event", show_reqs, 18),
-    FLAG('C', "disable-cas", NULL, DEF(NULL), "disable use of CAS", parse_no_cas, "cas_enabled", show_cas,
-         19),
-    FLAG('b', "listen-backlog", "<num>", DEF("1024"), "set the backlog queue limit",
-         parse_backlog, "tcp_backlog", show_backlog, 20),
-    FLAG('B', "protocol", "<name>", DEF("auto"), "protocol: ascii or auto; binary is refused",
-         parse_protocol, "binding_protocol", show_protocol, 21),
-    FLAG('I', "max-item-size", "<num>", DEF("1m"),
-         "max item size, k/m suffix allowed (min: 1k, max: 1024m)", parse_item_size,
-         "item_size_max", show_item_size, 24),
-    FLAG('S', "enable-sasl", NULL, DEF(NULL), "refused: Shoal has no SASL", refuse_sasl, "auth_enabled_sasl",
-         show_no, 22),
-    FLAG('F', "disable-flush-all", NULL, DEF(NULL), "disable flush_all command", parse_no_flush,
-         "flush_enabled", show_flush, 30),
-    FLAG('X', "disable-dumping", NULL, DEF(NULL), "disable stats cachedump and lru_crawler metadump",
-         parse_no_dump, "dump_enabled", show_dump, 31),
-    FLAG('W', "disable-watch", NULL, DEF(NULL), "disable watch commands", parse_no_watch, NULL, NULL, 0),
-    FLAG('Y', "auth-file", "<file>", DEF(NULL), "refused: Shoal has no ASCII authentication",
-         refuse_auth_file, "auth_enabled_ascii", show_no, 23),
-    FLAG('e', "memory-file", "<file>", DEF(NULL), "accepted and ignored: items live in plain memory",
-         parse_memory_file, "memory_file", show_memory_file, 40),
-    FLAG('Z', "enable-ssl", NULL, DEF(NULL), "refused: Shoal has no TLS", refuse_tls, "ssl_enabled", show_no,
-         39),
-    FLAG('o', "extended", "<list>", DEF(NULL), "comma separated list of extended options (below)", NULL, NULL,
-         NULL, 0),
-    SUB("maxconns_fast", NULL, false, DEF(NULL), "immediately close new connections after limit (default: on)",
-        sub_maxconns_fast, "maxconns_fast", show_maxconns_fast, 25),
-    SUB("no_maxconns_fast", NULL, false, DEF(NULL), "accepted; Shoal always closes at once", sub_no_maxconns_fast,
-        NULL, NULL, 0),
-    SUB("hashpower", "<num>", false, DEF(NULL), "initial hash table size is 2^num buckets (12-64)",
-        sub_hashpower, "hashpower_init", show_hashpower, 26),
-    SUB("idle_timeout", "<sec>", false, DEF("0"), "close connections idle this long, 0: never",
-        sub_idle_timeout, "idle_timeout", show_idle_timeout, 33),
-    SUB("read_buf_mem_limit", "<mb>", false, DEF("0"),
-        "megabytes for all connections' buffered input",
-        sub_read_buf_mem_limit, "read_buf_mem_limit", show_read_buf, 34),
-    SUB("slab_chunk_max", "<bytes>", false, DEF("524288"), "largest slab chunk; -I must be a multiple",
-        sub_slab_chunk_max, "slab_chunk_max", show_slab_chunk_max, 29),
-    SUB("track_sizes", NULL, false, DEF(NULL), "accepted; stats sizes is not tracked", sub_track_sizes,
-        "track_sizes", show_track_sizes, 35),
+    OPTION_LIST(TABLE_ROW)
     TUNE("hash_algorithm", "<name>", false, sub_hash_algorithm),
     TUNE("no_hashexpand", NULL, false, parse_accepted),
     TUNE("slab_reassign", NULL, false, parse_accepted),
@@ -810,24 +603,6 @@ const struct option_def option_table[] = {
     TUNE("no_drop_privileges", NULL, false, parse_accepted),
     TUNE("resp_obj_mem_limit", "<mb>", false, sub_resp_obj_mem_limit),
     TUNE("sock_cookie_id", "<num>", false, sub_sock_cookie_id),
-    FLAG(0, "proxy", NULL, DEF(NULL),
-         "routing: store nothing, forward every key to its owner (needs --servers or --join)",
-         parse_proxy, "proxy", show_proxy, 95),
-    FLAG(0, "servers", "<host:port[:weight][ name],...>", DEF(NULL),
-         "routing: a fixed ketama ring of backends, as twemproxy's servers list", parse_servers,
-         "proxy_servers", show_servers, 96),
-    FLAG(0, "backend-timeout", "<ms>", DEF("1000"),
-         "routing: a backend reply (or connect) not there by then fails the request",
-         parse_backend_timeout, "backend_timeout", show_backend_timeout, 97),
-    FLAG(0, "backend-read-failure", "<miss|error>", DEF("miss"),
-         "routing: a read whose backend failed answers a miss, or SERVER_ERROR as a write does",
-         parse_backend_read_failure, "backend_read_failure", show_backend_read_failure, 100),
-    FLAG(0, "hash", "<name>", DEF("md5"),
-         "routing: the key hash of the ring (twemproxy's names: md5, fnv1a_64, crc32a, ...)",
-         parse_proxy_hash, "proxy_hash", show_proxy_hash, 98),
-    FLAG(0, "warmup", "<sec>", DEF("30"),
-         "cluster: after joining, fetch a key missing here from its previous owner for this long",
-         parse_warmup, "warmup", show_warmup, 99),
     CLUSTER_OPTION_ROWS
     STAT_ONLY("oldest", show_oldest, 7),
     STAT_ONLY("num_threads_per_udp", show_threads, 15),

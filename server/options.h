@@ -1,7 +1,10 @@
 #ifndef SHOAL_OPTIONS_H
 #define SHOAL_OPTIONS_H
 /* The command line: memcached 1.6's flags, declared once in a table that the parser, the -h text,
- * `stats settings` and man/shoal.1 all follow.
+ * `stats settings` and man/shoal.1 all follow. Its rows come from server/option_list.h (one per
+ * flag or honoured -o suboption, which also declares the settings field and its default; how to
+ * add an option is written there), the -o tuning rows from options.c, the cluster's from
+ * server/cluster_options.h.
  *
  * Exit codes follow memcached: 64 (EX_USAGE) for most bad values, 1 for the checks memcached
  * reports with EXIT_FAILURE (-c, -t, -R, -f, -n, -o). */

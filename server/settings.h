@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "server/cluster_options.h"
+#include "server/option_list.h"
 
 /* -B: memcached's binding protocols. Shoal speaks ASCII only, so binary is refused at start. */
 enum binding_protocol {
@@ -13,55 +14,26 @@ enum binding_protocol {
     BINDING_ASCII,
 };
 
+/* The fields of the options (server/option_list.h: one row each, with its default), then the
+ * state that no single option owns. */
+#define SETTINGS_FIELD(kind, where, short_name, long_name, arg, help, stat, rank, ...) \
+    SETTINGS_FIELD_##kind(__VA_ARGS__)
+#define SETTINGS_FIELD_INT(field, type, ...) type field;
+#define SETTINGS_FIELD_BOOL(field, ...) bool field;
+#define SETTINGS_FIELD_STRING(field, ...) const char *field;
+#define SETTINGS_FIELD_CUSTOM(field, type, ...) type field;
+#define SETTINGS_FIELD_NO_SETTING(...)
+
 struct settings {
-    int port;                /* -p, TCP port (0 = none) */
-    int udpport;             /* -U, must be 0: Shoal does not serve UDP */
-    const char *socketpath;  /* -s, unix socket instead of TCP */
-    int access;              /* -a, unix socket mode */
-    const char *inter;       /* -l, comma-separated addresses; NULL = all */
-    bool daemonize;          /* -d */
-    const char *pid_file;    /* -P */
-    const char *username;    /* -u */
-    size_t maxbytes;         /* -m, bytes */
-    bool evict_to_free;      /* false with -M */
-    int maxconns;            /* -c */
-    int num_threads;         /* -t */
-    int reqs_per_event;      /* -R */
-    bool use_cas;            /* false with -C */
-    int backlog;             /* -b */
-    size_t item_size_max;    /* -I */
-    double factor;           /* -f */
-    int chunk_size;          /* -n */
-    bool flush_enabled;      /* false with -F */
-    bool shutdown_command;   /* -A */
-    int idle_timeout;        /* -o idle_timeout, seconds, 0 = never */
-    int hashpower_init;      /* -o hashpower */
-    size_t read_buf_mem_limit; /* -o read_buf_mem_limit, bytes, 0 = no limit */
-    bool maxconns_fast;      /* -o maxconns_fast (always on in memcached 1.6) */
-    int verbose;             /* -v count; the live level is log_verbosity (the verbosity command) */
-    enum binding_protocol binding_protocol; /* -B */
-    bool lock_memory;        /* -k */
-    bool maxcore;            /* -r */
-    char prefix_delimiter;   /* -D */
+    OPTION_LIST(SETTINGS_FIELD)
     bool detail_enabled;     /* -D turns it on; `stats detail on|off` changes it at run time */
-    bool dump_enabled;       /* false with -X */
-    bool watch_enabled;      /* false with -W */
-    bool track_sizes;        /* -o track_sizes */
-    unsigned slab_chunk_max; /* -o slab_chunk_max, bytes (memcached's check against -I) */
-    const char *memory_file; /* -e, accepted and ignored: Shoal keeps items in plain memory */
     struct cluster_settings cluster; /* --node-name, --join, ... (server/cluster_options.h) */
-    /* Routing (server/route_worker.h). */
-    bool proxy;              /* --proxy: store nothing, route every key to its owner */
-    const char *servers;     /* --servers host:port[:weight][ name],...: a fixed ring; NULL: none */
-    unsigned backend_timeout_ms; /* --backend-timeout */
-    bool backend_read_failure_error; /* --backend-read-failure=error (default miss) */
-    const char *proxy_hash;  /* --hash: the key hash of the ring (twemproxy's names); NULL: md5 */
-    unsigned warmup_sec;     /* --warmup: cluster warm-up grace period after joining; 0: off */
 };
 
 extern struct settings settings;
 
-/* Sets every field to memcached 1.6's default, except num_threads: the number of online cores. */
+/* Sets every field to its default from server/option_list.h: memcached 1.6's, except num_threads,
+ * the number of online cores. */
 void settings_init(struct settings *s);
 
 #endif
