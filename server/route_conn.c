@@ -1,6 +1,7 @@
 /* One client connection's routed commands and their in-order replies; see route_conn.h. */
 #include "server/route_conn.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,26 @@
 /* Marks the deletes warm-up sends to a previous owner, so that that node, in warm-up itself,
  * does not pass them on (which would make two joining nodes delete back and forth forever). */
 #define WARMUP_OPAQUE "O.shoal-warmup"
+
+/* Writes of this node's keys during its hand-off window, counted per slot of the key's hash (and
+ * flush_alls apart), shared by every worker: a warm-up copy-in whose count moved while its
+ * lookup was in flight may be copying a value that a delete has meanwhile removed, so it is
+ * undone (warm_finish). A write counts before it runs, the copy-in checks after it ran: one of
+ * the two always sees the other. More slots only mean fewer needless undos. */
+#define WRITE_SLOTS 4096
+static _Atomic uint32_t writes_by_slot[WRITE_SLOTS];
+static _Atomic uint32_t flushes;
+
+static _Atomic uint32_t *write_slot(const char *key, size_t len)
+{
+    return &writes_by_slot[store_hash(key, len) & (WRITE_SLOTS - 1)];
+}
+
+/* What a copy-in compares: the key's slot and the flush count, as one number. */
+static uint64_t write_count(const char *key, size_t len)
+{
+    return (uint64_t)atomic_load(write_slot(key, len)) << 32 | atomic_load(&flushes);
+}
 
 struct entry;
 
@@ -438,6 +459,7 @@ struct warm_key {
     long long ttl; /* seconds left, -1: none */
     char *data;
     size_t data_len;
+    uint64_t writes; /* write_count when the lookup left */
 };
 
 /* The lookups for one part's missed keys; the part completes when the last answers. */
@@ -496,7 +518,8 @@ static void warm_finish(struct warm *w, bool from_backend)
     bool copied = false;
     for (size_t k = 0; k < w->nkeys; k++) {
         struct warm_key *wk = &w->keys[k];
-        if (wk->hit && pc && session_state(pc->session) == SESSION_OPEN) {
+        if (wk->hit && pc && session_state(pc->session) == SESSION_OPEN &&
+            write_count(wk->key, wk->len) == wk->writes) {
             long long ttl = wk->ttl < 0 ? 0 : wk->ttl == 0 ? 1 : wk->ttl;
             char head[400];
             int hn = snprintf(head, sizeof head, "ms %.*s %zu F%u T%lld ME q\r\n", (int)wk->len,
@@ -510,6 +533,12 @@ static void warm_finish(struct warm *w, bool from_backend)
                 outbuf_init(&discard);
                 (void)session_process(pc->session, cmd, (size_t)hn + wk->data_len + 2, &discard,
                                       SIZE_MAX);
+                if (write_count(wk->key, wk->len) != wk->writes) {
+                    /* a write ran meanwhile: the copy may be older than it, drop it */
+                    int dn = snprintf(head, sizeof head, "md %.*s q\r\n", (int)wk->len, wk->key);
+                    if (dn > 0 && (size_t)dn < sizeof head)
+                        (void)session_process(pc->session, head, (size_t)dn, &discard, SIZE_MAX);
+                }
                 outbuf_free(&discard);
                 free(cmd);
                 copied = true;
@@ -597,7 +626,7 @@ static void warm_lookup(struct route_conn *pc, struct warm *w, const char *key, 
     if (n <= 0 || (size_t)n >= sizeof req)
         return;
     struct warm_key *wk = &w->keys[w->nkeys++];
-    *wk = (struct warm_key){.warm = w, .key = key, .len = len};
+    *wk = (struct warm_key){.warm = w, .key = key, .len = len, .writes = write_count(key, len)};
     if (route_worker_send(pc->router, source, req, (size_t)n, REPLY_META, on_warm_reply, wk) ==
         BACKEND_OK)
         w->pending++;
@@ -695,27 +724,60 @@ static void ignore_reply(void *arg, enum backend_error err, const char *reply, s
     (void)len;
 }
 
-/* During warm-up, a write to a key this node owns also deletes the previous owner's copy, so
- * that a later local miss cannot bring an outdated value back. */
-static void invalidate_previous(struct route_conn *pc, const struct proto_token *t, size_t nt,
-                                enum proto_cmd cmd)
+/* The key a single-key command addresses, as it is placed and stored: a meta command's base64
+ * key (b) decoded into buf. False when there is none (or it does not decode). */
+static bool command_key(const struct proto_token *t, size_t nt, enum proto_cmd cmd,
+                        unsigned char buf[PROTO_KEY_MAX_LENGTH + 4], const char **key,
+                        size_t *len, bool *binary)
 {
-    if (!route_worker_warmup_active(pc->router) || nt < 3 || t[1].length > PROTO_KEY_MAX_LENGTH)
-        return;
-    bool meta = cmd == PROTO_CMD_MS || cmd == PROTO_CMD_MD || cmd == PROTO_CMD_MA;
-    bool binary = false;
+    if (nt < 3 || t[1].length > PROTO_KEY_MAX_LENGTH)
+        return false;
+    bool meta = cmd == PROTO_CMD_MS || cmd == PROTO_CMD_MD || cmd == PROTO_CMD_MA ||
+                cmd == PROTO_CMD_MG;
+    *binary = false;
     for (size_t k = cmd == PROTO_CMD_MS ? 3 : 2; meta && k + 1 < nt; k++)
-        if (t[k].length > 0 && t[k].value[0] == 'b')
-            binary = true;
-    if (binary)
-        return; /* (the owner of a base64 key is its decoded bytes; rare: not invalidated) */
+        if (t[k].length == 1 && t[k].value[0] == 'b')
+            *binary = true;
+    *key = t[1].value;
+    *len = t[1].length;
+    if (*binary) {
+        *len = proto_base64_decode(t[1].value, t[1].length, buf, PROTO_KEY_MAX_LENGTH + 4);
+        if (*len == 0)
+            return false;
+        *key = (const char *)buf;
+    }
+    return true;
+}
+
+/* Before a write to a key this node owns runs, during its hand-off window (warm-up and the
+ * grace after it): counts the write, so that a warm-up copy-in racing it is undone, and deletes
+ * the key's copy at its previous owner, so that an outdated value cannot come back from there
+ * (by a later warm-up lookup, or after this node dies again). */
+static void note_owned_write(struct route_conn *pc, const struct proto_token *t, size_t nt,
+                             enum proto_cmd cmd)
+{
+    if (!route_worker_handoff_active(pc->router))
+        return;
+    if (cmd == PROTO_CMD_FLUSH_ALL) {
+        atomic_fetch_add(&flushes, 1);
+        return;
+    }
+    unsigned char decoded[PROTO_KEY_MAX_LENGTH + 4];
+    const char *key;
+    size_t len;
+    bool binary;
+    if (!command_key(t, nt, cmd, decoded, &key, &len, &binary))
+        return;
+    atomic_fetch_add(write_slot(key, len), 1);
     uint32_t source;
-    if (!route_worker_warmup_source(pc->router, t[1].value, t[1].length, &source))
+    if (!route_worker_warmup_source(pc->router, key, len, &source))
         return;
     char req[300];
-    int n = snprintf(req, sizeof req, "md %s q " WARMUP_OPAQUE "\r\nmn\r\n", t[1].value);
+    int n = snprintf(req, sizeof req, "md %s q%s " WARMUP_OPAQUE "\r\nmn\r\n", t[1].value,
+                     binary ? " b" : "");
     if (n > 0 && (size_t)n < sizeof req)
-        (void)route_worker_send(pc->router, source, req, (size_t)n, REPLY_UNTIL_MN, ignore_reply, NULL);
+        (void)route_worker_send(pc->router, source, req, (size_t)n, REPLY_UNTIL_MN, ignore_reply,
+                                NULL);
 }
 
 /* Queues the entry (its plan built) and sends its parts. */
@@ -797,9 +859,10 @@ static size_t forwarded_command(struct route_conn *pc, const char *in, size_t to
         if (e)
             entry_free(e);
     }
+    if ((route_cmd_single_key_write(cmd) || cmd == PROTO_CMD_FLUSH_ALL) &&
+        !is_warmup_request(t, nt, cmd))
+        note_owned_write(pc, t, nt, cmd);
     run_local(pc, in, total);
-    if (route_cmd_single_key_write(cmd) && !is_warmup_request(t, nt, cmd))
-        invalidate_previous(pc, t, nt, cmd);
     return total;
 }
 
@@ -817,25 +880,16 @@ static size_t block_max(const struct route_conn *pc)
 static void drop_at_owner(struct route_conn *pc, const struct proto_token *t, size_t nt,
                           enum proto_cmd cmd)
 {
-    if (pc->forwarded || route_worker_member_count(pc->router) == 0 || nt < 3 ||
-        t[1].length > PROTO_KEY_MAX_LENGTH)
+    if (pc->forwarded || route_worker_member_count(pc->router) == 0)
         return;
     if (cmd != PROTO_CMD_SET && cmd != PROTO_CMD_MS)
         return;
-    bool binary = false;
-    for (size_t k = 3; cmd == PROTO_CMD_MS && k + 1 < nt; k++)
-        if (t[k].length > 0 && t[k].value[0] == 'b')
-            binary = true;
-    /* a base64 key is stored, and placed, by its decoded bytes */
     unsigned char decoded[PROTO_KEY_MAX_LENGTH + 4];
-    const char *key = t[1].value;
-    size_t key_len = t[1].length;
-    if (binary) {
-        key_len = proto_base64_decode(t[1].value, t[1].length, decoded, sizeof decoded);
-        if (key_len == 0)
-            return;
-        key = (const char *)decoded;
-    }
+    const char *key;
+    size_t key_len;
+    bool binary;
+    if (!command_key(t, nt, cmd, decoded, &key, &key_len, &binary))
+        return;
     uint32_t owner = route_worker_owner(pc->router, key, key_len);
     if (route_worker_is_self(pc->router, owner))
         return;
@@ -979,13 +1033,13 @@ static size_t one_command(struct route_conn *pc, const char *in, size_t len)
         if (plan->nparts == 1 && route_worker_is_self(pc->router, plan->parts[0].backend) &&
             !(is_warmable(plan->cmd) && route_worker_warmup_active(pc->router))) {
             /* this node owns the key(s) */
-            bool write = plan->write && plan->merge == ROUTE_MERGE_ONE;
-            enum proto_cmd cmd = plan->cmd;
+            if (plan->write && plan->merge == ROUTE_MERGE_ONE)
+                note_owned_write(pc, t, nt, plan->cmd);
             entry_free(e);
             run_local(pc, in, total);
-            if (write)
-                invalidate_previous(pc, t, nt, cmd);
         } else {
+            if (plan->cmd == PROTO_CMD_FLUSH_ALL)
+                note_owned_write(pc, t, nt, plan->cmd); /* its self part runs here */
             forward(pc, e);
         }
         break;

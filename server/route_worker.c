@@ -23,6 +23,7 @@
 #include "server/log.h"
 #include "server/outbuf.h"
 #include "server/settings.h"
+#include "server/store.h"
 
 /* Unwritten request bytes per backend per worker beyond which requests are refused ("backend
  * busy"): far above any healthy pipeline, low enough that a stuck backend cannot take the
@@ -32,6 +33,13 @@
  * with "backend reply too large" (backend.h, max_reply_bytes), so that a multi-get of many large
  * values cannot take the worker's memory. Raised to fit one value of -I. */
 #define REPLY_HOLD_MAX (64u * 1024 * 1024)
+/* After warm-up, how long a joined node's writes still delete the previous owner's copy: time
+ * for that owner to notice the change and drop the keys it no longer owns (a sweep of its table,
+ * route_worker_sweep_step), so that none of its copies can be served stale if this node goes
+ * again. */
+#define HANDOFF_GRACE_MS 10000u
+/* Buckets a hand-off sweep visits per loop turn; the loop does not sleep while one runs. */
+#define SWEEP_BUCKETS_PER_TURN 4096u
 /* Reconnect backoff: the first retry soon (a restarted backend is back within a tick), then
  * doubling to one attempt a second, so a dead backend costs one connect per second per worker. */
 #define BACKOFF_MIN_MS 20
@@ -95,6 +103,10 @@ struct route_worker {
     int view_slot;
     uint64_t view_version;
     bool view_seen;
+    /* hand-off sweep (cluster mode, worker 0 alone: the store is shared): after a ring change,
+     * once the joiners' warm-up is over, the keys this node no longer owns are dropped */
+    uint64_t sweep_at;     /* ms; 0: none due */
+    uint32_t sweep_cursor; /* the next bucket */
 };
 
 static struct {
@@ -109,6 +121,8 @@ static struct {
     uint64_t warmup_ms;
     char self_name[WIRE_NAME_MAX + 1];
     struct route_worker *workers[MAX_WORKERS];
+    _Atomic uint64_t sweeps;        /* hand-off sweeps completed */
+    _Atomic uint64_t swept_items;   /* items they dropped */
 } g;
 
 static uint64_t now_ms(void)
@@ -523,6 +537,14 @@ static bool split_data_addr(const char *da, char *host, size_t host_len, char *a
     return true;
 }
 
+/* How long after joining a ring this node keeps the ring of the others: --warmup for lookups,
+ * then HANDOFF_GRACE_MS more in which its writes still delete the previous owner's copy, until
+ * that owner has dropped the keys it no longer owns (route_worker_sweep_step). */
+static uint64_t handoff_ms(void)
+{
+    return g.warmup_ms + HANDOFF_GRACE_MS;
+}
+
 static void drop_warmup(struct route_worker *r)
 {
     ketama_ring_free(r->others_ring);
@@ -551,7 +573,7 @@ static void update_warmup(struct route_worker *r)
                 others, (int)(g.warmup_ms / 1000));
     }
     r->had_others = has_others;
-    if (!has_others || g.warmup_ms == 0 || r->now - r->joined_at >= g.warmup_ms)
+    if (!has_others || r->now - r->joined_at >= handoff_ms())
         return;
     struct member **list = calloc(others, sizeof *list);
     r->others_map = calloc(others, sizeof *r->others_map);
@@ -575,7 +597,7 @@ bool route_worker_warmup_source(struct route_worker *r, const char *key, size_t 
 {
     if (!r->others_ring)
         return false;
-    if (r->now - r->joined_at >= g.warmup_ms) {
+    if (r->now - r->joined_at >= handoff_ms()) {
         drop_warmup(r);
         return false;
     }
@@ -586,6 +608,53 @@ bool route_worker_warmup_source(struct route_worker *r, const char *key, size_t 
 bool route_worker_warmup_active(const struct route_worker *r)
 {
     return r->others_ring != NULL && r->now - r->joined_at < g.warmup_ms;
+}
+
+bool route_worker_handoff_active(const struct route_worker *r)
+{
+    return r->others_ring != NULL && r->now - r->joined_at < handoff_ms();
+}
+
+/* After a ring change: the keys this node held for others may now belong elsewhere. They stay
+ * through the warm-up of whoever took them (which looks its misses up here), then go, so that
+ * no copy is left here to be served stale should their owner leave again (it deletes them here
+ * during its hand-off window, which outlasts this wait by HANDOFF_GRACE_MS). A pass in progress
+ * starts over under the new ring. */
+static void schedule_sweep(struct route_worker *r)
+{
+    if (r->worker_id != 0 || g.mode != MODE_CLUSTER || g.proxy_only)
+        return;
+    r->sweep_at = r->now + g.warmup_ms;
+    if (r->sweep_at == 0)
+        r->sweep_at = 1;
+    r->sweep_cursor = 0;
+}
+
+static bool owned_here(void *ctx, const char *key, size_t len)
+{
+    struct route_worker *r = ctx;
+    return route_worker_is_self(r, route_worker_owner(r, key, len));
+}
+
+void route_worker_sweep_step(struct route_worker *r, struct store *st)
+{
+    if (r->sweep_at == 0 || r->now < r->sweep_at)
+        return;
+    uint32_t self;
+    if (!r->ring || !route_worker_self_member(r, &self)) {
+        r->sweep_at = 0; /* not on a ring: nothing here is anyone else's yet */
+        return;
+    }
+    uint64_t dropped = 0;
+    bool done = store_sweep(st, &r->sweep_cursor, SWEEP_BUCKETS_PER_TURN, owned_here, r, &dropped);
+    if (dropped)
+        atomic_fetch_add_explicit(&g.swept_items, dropped, memory_order_relaxed);
+    if (done) {
+        r->sweep_at = 0;
+        atomic_fetch_add_explicit(&g.sweeps, 1, memory_order_relaxed);
+        log_msg(2, "router: hand-off sweep done (%llu items dropped in total)",
+                (unsigned long long)atomic_load(&g.swept_items));
+    }
 }
 
 /* Rebuilds the table from a membership snapshot: alive and suspect data members, kept by name
@@ -648,6 +717,7 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
     install(r, members, n, ring, carried);
     free(carried);
     update_warmup(r);
+    schedule_sweep(r);
     log_msg(2, "router: worker %d ring rebuilt, %u members (snapshot %llu)", r->worker_id, n,
             (unsigned long long)snap->version);
 }
@@ -807,6 +877,8 @@ int route_worker_flush(struct route_worker *r, int max_ms)
         if (d < next)
             next = d;
     }
+    if (r->sweep_at != 0 && r->sweep_at < next)
+        next = r->sweep_at; /* a sweep due, or in progress: wake for it */
     if (next == UINT64_MAX)
         return max_ms;
     if (next <= now)
@@ -921,4 +993,11 @@ void route_worker_stats(struct outbuf *out)
         }
     }
     free(rows);
+    if (g.mode == MODE_CLUSTER && !g.proxy_only) {
+        int n = snprintf(line, sizeof line, "STAT handoff_sweeps %llu\r\nSTAT handoff_swept_items %llu\r\n",
+                         (unsigned long long)atomic_load(&g.sweeps),
+                         (unsigned long long)atomic_load(&g.swept_items));
+        if (n > 0 && (size_t)n < sizeof line)
+            outbuf_append(out, line, (size_t)n);
+    }
 }

@@ -113,10 +113,17 @@ enum backend_error route_worker_send(struct route_worker *r, uint32_t member, co
                                enum reply_kind kind, backend_done_fn done, void *arg);
 
 /* Warm-up (cluster mode, --warmup SEC): during that grace period after this node joined a ring
- * with other members, the member that would own a key without this node, which may still hold
- * it. */
+ * with other members, a local miss may be looked up at the key's previous owner. */
 bool route_worker_warmup_active(const struct route_worker *r);
-/* True with *member set when the key has such a source (never this node itself). */
+/* The hand-off window: warm-up and a grace after it, in which writes of this node's keys also
+ * delete the copy at the key's previous owner. */
+bool route_worker_handoff_active(const struct route_worker *r);
+/* Called once per loop turn with the node's store: runs a slice of a due hand-off sweep, which
+ * drops the keys this node no longer owns after a ring change (cluster mode; worker 0 alone). */
+struct store;
+void route_worker_sweep_step(struct route_worker *r, struct store *st);
+/* Within the hand-off window: true with *member set to the member that would own the key
+ * without this node, which may still hold it (never this node itself). */
 bool route_worker_warmup_source(struct route_worker *r, const char *key, size_t len, uint32_t *member);
 
 /* Scratch buffer for merging replies, reused across requests (owned by the router). */

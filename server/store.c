@@ -1179,6 +1179,18 @@ static void maybe_grow_table(struct store *st)
     atomic_store(&st->hashpower, hp + 1);
 }
 
+/* Takes the item at *link out of its chain (stripe sp, locked) and lets it go. */
+static void unlink_at(struct store *st, struct stripe *sp, uint32_t *link, struct item *it)
+{
+    set_link(link, it->next);
+    set_link(&it->next, 0);
+    atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
+    STRIPE_ADD(sp, items, (uint64_t)-1);
+    STRIPE_ADD(sp, bytes, (uint64_t)0 - item_size(st, it));
+    COUNT(item_counters(st, it)->number, (uint64_t)-1);
+    drop_unlinked(st, it);
+}
+
 /* Visits a slice of the table, reclaiming expired and flushed items. */
 static void crawl(struct store *st)
 {
@@ -1203,13 +1215,7 @@ static void crawl(struct store *st)
                 continue;
             }
             count_removal(st, it, REMOVE_CRAWL, now);
-            set_link(link, it->next);
-            set_link(&it->next, 0);
-            atomic_store_explicit(&it->state, STATE_ALLOCATED, memory_order_release);
-            STRIPE_ADD(sp, items, (uint64_t)-1);
-            STRIPE_ADD(sp, bytes, (uint64_t)0 - item_size(st, it));
-            COUNT(item_counters(st, it)->number, (uint64_t)-1);
-            drop_unlinked(st, it);
+            unlink_at(st, sp, link, it);
         }
         pthread_mutex_unlock(m);
     }
@@ -1265,6 +1271,34 @@ static void rebalance(struct store *st)
     pthread_mutex_unlock(&c->lock);
     /* The move's own evictions do not make the donor busy. */
     st->seen_evictions[donor] = atomic_load_explicit(&c->counters.evicted, RELAXED);
+}
+
+bool store_sweep(struct store *st, uint32_t *cursor, uint32_t n, store_keep_fn keep, void *ctx,
+                 uint64_t *dropped)
+{
+    pthread_mutex_lock(&st->maintain_lock); /* the table does not grow meanwhile */
+    bool wrapped = false;
+    rel_time_t now = clock_now();
+    for (uint32_t i = 0; i < n && !wrapped; i++) {
+        uint32_t b = *cursor & st->table_mask;
+        *cursor = (b + 1) & st->table_mask;
+        wrapped = *cursor == 0;
+        struct stripe *sp = &st->stripes[b & (STORE_STRIPES - 1)];
+        pthread_mutex_lock(&sp->lock);
+        uint32_t *link = &st->table[b];
+        while (*link) {
+            struct item *it = item_at(st, *link);
+            if (item_is_dead(st, it, now) || keep(ctx, item_key(it), item_nkey(it))) {
+                link = &it->next;
+                continue;
+            }
+            unlink_at(st, sp, link, it);
+            (*dropped)++;
+        }
+        pthread_mutex_unlock(&sp->lock);
+    }
+    pthread_mutex_unlock(&st->maintain_lock);
+    return wrapped;
 }
 
 void store_maintain(struct store *st)

@@ -135,6 +135,17 @@ void store_flush(struct store *st, rel_time_t when);
  * flushed items (a bounded slice of the table per call) and grows the hash table when needed. */
 void store_maintain(struct store *st);
 
+/* Says whether the store keeps the live item with this key (store_sweep). Called under the
+ * key's stripe lock: it must not call into the store. */
+typedef bool (*store_keep_fn)(void *ctx, const char *key, size_t nkey);
+
+/* Visits up to n buckets of the hash table from *cursor (0 to start a pass), unlinking every
+ * live item that keep() turns down and adding their number to *dropped; advances *cursor.
+ * Returns true when the visit reached the end of the table: a whole pass is done (an item that
+ * was linked throughout it was offered to keep() at least once). */
+bool store_sweep(struct store *st, uint32_t *cursor, uint32_t n, store_keep_fn keep, void *ctx,
+                 uint64_t *dropped);
+
 /* Item fields. Reads under the key's lock (or on an unlinked item the caller owns). */
 const char *item_key(const struct item *it);
 size_t item_nkey(const struct item *it);

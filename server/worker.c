@@ -331,6 +331,7 @@ static void *worker_main(void *arg)
             /* backend timers first (their completions wake connections), then
              * the connections with replies, then one write per backend for the whole turn */
             route_worker_tick(w->router);
+            route_worker_sweep_step(w->router, w->env.store);
             while (w->ready) {
                 struct conn *c = w->ready;
                 w->ready = c->ready_next;

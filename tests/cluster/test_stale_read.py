@@ -12,69 +12,10 @@ through a, and the test still checks a's own store. Short gossip timings keep it
 polls with a deadline; every process started is killed at the end, also on failure."""
 import os
 import signal
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_nodes import DEADLINE, LOCAL_HELLO, Node, main, wait_until  # noqa: E402
-
-
-def exchange(port, data, ends, hello=False):
-    """Sends data (after LOCAL_HELLO if hello) and reads until the reply ends with one of ends."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
-    try:
-        if hello:
-            s.sendall(LOCAL_HELLO)
-            buf = b""
-            while not buf.endswith(b"\r\n"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    raise AssertionError("connection closed after the local hello")
-                buf += chunk
-        s.sendall(data)
-        buf = b""
-        while not any(buf.endswith(e) for e in ends):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        return buf
-    finally:
-        s.close()
-
-
-def get(port, key, hello=False):
-    """The value of key through this node (or from its own store), or None on a miss."""
-    reply = exchange(port, b"get " + key + b"\r\n", (b"END\r\n", b"ERROR\r\n"), hello)
-    if reply == b"END\r\n":
-        return None
-    lines = reply.split(b"\r\n")
-    assert lines[0].startswith(b"VALUE " + key + b" "), reply
-    return lines[1]
-
-
-def set_(port, key, value):
-    reply = exchange(port, b"set %s 0 0 %d\r\n%s\r\n" % (key, len(value), value),
-                     (b"\r\n",))
-    assert reply == b"STORED\r\n", reply
-
-
-def cluster_stats(port):
-    text = exchange(port, b"stats cluster\r\n", (b"END\r\n", b"ERROR\r\n")).decode()
-    counters, members = {}, {}
-    for line in text.split("\r\n"):
-        f = line.split(" ")
-        if len(f) >= 6 and f[1] == "cluster_member":
-            members[f[2]] = f[4]
-        elif len(f) == 3 and f[0] == "STAT":
-            counters[f[1]] = f[2]
-    return counters, members
-
-
-def all_see(observers, name, state):
-    def ok():
-        return all(cluster_stats(n.port)[1].get(name) == state for n in observers)
-    wait_until(ok, "%s %s in every view" % (name, state))
+from cluster_nodes import Node, all_see, cluster_stats, get, main, set_, wait_until  # noqa: E402
 
 
 def test_no_stale_read_after_heal():

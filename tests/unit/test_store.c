@@ -690,6 +690,56 @@ START_TEST(table_grows)
 }
 END_TEST
 
+/* store_sweep's keep(): keeps keys whose number is even. */
+static bool keep_even(void *ctx, const char *key, size_t nkey)
+{
+    (*(int *)ctx)++;
+    return (key[nkey - 1] - '0') % 2 == 0;
+}
+
+/* A sweep drops exactly what keep() turns down, over passes interleaved with table growth, and
+ * keeps the store's counts right. */
+START_TEST(sweep_drops_what_is_not_kept)
+{
+    clock_set_for_test(1000);
+    struct store_config cfg = {
+        .mem_limit = 16 * MB, .item_size_max = MB, .growth_factor = 1.25, .chunk_min = 48,
+        .hashpower = 10, .evict = true, .use_cas = true,
+    };
+    char err[100], key[32], buf[32];
+    struct store *st = store_create(&cfg, err, sizeof err);
+    ck_assert_ptr_nonnull(st);
+    for (int i = 0; i < 10000; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        put(st, key, key, 0);
+    }
+    uint32_t cursor = 0;
+    uint64_t dropped = 0;
+    int offered = 0, calls = 0;
+    bool done = false;
+    while (!done) {
+        done = store_sweep(st, &cursor, 100, keep_even, &offered, &dropped);
+        if (++calls == 3)
+            store_maintain(st); /* grows the table in the middle of the pass */
+        ck_assert_int_lt(calls, 100000);
+    }
+    ck_assert_uint_eq(dropped, 5000);
+    ck_assert_int_ge(offered, 10000);
+    ck_assert_uint_eq(stats_of(st).curr_items, 5000);
+    for (int i = 0; i < 10000; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        ck_assert_int_eq(get(st, key, buf, sizeof buf), i % 2 == 0 ? STORE_HIT : STORE_MISS_ABSENT);
+    }
+    /* a second pass finds nothing more to drop */
+    cursor = 0;
+    dropped = 0;
+    while (!store_sweep(st, &cursor, 1u << 20, keep_even, &offered, &dropped))
+        ;
+    ck_assert_uint_eq(dropped, 0);
+    store_destroy(st);
+}
+END_TEST
+
 /* ---- threads ---- */
 
 struct stress_ctx {
@@ -909,6 +959,7 @@ int main(void)
     tcase_add_test(tc, max_value_matches_memcached);
     tcase_add_test(tc, large_items_evict_each_other);
     tcase_add_test(tc, table_grows);
+    tcase_add_test(tc, sweep_drops_what_is_not_kept);
     tcase_add_test(tc, threads_stress);
     tcase_add_test(tc, threads_stress_large);
     tcase_add_test(tc, bad_config);
