@@ -8,6 +8,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -569,23 +570,65 @@ def test_big_block_memory(_p, _backends):
             b.stop()
 
 
-def test_big_values_short_timeout(_p, _backends):
-    """Replies queued behind 20 MB ones are not timed out while bytes keep coming: the backend
-    timeout counts from the connection's last progress, not only from the send."""
-    backends = [harness.Server(harness.REFERENCE_BIN, ["-I", "32m"])]
-    p = harness.Server(args=["--proxy", "--servers", servers_arg(backends), "-t", "1",
-                             "-I", "32m", "--backend-timeout", "300"])
+class TrickleBackend:
+    """A backend that answers the proxy's first get with a reply it trickles out: a value sent
+    in `chunks` pieces `gap` seconds apart, so that the whole reply takes several backend
+    timeouts while bytes keep coming; then it answers the second get at once. It answers the
+    proxy's hello (any "me" line) with EN. Runs on its own thread until closed."""
+
+    def __init__(self, chunks, gap):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.value = b"t" * (chunks * 1000)
+        self.chunks, self.gap = chunks, gap
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(30)
+            buf = b""
+            while buf.count(b"get ") < 2:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                buf += data
+                if buf.startswith(b"me "):
+                    line, _, buf = buf.partition(b"\r\n")
+                    conn.sendall(b"EN\r\n")
+            conn.sendall(b"VALUE a 0 %d\r\n" % len(self.value))
+            for i in range(self.chunks):
+                time.sleep(self.gap)
+                conn.sendall(self.value[i * 1000:(i + 1) * 1000])
+            conn.sendall(b"\r\nEND\r\nVALUE b 0 1\r\nx\r\nEND\r\n")
+            conn.recv(1)  # until the proxy closes
+
+    def close(self):
+        self.sock.close()
+
+
+def test_slow_reply_queued_request(_p, _backends):
+    """A request queued behind a reply that takes far longer than the backend timeout, while
+    its bytes keep coming, is not timed out: the timeout counts from the connection's last
+    progress, not only from the send. (2 s of reply, one piece every 0.1 s, a 1 s timeout.)"""
+    slow = TrickleBackend(chunks=20, gap=0.1)
+    p = harness.Server(args=["--proxy", "--servers", "127.0.0.1:%d:1 slow" % slow.port, "-t", "1",
+                             "--backend-timeout", "1000"])
     try:
-        big = big_value(BIG, 6)
         with p.connect(timeout=30) as c:
-            expect_eq(c.request(b"set big:t 0 0 %d\r\n" % BIG + big + b"\r\n"), b"STORED\r\n")
-            one = b"VALUE big:t 0 %d\r\n" % BIG + big + b"\r\nEND\r\n"
-            got = c.request(b"get big:t\r\n" * 4)
-            expect(got == one * 4, "4 pipelined gets: %d values" % got.count(b"VALUE big:t"))
+            got = c.request(b"get a\r\nget b\r\n")
+            want = (b"VALUE a 0 %d\r\n" % len(slow.value) + slow.value + b"\r\nEND\r\n"
+                    + b"VALUE b 0 1\r\nx\r\nEND\r\n")
+            expect_eq(got, want)
     finally:
         p.stop()
-        for b in backends:
-            b.stop()
+        slow.close()
 
 
 def test_flush_disabled(_p, backends):
@@ -680,8 +723,8 @@ def main():
                      ("20 MB values through the proxy with -I 32m", test_big_values),
                      ("values over -I answered as memcached", test_too_large_values),
                      ("big blocks: memory bounded by -I, freed after", test_big_block_memory),
-                     ("big replies queued behind big ones do not time out",
-                      test_big_values_short_timeout),
+                     ("a request queued behind a slow reply does not time out",
+                      test_slow_reply_queued_request),
                      ("-F: flush_all refused, not fanned out", test_flush_disabled),
                      ("flush_all that reached some servers says so", test_partial_flush),
                      ("a multi-get of 150 MB: bounded memory, SERVER_ERROR", test_big_multiget_memory)]:
