@@ -2,6 +2,7 @@
 #include "cluster/route/ketama.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,27 @@ uint32_t ketama_ring_key_hash(const struct ketama_ring *ring, const void *key, s
 uint32_t ketama_ring_server_for_key(const struct ketama_ring *ring, const void *key, size_t len)
 {
     return ketama_ring_server_for_hash(ring, ring->key_hash(key, len));
+}
+
+size_t ketama_ring_owners_for_key(const struct ketama_ring *ring, const void *key, size_t len,
+                                  uint32_t *out, size_t want)
+{
+    if (want > ring->nservers)
+        want = ring->nservers;
+    if (want == 0)
+        return 0;
+    size_t at = ketama_ring_find(ring, ring->key_hash(key, len));
+    size_t found = 0;
+    /* every server has points, so one lap finds them all; an owner already taken is skipped */
+    for (size_t step = 0; step < ring->count && found < want; step++) {
+        uint32_t server = ring->points[(at + step) % ring->count].server;
+        bool seen = false;
+        for (size_t i = 0; i < found && !seen; i++)
+            seen = out[i] == server;
+        if (!seen)
+            out[found++] = server;
+    }
+    return found;
 }
 
 size_t ketama_ring_server_count(const struct ketama_ring *ring)

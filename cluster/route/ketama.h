@@ -47,6 +47,12 @@ void ketama_ring_free(struct ketama_ring *ring);
 
 /* Index (into the list given to build) of the server that owns `key`. */
 uint32_t ketama_ring_server_for_key(const struct ketama_ring *ring, const void *key, size_t len);
+/* A key's owners for replication: the first `want` distinct servers met walking clockwise from
+ * the key's point (the first is ketama_ring_server_for_key's answer, so want 1 places keys as
+ * libmemcached and twemproxy do). Writes their indices, in that order, to out[0..) and returns
+ * how many: min(want, number of servers). */
+size_t ketama_ring_owners_for_key(const struct ketama_ring *ring, const void *key, size_t len,
+                                  uint32_t *out, size_t want);
 /* Index of the server owning hash value `hash` (the first point >= hash, wrapping). */
 uint32_t ketama_ring_server_for_hash(const struct ketama_ring *ring, uint32_t hash);
 /* Position in ketama_ring_points() of the point that owns `hash`. */

@@ -356,6 +356,45 @@ static void place(const struct ketama_ring *ring, const struct ketama_server *se
     }
 }
 
+/* Replica owners: distinct, the first is the key's ketama server, fewer servers than asked for
+ * gives them all, and the owners past the first are the next distinct servers clockwise (checked
+ * against a walk of the sorted points written here independently), with weights honoured. */
+START_TEST(owners_for_key)
+{
+    static struct ketama_server servers[5];
+    static char hosts[5][32];
+    fill_servers(servers, hosts, 5, 0);
+    servers[3].weight = 3;
+    struct ketama_ring *ring = build(servers, 5, KETAMA_COMPAT_TWEMPROXY, NULL);
+    const struct ketama_point *pts = ketama_ring_points(ring);
+    size_t npts = ketama_ring_point_count(ring);
+    for (unsigned k = 0; k < 2000; k++) {
+        char key[32];
+        int len = snprintf(key, sizeof key, "replica-key-%u", k);
+        uint32_t owners[8];
+        ck_assert_uint_eq(ketama_ring_owners_for_key(ring, key, (size_t)len, owners, 3), 3);
+        ck_assert_uint_eq(owners[0], ketama_ring_server_for_key(ring, key, (size_t)len));
+        /* independent walk: successive points from the key's point, first time each server */
+        size_t at = ketama_ring_find(ring, ketama_ring_key_hash(ring, key, (size_t)len));
+        uint32_t want[3];
+        size_t got = 0;
+        for (size_t i = 0; got < 3; i++) {
+            uint32_t s = pts[(at + i) % npts].server;
+            if ((got < 1 || want[0] != s) && (got < 2 || want[1] != s))
+                want[got++] = s;
+        }
+        for (size_t i = 0; i < 3; i++)
+            ck_assert_uint_eq(owners[i], want[i]);
+        ck_assert_uint_eq(ketama_ring_owners_for_key(ring, key, (size_t)len, owners, 8), 5);
+        for (size_t i = 0; i < 5; i++)
+            for (size_t j = i + 1; j < 5; j++)
+                ck_assert_uint_ne(owners[i], owners[j]);
+        ck_assert_uint_eq(ketama_ring_owners_for_key(ring, key, (size_t)len, owners, 0), 0);
+    }
+    ketama_ring_free(ring);
+}
+END_TEST
+
 /* Removing one of n servers moves only that server's keys, about 1/n of all; adding one moves
  * keys only onto the newcomer. Exception, faithful to libmemcached and twemproxy: where float
  * rounding gives equal-weight servers 156 points instead of 160 at one of the two sizes (n=25,
@@ -483,6 +522,7 @@ int main(void)
     tcase_add_test(tc, invalid_input);
     tcase_add_loop_test(tc, one_server_change_moves_about_one_nth, 3, 41);
     tcase_add_test(tc, ring_is_shared_read_only_across_threads);
+    tcase_add_test(tc, owners_for_key);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
