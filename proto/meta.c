@@ -91,6 +91,14 @@ int meta_parse_flags(struct proto_token *tokens, size_t start, struct meta_flags
                 f->has_cas = true;
             }
             break;
+        case 'E':
+            if (!proto_parse_u64(t->value + 1, &f->new_cas)) {
+                *err = bad_token;
+                failed = true;
+            } else {
+                f->has_new_cas = true;
+            }
+            break;
         case 'M':
             if (t->length != 2) {
                 *err = "CLIENT_ERROR incorrect length for M token";

@@ -23,6 +23,7 @@ struct meta_flags {
     bool set_stale;  /* I */
     bool no_reply;   /* q */
     bool has_cas;    /* C */
+    bool has_new_cas; /* E (memcached 1.6.45; 1.6.18 refuses it as an invalid flag) */
     bool new_ttl;    /* T */
     bool key_binary; /* b: tokens[1] now holds the decoded key */
     char mode;       /* M<char>, 0 when absent */
@@ -31,6 +32,7 @@ struct meta_flags {
     int32_t recache_time;    /* R */
     uint32_t client_flags;   /* F */
     uint64_t req_cas_id;     /* C */
+    uint64_t new_cas;        /* E: the CAS value an item this command stores or changes gets */
     uint64_t delta;          /* D */
     uint64_t initial;        /* J */
 };

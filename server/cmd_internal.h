@@ -65,6 +65,8 @@ struct session {
     bool meta_set;       /* the block belongs to ms: reply with meta codes */
     bool meta_set_stale; /* ms I with a CAS: a lower CAS stores the value as stale */
     bool meta_key_binary;
+    bool meta_new_cas_set; /* ms E: the stored item gets meta_new_cas as its CAS */
+    uint64_t meta_new_cas;
     char ms_stash[MS_STASH_MAX];
     size_t ms_stash_len;
     char ms_key[PROTO_KEY_MAX_LENGTH];

@@ -131,6 +131,8 @@ void cmd_mg(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
         it = store_alloc(st, key, nkey, 0, &aerr);
         if (it != NULL) {
             store_link(st, hv, it, NULL);
+            if (f.has_new_cas)
+                item_set_cas(it, f.new_cas);
             created = true;
         }
     }
@@ -318,6 +320,8 @@ void cmd_ms(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
     s->meta_set = true;
     s->meta_set_stale = f.set_stale && mode == MODE_CAS;
     s->meta_key_binary = f.key_binary;
+    s->meta_new_cas_set = f.has_new_cas;
+    s->meta_new_cas = f.new_cas;
     memcpy(s->ms_key, key, nkey);
     s->ms_nkey = nkey;
     session_expect_data(s, it, vlen, mode);
@@ -413,7 +417,10 @@ void cmd_md(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
         if (f.new_ttl)
             item_set_exptime(it, session_exptime(f.exptime));
         item_set_bits(it, (item_bits(it) | ITEM_STALE) & ~(unsigned)ITEM_WIN_SENT);
-        store_new_cas(st, it);
+        if (f.has_new_cas)
+            item_set_cas(it, f.new_cas);
+        else
+            store_new_cas(st, it);
         code = "HD";
         quiet = s->noreply;
     } else {
@@ -494,6 +501,8 @@ void cmd_ma(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
         break;
     }
 
+    if (it != NULL && f.has_new_cas)
+        item_set_cas(it, f.new_cas); /* changed or created here: the writer chose the CAS */
     if (it != NULL) {
         size_t vlen = strlen(num);
         if (f.value) {

@@ -71,6 +71,7 @@ void cmd_update(struct session *s, struct proto_token *t, size_t nt, enum proto_
     item_set_cas(it, line.cas);
     s->meta_set = false;
     s->meta_set_stale = false;
+    s->meta_new_cas_set = false;
     session_expect_data(s, it, vlen, mode);
 }
 
@@ -213,6 +214,8 @@ enum store_result session_store_item(struct session *s, struct item *it, enum st
             r = RESULT_STORED;
         }
     }
+    if (r == RESULT_STORED && s->meta_set && s->meta_new_cas_set)
+        item_set_cas(it, s->meta_new_cas); /* ms E: the writer chose the CAS */
     if (cas_out != NULL)
         *cas_out = (r == RESULT_STORED) ? item_cas(it) : 0;
     store_unlock(st, &lk);

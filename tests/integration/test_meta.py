@@ -173,10 +173,6 @@ CASES = [
         (b'mg bWdiNj== b v\r\n',
          b'EN\r\n'),
     ]),
-    ('mg E is not a 1.6.18 flag', [
-        (b'mg mg12 E5\r\n',
-         b'CLIENT_ERROR invalid flag\r\n'),
-    ]),
     ('mg unknown and bad flags', [
         (b'ms mg13 1\r\nx\r\n',
          b'HD\r\n'),
@@ -332,12 +328,6 @@ CASES = [
          b'VA 3 kbXM5 b\r\nabc\r\n'),
         (b'ms bXM5= 3 b\r\nabc\r\n',
          b'CLIENT_ERROR error decoding key\r\n'),
-    ]),
-    ('ms E not supported', [
-        (b'ms ms10 2 E5\r\nhi\r\n',
-         b'CLIENT_ERROR invalid flag\r\n'),
-        (b'mg ms10 v\r\n',
-         b'EN\r\n'),
     ]),
     ('md', [
         (b'md md1\r\n',
@@ -560,8 +550,6 @@ CASES = [
          b'VA 2\r\nhi\r\n'),
         (b'mg mx1 x\r\n',
          b'CLIENT_ERROR invalid flag\r\n'),
-        (b'mg mx1 E1\r\n',
-         b'CLIENT_ERROR invalid flag\r\n'),
     ]),
     ('md x is not a 1.6.18 flag', [
         (b'ms mx2 2\r\nhi\r\n',
@@ -735,6 +723,43 @@ def test_cas_compare(server):
         expect_eq(conn.request(b"ms xc3 1 C%d\r\nz\r\n" % cas), b"EX\r\n")
 
 
+def test_new_cas_flag(server):
+    """E<token> (memcached 1.6.45's doc/protocol.txt: "use token as new CAS value"), which
+    1.6.18 refuses as an invalid flag: Shoal answers as 1.6.45 does; the reference binary, as
+    1.6.18 does."""
+    with server.connect() as conn:
+        if harness.binary_under_test() == os.path.realpath(harness.REFERENCE_BIN):
+            expect_eq(conn.request(b"ms xe1 2 E5\r\nhi\r\n"), b"CLIENT_ERROR invalid flag\r\n")
+            expect_eq(conn.request(b"mg xe1 E5\r\n"), b"CLIENT_ERROR invalid flag\r\n")
+            return
+        # ms: the stored item's CAS is the token, also as gets and `c` show it
+        expect_eq(conn.request(b"ms xe1 2 E5 c\r\nhi\r\n"), b"HD c5\r\n")
+        expect_eq(conn.request(b"gets xe1\r\n"), b"VALUE xe1 0 2 5\r\nhi\r\nEND\r\n")
+        expect_eq(conn.request(b"ms xe1 2 C5 E77\r\nho\r\n"), b"HD\r\n")
+        expect_eq(cas_of(conn, b"xe1"), 77)
+        expect_eq(conn.request(b"ms xe1 2 C5 E78\r\nhu\r\n"), b"EX\r\n")
+        expect_eq(conn.request(b"ms xe1 2 MA E90\r\n!!\r\n"), b"HD\r\n")
+        expect_eq(conn.request(b"mg xe1 v c\r\n"), b"VA 4 c90\r\nho!!\r\n")
+        # a refused ms keeps the item and its CAS
+        expect_eq(conn.request(b"ms xe1 1 ME E91\r\nz\r\n"), b"NS\r\n")
+        expect_eq(cas_of(conn, b"xe1"), 90)
+        # mg: only an item the command creates (N) takes the token; a hit keeps its CAS
+        expect_eq(conn.request(b"mg xe1 E5\r\n"), b"HD\r\n")
+        expect_eq(cas_of(conn, b"xe1"), 90)
+        expect_eq(conn.request(b"mg xe2 E5\r\n"), b"EN\r\n")
+        expect_eq(conn.request(b"mg xe2 N30 E1234 c\r\n"), b"HD c1234 W\r\n")
+        # ma: the changed (or created) value takes the token
+        expect_eq(conn.request(b"ms xe3 1\r\n5\r\n"), b"HD\r\n")
+        expect_eq(conn.request(b"ma xe3 E600 v c\r\n"), b"VA 1 c600\r\n6\r\n")
+        expect_eq(conn.request(b"ma xe4 N0 J7 E601 v c\r\n"), b"VA 1 c601\r\n7\r\n")
+        # md I: the invalidated item takes the token
+        expect_eq(conn.request(b"md xe3 I E700\r\n"), b"HD\r\n")
+        expect_eq(conn.request(b"mg xe3 c\r\n"), b"HD c700 X W\r\n")
+        # a bad token
+        expect_eq(conn.request(b"ms xe5 1 Ex\r\nz\r\n"),
+                  b"CLIENT_ERROR bad token in command line format\r\n")
+
+
 def test_invalidated_win_token(server):
     """md I marks the item stale and bumps its CAS; the first mg gets W (the right to
     recache). An ms I with the CAS seen after the invalidation stores a fresh item; an ms I
@@ -783,6 +808,7 @@ def main():
     for name, pairs in CASES:
         suite.run(name, steps, server, pairs)
     suite.run("C compare-and-swap", test_cas_compare, server)
+    suite.run("E sets the new CAS (memcached 1.6.45)", test_new_cas_flag, server)
     suite.run("invalidate then win and recache", test_invalidated_win_token, server)
     suite.run("quiet pipeline", test_quiet_pipeline, server)
     suite.run("server still alive", lambda: expect(server.alive(), "server died"))

@@ -293,8 +293,15 @@ START_TEST(meta_flags_parse)
     ck_assert_str_eq(err, "CLIENT_ERROR invalid flag");
     ck_assert_int_eq(meta_of("mg k v v", &f, &err), -1);
     ck_assert_str_eq(err, "CLIENT_ERROR duplicate flag");
-    ck_assert_int_eq(meta_of("mg k E5", &f, &err), -1);
-    ck_assert_str_eq(err, "CLIENT_ERROR invalid flag");
+    /* E (memcached 1.6.45): the CAS value to give what the command stores */
+    ck_assert_int_eq(meta_of("mg k E5", &f, &err), 0);
+    ck_assert(f.has_new_cas && f.new_cas == 5);
+    ck_assert_int_eq(meta_of("ms k E18446744073709551615", &f, &err), 0);
+    ck_assert(f.has_new_cas && f.new_cas == UINT64_MAX);
+    ck_assert_int_eq(meta_of("ms k Ex", &f, &err), -1);
+    ck_assert_str_eq(err, "CLIENT_ERROR bad token in command line format");
+    ck_assert_int_eq(meta_of("mg k E1 E2", &f, &err), -1);
+    ck_assert_str_eq(err, "CLIENT_ERROR duplicate flag");
     ck_assert_int_eq(meta_of("mg k Tx", &f, &err), -1);
     ck_assert_str_eq(err, "CLIENT_ERROR bad token in command line format");
     ck_assert_int_eq(meta_of("ma k D-1", &f, &err), -1);
