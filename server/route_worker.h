@@ -73,8 +73,8 @@ void route_worker_release(void);
 struct route_worker;
 
 /* A worker's router, registering backend sockets in epfd, each with its own event handler
- * (server/event_handler.h), so the worker's loop runs their events without knowing them. NULL with routing off or when memory
- * ran out (errno ENOMEM). Call before the worker thread starts. */
+ * (server/event_handler.h): the worker's loop runs their events without knowing them. NULL with
+ * routing off or when memory ran out (errno ENOMEM). Call before the worker thread starts. */
 struct route_worker *route_worker_create(int worker_id, int epfd);
 /* Frees every backend: their requests in flight complete with BACKEND_LOST first. */
 void route_worker_destroy(struct route_worker *r);
