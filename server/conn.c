@@ -21,6 +21,8 @@
 
 static const char oom_reply[] = "SERVER_ERROR out of memory reading request\r\n";
 
+static void conn_handle_event(struct event_handler *h, uint32_t events);
+
 /* Gives c->in room for cap bytes (0 frees it), within read_buf_mem_limit. */
 static bool resize_in(struct conn *c, size_t cap)
 {
@@ -107,6 +109,7 @@ struct conn *conn_create(struct worker *w, int fd, const char *listen_name, cons
             return NULL;
         }
     }
+    c->handler.on_event = conn_handle_event;
     c->fd = fd;
     session_set_conn_id(c->session, fd);
     if (c->proxy)
@@ -298,7 +301,7 @@ static bool set_interest(struct conn *c, unsigned events)
 {
     if (events == c->events)
         return true;
-    struct epoll_event ev = {.events = events, .data.ptr = c};
+    struct epoll_event ev = {.events = events, .data.ptr = &c->handler};
     if (epoll_ctl(c->worker->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
         return false;
     c->events = events;
@@ -335,7 +338,9 @@ static bool conn_settle(struct conn *c, bool peer_closed)
     return true;
 }
 
-bool conn_on_event(struct conn *c, unsigned events)
+/* Writes what is pending, then reads and processes up to -R reads. Returns false when the
+ * connection was closed (and freed). */
+static bool conn_on_event(struct conn *c, unsigned events)
 {
     if (events & (EPOLLERR)) {
         conn_close(c);
@@ -391,6 +396,11 @@ bool conn_on_event(struct conn *c, unsigned events)
             break;
     }
     return conn_settle(c, peer_closed);
+}
+
+static void conn_handle_event(struct event_handler *h, uint32_t events)
+{
+    conn_on_event(EVENT_HANDLER_OWNER(h, struct conn, handler), events);
 }
 
 bool conn_on_ready(struct conn *c)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "server/clock.h"
+#include "server/event_handler.h"
 #include "server/outbuf.h"
 
 struct worker;
@@ -35,6 +36,9 @@ enum conn_view_state {
 };
 
 struct conn {
+    /* Registered in the worker's epoll. On an event: writes what is pending, then reads and
+     * processes up to -R reads; may close (and free) the connection. */
+    struct event_handler handler;
     int fd;
     struct worker *worker;
     struct session *session;
@@ -58,11 +62,9 @@ struct conn {
     struct conn *ready_next;
 };
 
-/* Creates a connection for an accepted fd (non-blocking already). NULL when memory ran out. */
+/* Creates a connection for an accepted fd (non-blocking already); the caller registers
+ * &c->handler in the worker's epoll. NULL when memory ran out. */
 struct conn *conn_create(struct worker *w, int fd, const char *listen_name, const char *peer);
-/* Runs on an epoll event: writes what is pending, then reads and processes up to -R reads.
- * Returns false when the connection was closed (and freed). */
-bool conn_on_event(struct conn *c, unsigned events);
 /* Runs for a connection on the worker's ready list: backend replies landed in its outbuf.
  * Writes them and resumes held input. Returns false when the connection was closed. */
 bool conn_on_ready(struct conn *c);

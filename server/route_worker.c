@@ -20,6 +20,7 @@
 #include "cluster/gossip/wire.h"
 #include "server/cluster_node.h"
 #include "server/cluster_options.h"
+#include "server/event_handler.h"
 #include "server/log.h"
 #include "server/outbuf.h"
 #include "server/settings.h"
@@ -59,9 +60,11 @@ struct published {
     _Atomic uint64_t requests, replies, errors, timeouts, reconnects, in_flight;
 };
 
-/* One ring member as this worker sees it. Allocated one by one so that the epoll tag (the
- * pointer, low bit set) stays valid while the table around it is rebuilt. */
+/* One ring member as this worker sees it. Allocated one by one so that its handler, registered
+ * in epoll, stays valid while the table around it is rebuilt. */
 struct member {
+    struct event_handler handler;   /* the backend socket's, in the worker's epoll */
+    struct route_worker *router;    /* the worker's router it belongs to */
     char label[WIRE_NAME_MAX + 72]; /* stats: the name, else host:port */
     char ring_name[WIRE_NAME_MAX + 1]; /* ketama label name ("" for none) */
     char host[WIRE_NAME_MAX + 1];   /* as configured (ketama label when unnamed) */
@@ -356,14 +359,14 @@ void route_worker_release(void)
 
 /* ---- members ------------------------------------------------------------------------------- */
 
-static void *member_tag(struct member *m)
+/* The backend socket's events (its handler). */
+static void member_on_event(struct event_handler *h, uint32_t events)
 {
-    return (char *)m + 1;
-}
-
-static struct member *member_of_tag(void *tag)
-{
-    return (struct member *)((char *)tag - 1);
+    struct member *m = EVENT_HANDLER_OWNER(h, struct member, handler);
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        backend_on_readable(m->backend, m->router->now);
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+        backend_on_writable(m->backend, m->router->now);
 }
 
 static void member_free(struct member *m)
@@ -374,7 +377,6 @@ static void member_free(struct member *m)
     free(m);
 }
 
-/* A member for host:port (numeric addr), or NULL when memory ran out or addr is bad. */
 /* The bound on a held reply: REPLY_HOLD_MAX, or one value of -I with its VALUE line. */
 static size_t reply_hold_max(void)
 {
@@ -382,12 +384,16 @@ static size_t reply_hold_max(void)
     return one_value > REPLY_HOLD_MAX ? one_value : REPLY_HOLD_MAX;
 }
 
-static struct member *member_new(const char *label, const char *ring_name, const char *host,
-                                 const char *addr, uint16_t port, uint32_t weight, bool self)
+/* A member of r's ring for host:port (numeric addr), or NULL when memory ran out or addr is bad. */
+static struct member *member_new(struct route_worker *r, const char *label,
+                                 const char *ring_name, const char *host, const char *addr,
+                                 uint16_t port, uint32_t weight, bool self)
 {
     struct member *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
+    m->handler.on_event = member_on_event;
+    m->router = r;
     snprintf(m->label, sizeof m->label, "%s", label);
     snprintf(m->ring_name, sizeof m->ring_name, "%s", ring_name ? ring_name : "");
     snprintf(m->host, sizeof m->host, "%s", host);
@@ -482,7 +488,7 @@ static int setup_fixed(struct route_worker *r)
             snprintf(label, sizeof label, "%s", sv->name);
         else
             snprintf(label, sizeof label, "%s:%u", sv->host, sv->port);
-        members[i] = member_new(label, sv->name, sv->host, sv->addr, sv->port, sv->weight, false);
+        members[i] = member_new(r, label, sv->name, sv->host, sv->addr, sv->port, sv->weight, false);
         if (!members[i]) {
             for (uint32_t j = 0; j < i; j++)
                 member_free(members[j]);
@@ -694,7 +700,7 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
             }
         }
         if (!m)
-            m = member_new(sm->name, sm->name, host, addr, port, sm->weight, self);
+            m = member_new(r, sm->name, sm->name, host, addr, port, sm->weight, self);
         if (m)
             members[n++] = m;
     }
@@ -783,15 +789,6 @@ void route_worker_destroy(struct route_worker *r)
     free(r);
 }
 
-void route_worker_on_event(struct route_worker *r, void *tag, uint32_t events)
-{
-    struct member *m = member_of_tag(tag);
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-        backend_on_readable(m->backend, r->now);
-    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-        backend_on_writable(m->backend, r->now);
-}
-
 void route_worker_refresh(struct route_worker *r)
 {
     r->now = now_ms();
@@ -847,7 +844,7 @@ static void reregister(struct route_worker *r, struct member *m)
                       (want & BACKEND_WANT_WRITE ? EPOLLOUT : 0);
     if (fd < 0)
         return; /* closed: the kernel dropped it from epoll already */
-    struct epoll_event ev = {.events = events, .data.ptr = member_tag(m)};
+    struct epoll_event ev = {.events = events, .data.ptr = &m->handler};
     if (serial != m->reg_serial) {
         /* a new socket; the old one left epoll when it was closed */
         if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)

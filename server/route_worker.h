@@ -72,19 +72,12 @@ void route_worker_release(void);
 
 struct route_worker;
 
-/* A worker's router, registering backend sockets in epfd. NULL with routing off or when memory
- * ran out (errno ENOMEM). Call before the worker thread starts. */
+/* A worker's router, registering backend sockets in epfd, each with its own event handler
+ * (server/event_handler.h): the worker's loop runs their events without knowing them. NULL with
+ * routing off or when memory ran out (errno ENOMEM). Call before the worker thread starts. */
 struct route_worker *route_worker_create(int worker_id, int epfd);
 /* Frees every backend: their requests in flight complete with BACKEND_LOST first. */
 void route_worker_destroy(struct route_worker *r);
-
-/* Epoll tags: a backend's events carry a pointer with the low bit set (conns, listeners and the
- * wake fd never have it, see worker.c). */
-static inline bool route_worker_is_tag(const void *p)
-{
-    return ((uintptr_t)p & 1u) != 0 && (uintptr_t)p > 4096;
-}
-void route_worker_on_event(struct route_worker *r, void *tag, uint32_t events);
 
 /* Once per event-loop turn, before handling its events: picks up a membership change (cluster
  * mode), so that a batch of commands sees one ring. Completions may run from here (backends of

@@ -26,9 +26,6 @@
 /* The fewest events in one epoll_wait batch after which the worker yields its core (below). */
 #define YIELD_MIN_EVENTS 8
 #define ACCEPTS_PER_EVENT 64
-/* epoll_data tags for the non-connection fds; connections carry their struct conn pointer. */
-#define TAG_WAKE ((void *)1)
-#define TAG_LISTENER_BASE 2 /* listener i is tagged (void *)(TAG_LISTENER_BASE + i) */
 
 static struct worker *workers;
 static struct thread_stats **worker_stats_ptrs;
@@ -37,15 +34,12 @@ static atomic_bool stopping;
 
 static const char rejected_reply[] = "ERROR Too many open connections\r\n";
 
-static bool is_listener_tag(void *p, const struct listen_set *ls, int *index)
-{
-    uintptr_t v = (uintptr_t)p;
-    if (v >= TAG_LISTENER_BASE && v < (uintptr_t)(TAG_LISTENER_BASE + ls->count)) {
-        *index = (int)(v - TAG_LISTENER_BASE);
-        return true;
-    }
-    return false;
-}
+/* A listener as one worker polls it: the listen set is shared, so each worker has its own. */
+struct listener_handler {
+    struct event_handler handler;
+    struct worker *worker;
+    int index; /* in worker->listeners */
+};
 
 /* A unix socket cannot be split per worker (no SO_REUSEPORT for AF_UNIX), and a shared one
  * polled by every worker wakes the same worker nearly every time. So exactly one worker polls it,
@@ -56,8 +50,7 @@ static _Atomic int *unix_owner;
 static int watch_one(struct worker *w, int i, int op)
 {
     const struct listener *l = &w->listeners->items[i];
-    struct epoll_event ev = {.events = EPOLLIN,
-                             .data.ptr = (void *)(uintptr_t)(TAG_LISTENER_BASE + i)};
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->listener_handlers[i].handler};
     if (epoll_ctl(w->epfd, op, l->fds[w->id], &ev) == 0)
         return 0;
     /* The token may move while a worker pauses or resumes: a unix listener already there (or
@@ -188,7 +181,7 @@ static void adopt(struct worker *w, int fd, int listener, const char *peer)
     }
     atomic_fetch_add(&conn_stats.conn_structures, 1);
     c->events = EPOLLIN;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->handler};
     add_conn(w, c);
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         conn_close(c);
@@ -215,6 +208,13 @@ static void adopt_handoffs(struct worker *w)
         free(h);
         h = next;
     }
+}
+
+/* The wake eventfd's handler. */
+static void on_wake(struct event_handler *h, uint32_t events)
+{
+    (void)events;
+    adopt_handoffs(EVENT_HANDLER_OWNER(h, struct worker, wake_handler));
 }
 
 /* Accepts what is waiting on listener i. Over -c, answers memcached's error and closes. Each
@@ -277,6 +277,14 @@ static void accept_on(struct worker *w, int index)
     }
 }
 
+/* A listener's handler. */
+static void on_listener(struct event_handler *h, uint32_t events)
+{
+    (void)events;
+    const struct listener_handler *lh = EVENT_HANDLER_OWNER(h, struct listener_handler, handler);
+    accept_on(lh->worker, lh->index);
+}
+
 /* Once a second: closes idle connections (-o idle_timeout) and resumes accepting. */
 static void worker_tick(struct worker *w)
 {
@@ -314,18 +322,8 @@ static void *worker_main(void *arg)
         if (w->router)
             route_worker_refresh(w->router);
         for (int i = 0; i < n; i++) {
-            void *p = events[i].data.ptr;
-            int index;
-            if (p == TAG_WAKE) {
-                adopt_handoffs(w);
-                continue;
-            }
-            if (is_listener_tag(p, w->listeners, &index))
-                accept_on(w, index);
-            else if (route_worker_is_tag(p))
-                route_worker_on_event(w->router, p, events[i].events);
-            else
-                conn_on_event(p, events[i].events);
+            struct event_handler *h = events[i].data.ptr;
+            h->on_event(h, events[i].events);
         }
         if (w->router) {
             /* backend timers first (their completions wake connections), then
@@ -339,18 +337,10 @@ static void *worker_main(void *arg)
             }
             timeout = route_worker_flush(w->router, 1000);
         }
-        /* A worker whose connections keep it busy never sleeps in epoll_wait, so on a shared
-         * core it runs until the scheduler's slice ends while runnable threads there (clients on
-         * the same host, other workers) wait: measured, a 2-3 ms p99 at pipeline depth 1 with
-         * the load generator on the same 2 cores. Yielding once per busy batch lets them run
-         * between batches; with nothing else runnable it returns at once (one cheap system call
-         * per batch, not per request). A batch of a few events means the worker is not that
-         * busy and will sleep in epoll_wait soon anyway; yielding then only delays its next
-         * turn. Measured (scripts/bench-cpu, BENCHMARKS.md): yielding after batches of 4 or more
-         * cost a quarter of the throughput with 10 client connections (5 per worker), where 8
-         * or more does not; with 50 both keep p99 at a third of memcached's, where never
-         * yielding lets it reach 4-8 ms. Through --proxy at a fixed 20,000 req/s, yielding after
-         * every batch raised p99 by 10-20%. */
+        /* A busy worker never sleeps in epoll_wait, so on a shared core it would keep runnable
+         * threads there (local clients, other workers) waiting for its whole slice; yielding once
+         * per busy batch lets them run. A small batch means it will sleep soon anyway, and
+         * yielding then only delays it. The figures: BENCHMARKS.md, "The yield rule". */
         if (n >= YIELD_MIN_EVENTS)
             sched_yield();
         if (clock_now() != last_tick) {
@@ -386,6 +376,7 @@ static void worker_cleanup(struct worker *w)
     if (w->wake_fd >= 0)
         close(w->wake_fd);
     free(w->read_buf);
+    free(w->listener_handlers);
     pthread_mutex_destroy(&w->conns_lock);
 }
 
@@ -412,12 +403,17 @@ int workers_start(int n, struct store *store, const struct listen_set *listeners
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         w->read_buf = malloc(WORKER_READ_BUF);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = TAG_WAKE};
+        w->wake_handler.on_event = on_wake;
+        w->listener_handlers = calloc((size_t)listeners->count + 1, sizeof(*w->listener_handlers));
+        for (int k = 0; w->listener_handlers && k < listeners->count; k++)
+            w->listener_handlers[k] = (struct listener_handler){
+                .handler.on_event = on_listener, .worker = w, .index = k};
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->wake_handler};
         if (w->epfd >= 0 && route_worker_enabled()) {
             w->router = route_worker_create(i, w->epfd);
             w->route_conn_pool = route_conn_pool_create();
         }
-        if (w->epfd < 0 || w->wake_fd < 0 || !w->read_buf ||
+        if (w->epfd < 0 || w->wake_fd < 0 || !w->read_buf || !w->listener_handlers ||
             (route_worker_enabled() && (!w->router || !w->route_conn_pool)) ||
             epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) != 0 ||
             watch_listeners(w, EPOLL_CTL_ADD) != 0) {

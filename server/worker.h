@@ -6,12 +6,14 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "server/event_handler.h"
 #include "server/listen.h"
 #include "server/session.h"
 #include "server/stats.h"
 
 struct conn;
 struct handoff;
+struct listener_handler;
 struct route_worker;
 struct route_conn_pool;
 struct outbuf;
@@ -24,6 +26,10 @@ struct worker {
     pthread_t thread;
     int epfd;
     int wake_fd;                   /* eventfd: stop, or connections handed over */
+    struct event_handler wake_handler; /* wake_fd's, in epfd */
+    /* One per listener (by index), registered in epfd while this worker polls that listener;
+     * owned. */
+    struct listener_handler *listener_handlers;
     struct thread_stats stats;     /* this thread's counters; only it writes them */
     struct session_env env;
     const struct listen_set *listeners;
