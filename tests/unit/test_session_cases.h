@@ -1044,7 +1044,7 @@ static const struct session_case session_cases[] = {
         "CLIENT_ERROR options flags too long\r\n"
         "CLIENT_ERROR options flags too long\r\n"
         ""},
-    {"mg a v s f t c k O1 h l u T1 N1 R1 P L E\r\n"
+    {"mg a v s f t c k O1 h l u T1 N1 R1 P L Z\r\n"
         "mg a v s f t c k O1 h l u T1 N1 R1 P L\r\n"
         "",
      82,
