@@ -107,6 +107,8 @@ struct gossip *gossip_create(const struct gossip_config *cfg, uint64_t now_ms)
         g->cfg.suspicion_max_mult = 1;
     if (g->cfg.retransmit_mult == 0)
         g->cfg.retransmit_mult = 1;
+    if (g->cfg.indirect_checks > GOSSIP_MAX_INDIRECT_CHECKS)
+        g->cfg.indirect_checks = GOSSIP_MAX_INDIRECT_CHECKS;
     g->rng = cfg->seed ^ member_name_hash(g->name);
     g->send_counter = cfg->counter_start;
     g->next_seq = (uint32_t)gossip_rand(g);

@@ -55,6 +55,10 @@ struct gossip_fence {
 
 const char *gossip_fence_reason_name(enum gossip_fence_reason reason);
 
+/* The most members asked to probe for us; also the most independent confirmations a suspicion
+ * counts (membership.h keeps one more accuser slot than this, for the first accuser). */
+#define GOSSIP_MAX_INDIRECT_CHECKS 16
+
 struct gossip_config {
     /* Identity and metadata of this node. */
     const char *name;                   /* unique in the cluster, 1..64 printable bytes */
@@ -70,7 +74,8 @@ struct gossip_config {
     /* Timings (milliseconds) and multipliers; gossip_config_defaults fills LAN values. */
     uint32_t probe_interval_ms;         /* one probe per period */
     uint32_t probe_timeout_ms;          /* wait for a direct ack before asking others */
-    uint32_t indirect_checks;           /* k: members asked to probe for us */
+    uint32_t indirect_checks;           /* k: members asked to probe for us, at most
+                                         * GOSSIP_MAX_INDIRECT_CHECKS (larger is clamped) */
     uint32_t suspicion_mult;            /* min suspicion = mult * log10(N) * probe interval */
     uint32_t suspicion_max_mult;        /* max suspicion = this * min */
     uint32_t retransmit_mult;           /* each update sent mult * log10(N+1) times */

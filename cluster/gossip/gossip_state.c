@@ -356,17 +356,19 @@ static void start_suspicion(struct gossip *g, struct member *m, const char *from
     suspects_add(g, m);
 }
 
+_Static_assert(SUSPICION_CONFIRMERS_MAX >= GOSSIP_MAX_INDIRECT_CHECKS + 1,
+               "every counted accuser has a slot");
+
 static bool suspicion_confirm(struct member *m, const char *from)
 {
     if (m->susp_confirmations >= m->susp_k)
         return false;
     uint64_t h = member_name_hash(from);
-    size_t slots = m->susp_confirmations + 1;
-    for (size_t i = 0; i < slots && i < SUSPICION_CONFIRMERS_MAX; i++)
+    size_t slots = m->susp_confirmations + 1;   /* < k + 1 <= SUSPICION_CONFIRMERS_MAX */
+    for (size_t i = 0; i < slots; i++)
         if (m->susp_confirmers[i] == h)
             return false;
-    if (slots < SUSPICION_CONFIRMERS_MAX)
-        m->susp_confirmers[slots] = h;
+    m->susp_confirmers[slots] = h;
     m->susp_confirmations++;
     suspicion_recompute(m);
     return true;

@@ -223,6 +223,52 @@ START_TEST(confirmations_shorten_suspicion)
 }
 END_TEST
 
+/* The time a suspect accused by "b" and then by the given accusers (in order) is declared dead,
+ * with k = 16 indirect checks among 20 members. */
+static uint64_t death_time_k16(const char *const *accusers, size_t n)
+{
+    nsent = nevents = 0;
+    struct gossip_config cfg;
+    self_config(&cfg, 100);
+    cfg.indirect_checks = 16;
+    struct gossip *g = gossip_create(&cfg, 1000);
+    ck_assert_ptr_nonnull(g);
+    feed_alive(g, member("a", 2, 10), 1000);
+    feed_alive(g, member("b", 3, 10), 1000);
+    for (int i = 0; i < 17; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "c%d", i);
+        feed_alive(g, member(name, 10 + i, 10), 1000);
+    }
+    feed_accuse(g, WIRE_SUSPECT, "a", 10, "b", 10000);
+    for (size_t i = 0; i < n; i++)
+        feed_accuse(g, WIRE_SUSPECT, "a", 10, accusers[i], 10000);
+    uint64_t t = 10000;
+    while (state_of(g, "a") == MEMBER_SUSPECT && t < 30000)
+        gossip_tick(g, ++t);
+    ck_assert_int_eq(state_of(g, "a"), MEMBER_DEAD);
+    gossip_destroy(g);
+    return t;
+}
+
+START_TEST(confirmations_counted_once_up_to_max_k)
+{
+    /* --gossip-indirect-checks accepts 16: past 8 accusers, one that repeats must still count
+     * once (it used to count again, shortening the timeout). */
+    static const char *const distinct[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7",
+                                           "c8", "c9", "c10"};
+    static const char *const repeated[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7",
+                                           "c8", "c9", "c10", "c8", "c9", "c10", "b", "c0",
+                                           "c9", "c10"};
+    uint64_t once = death_time_k16(distinct, 11);
+    ck_assert_uint_eq(death_time_k16(repeated, 18), once);
+    /* And 16 distinct confirmations do reach the shortest timeout: sooner than 11. */
+    static const char *const all[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8",
+                                      "c9", "c10", "c11", "c12", "c13", "c14", "c15"};
+    ck_assert_uint_lt(death_time_k16(all, 16), once);
+}
+END_TEST
+
 START_TEST(dead_and_resurrection_guard)
 {
     struct gossip *g = make_gossip(1000);
@@ -791,6 +837,7 @@ int main(void)
     tcase_add_test(tc, suspect_rules);
     tcase_add_test(tc, suspicion_times_out_to_dead);
     tcase_add_test(tc, confirmations_shorten_suspicion);
+    tcase_add_test(tc, confirmations_counted_once_up_to_max_k);
     tcase_add_test(tc, dead_and_resurrection_guard);
     tcase_add_test(tc, leave_is_left_and_sticks);
     tcase_add_test(tc, refutes_suspicion_and_death_of_self);
