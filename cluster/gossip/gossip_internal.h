@@ -27,7 +27,8 @@
 enum probe_phase { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT };
 
 /* A dead or left member whose tombstone was reaped (fencing): it may still come back unaware, in
- * the epoch it was buried in, after a partition longer than the tombstone retention. */
+ * the epoch it was buried in, after a partition longer than the tombstone retention. Kept without
+ * fencing too, so that a push-pull does not hand us back a tombstone we reaped. */
 struct grave {
     uint64_t name_hash;                 /* 0: free */
     uint64_t incarnation;               /* the tombstone's */
@@ -136,6 +137,9 @@ void gossip_check_stall(struct gossip *g, uint64_t now_ms);
 void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, uint64_t now_ms);
 bool gossip_fencing(const struct gossip *g);
 void gossip_suspects_remove(struct gossip *g, struct member *m);
+/* A dead or left member we never knew, from a push-pull entry: kept as a tombstone. */
+void gossip_learn_tombstone(struct gossip *g, const struct wire_member *e, uint8_t state,
+                            uint64_t now_ms);
 void gossip_reap(struct gossip *g, uint64_t now_ms);
 
 /* gossip_probe.c */

@@ -4,8 +4,9 @@
  * node stay flat) we send our whole member table to one random member, chunked into datagrams; it
  * merges and answers with its own. Each chunk stands alone (a lost chunk loses only its entries).
  * The peer is drawn from every member we have not seen leave, dead ones included: that is how two
- * halves of a healed partition find each other again. Remote dead entries are merged as suspicions
- * (a live member then refutes; a dead one times out here too).
+ * halves of a healed partition find each other again. Remote dead entries about members we know
+ * are merged as suspicions (a live member then refutes; a dead one times out here too); about
+ * members we never knew, kept as tombstones (gossip_learn_tombstone).
  *
  * Join: a push-pull request flagged JOIN to every seed, repeated every join_retry_ms until a
  * push-pull answer arrives; repeated again whenever we find ourselves alone. */
@@ -177,6 +178,13 @@ void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
             gossip_handle_self_death(g, e.incarnation, "", from);
             continue;
         }
+        bool known = member_table_find(&g->members, e.name) != NULL;
+        if (!known && (state == MEMBER_DEAD || state == MEMBER_LEFT)) {
+            /* A death from before we joined: keep its tombstone, or we would take the dead
+             * member's old life (its old epoch) back from the first stale gossip about it. */
+            gossip_learn_tombstone(g, &e, state, now_ms);
+            continue;
+        }
         switch (state) {
         case MEMBER_ALIVE:
             gossip_handle_alive(g, &e, from, now_ms);
@@ -184,7 +192,7 @@ void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
         case MEMBER_SUSPECT:
             /* A member we never heard of: learn it first, so the suspicion has something to
              * apply to (and it can still refute). */
-            if (!member_table_find(&g->members, e.name))
+            if (!known)
                 gossip_handle_alive(g, &e, from, now_ms);
             /* fall through */
         case MEMBER_DEAD:

@@ -228,6 +228,20 @@ static bool grave_refuses(struct gossip *g, const struct wire_member *a, uint64_
     return true;
 }
 
+void gossip_learn_tombstone(struct gossip *g, const struct wire_member *e, uint8_t state,
+                            uint64_t now_ms)
+{
+    /* Kept dead_retention_ms from now, as we cannot know how old it is. A member we buried and
+     * reaped ourselves is not taken back: tombstones would otherwise travel from node to node
+     * for ever, each keeping it another retention period. */
+    struct grave *gr = grave_find(g, e->name);
+    if (strcmp(e->name, g->name) == 0 || (gr && gr->incarnation >= e->incarnation))
+        return;
+    struct member *m = member_table_add(&g->members, e, state, now_ms);
+    if (m)
+        gossip_notify(g, m, GOSSIP_STATE_NONE);
+}
+
 static bool same_identity(const struct wire_member *a, const struct wire_member *b)
 {
     return gossip_addr_equal(&a->addr, &b->addr) && strcmp(a->data_addr, b->data_addr) == 0 &&
@@ -519,8 +533,7 @@ void gossip_reap(struct gossip *g, uint64_t now_ms)
             now_ms - m->state_since_ms >= g->cfg.dead_retention_ms) {
             if (m->bcast)
                 gossip_queue_remove(&g->queue, m->bcast);
-            if (gossip_fencing(g))
-                grave_add(g, m);
+            grave_add(g, m);    /* also without fencing: see gossip_learn_tombstone */
             gossip_probe_forget(g, m);
             member_table_remove(&g->members, m);    /* moves the last member into slot i */
             g->dirty = true;

@@ -675,6 +675,71 @@ START_TEST(join_retries_until_answered)
 }
 END_TEST
 
+static size_t fences_seen;
+
+static void count_fence(void *ctx, const struct gossip_fence *f)
+{
+    (void)ctx, (void)f;
+    fences_seen++;
+}
+
+/* A push-pull answer to our join, from "seed" at member 2, listing one entry. */
+static void feed_pushpull_entry(struct gossip *g, uint8_t state, struct wire_member e, uint64_t now)
+{
+    struct wire_writer w;
+    size_t mark;
+    wire_writer_init(&w, pktbuf, sizeof pktbuf);
+    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_pp_begin(&w, 0, 5, 0, 1, &mark);
+    struct wire_member seed = member("seed", 2, 10);
+    wire_pp_add(&w, mark, MEMBER_ALIVE, &seed);
+    wire_pp_add(&w, mark, state, &e);
+    wire_pp_end(&w, mark);
+    feed_packet(g, &w, 2, now);
+}
+
+START_TEST(pushpull_teaches_tombstones_to_newcomers)
+{
+    /* Without fencing: a member dead at incarnation 7 before we joined stays dead when stale
+     * gossip (incarnation 6) about its old life arrives; it comes back only above 7. */
+    struct gossip *g = make_gossip(1000);
+    feed_pushpull_entry(g, MEMBER_DEAD, member("x", 3, 7), 1001);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_DEAD);
+    feed_pushpull_entry(g, MEMBER_LEFT, member("y", 4, 7), 1002);
+    ck_assert_int_eq(state_of(g, "y"), MEMBER_LEFT);
+    feed_alive(g, member("x", 3, 6), 1003);
+    feed_alive(g, member("y", 4, 7), 1003);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_DEAD);
+    ck_assert_int_eq(state_of(g, "y"), MEMBER_LEFT);
+    feed_alive(g, member("x", 3, 8), 1004);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_ALIVE);
+    /* Reaped here, the tombstone is not taken back from a peer that still keeps it. */
+    gossip_tick(g, 1002 + 10 * 60 * 1000 + 1000);
+    ck_assert_int_eq(state_of(g, "y"), -1);
+    feed_pushpull_entry(g, MEMBER_LEFT, member("y", 4, 7), 1002 + 10 * 60 * 1000 + 2000);
+    ck_assert_int_eq(state_of(g, "y"), -1);
+    gossip_destroy(g);
+
+    /* With fencing: the dead member's old epoch is refused, a new epoch accepted. */
+    nsent = nevents = fences_seen = 0;
+    struct gossip_config cfg;
+    self_config(&cfg, 100);
+    cfg.on_fence = count_fence;
+    g = gossip_create(&cfg, 1000);
+    ck_assert_ptr_nonnull(g);
+    uint64_t epoch5 = (uint64_t)5 << GOSSIP_EPOCH_SHIFT;
+    feed_pushpull_entry(g, MEMBER_DEAD, member("x", 3, epoch5 | 2), 1001);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_DEAD);
+    feed_alive(g, member("x", 3, epoch5 | 9), 1002);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_DEAD);
+    ck_assert_uint_eq(gossip_counters(g)->resurrections_refused, 1);
+    feed_alive(g, member("x", 3, epoch5 + (1 << GOSSIP_EPOCH_SHIFT)), 1003);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_ALIVE);
+    ck_assert_uint_eq(fences_seen, 0);
+    gossip_destroy(g);
+}
+END_TEST
+
 START_TEST(pushpull_answered_once_in_chunks)
 {
     struct gossip *g = make_gossip(1000);
@@ -854,6 +919,7 @@ int main(void)
     tcase_add_test(tc, relays_ping_req_ack_and_nack);
     tcase_add_test(tc, join_retries_until_answered);
     tcase_add_test(tc, pushpull_answered_once_in_chunks);
+    tcase_add_test(tc, pushpull_teaches_tombstones_to_newcomers);
     tcase_add_test(tc, leave_announces_and_stops);
     tcase_add_test(tc, piggybacks_updates_on_acks);
     tcase_add_test(tc, stats_render_lines);
