@@ -116,6 +116,7 @@ struct gossip_counters {
     uint64_t pushpulls_sent, pushpulls_received;
     uint64_t dropped_invalid, dropped_unauthenticated, dropped_replay, dropped_version;
     uint64_t refused_protocol;
+    uint64_t name_conflicts;            /* alives refused: the name is taken at another address */
     /* Fencing. */
     uint64_t fences, fences_stalled;    /* fences (every reason), of which after a stall */
     uint64_t resurrections_refused;     /* an alive for a tombstone's epoch, not accepted */

@@ -71,6 +71,7 @@ size_t gossip_stats_render(const struct gossip *g, char *buf, size_t cap)
     line(&r, "STAT cluster_dropped_replay %llu\r\n", (unsigned long long)c->dropped_replay);
     line(&r, "STAT cluster_dropped_version %llu\r\n", (unsigned long long)c->dropped_version);
     line(&r, "STAT cluster_refused_protocol %llu\r\n", (unsigned long long)c->refused_protocol);
+    line(&r, "STAT cluster_name_conflicts %llu\r\n", (unsigned long long)c->name_conflicts);
     line(&r, "STAT cluster_rejoin_flushes %llu\r\n", (unsigned long long)c->fences);
     line(&r, "STAT cluster_stall_flushes %llu\r\n", (unsigned long long)c->fences_stalled);
     line(&r, "STAT cluster_refused_resurrections %llu\r\n",

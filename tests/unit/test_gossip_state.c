@@ -139,8 +139,10 @@ START_TEST(alive_adds_and_incarnation_orders)
     feed_alive(g, m, 1003);
     ck_assert_uint_eq(nevents, 2);
 
-    /* A newer one carries new metadata. */
-    m = member("a", 3, 11);
+    /* A newer one carries new metadata (at the same gossip address: see
+     * same_name_at_another_address_kept_out). */
+    m = member("a", 2, 11);
+    snprintf(m.data_addr, sizeof m.data_addr, "10.0.0.2:11311");
     m.weight = 5;
     feed_alive(g, m, 1004);
     ck_assert_uint_eq(nevents, 3);
@@ -266,6 +268,50 @@ START_TEST(confirmations_counted_once_up_to_max_k)
     static const char *const all[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8",
                                       "c9", "c10", "c11", "c12", "c13", "c14", "c15"};
     ck_assert_uint_lt(death_time_k16(all, 16), once);
+}
+END_TEST
+
+START_TEST(same_name_at_another_address_kept_out)
+{
+    struct gossip *g = make_gossip(1000);
+    feed_alive(g, member("x", 3, 10), 1000);
+    /* A second node started as "x" (at 10.0.0.9, a newer incarnation): refused and logged; the
+     * first keeps the name, its address and its ring slot. */
+    size_t events_before = nevents;
+    feed_alive(g, member("x", 9, 50), 1001);
+    feed_alive(g, member("x", 9, 51), 1002);
+    uint64_t inc = 0;
+    ck_assert_int_eq(gossip_member_state(g, "x", &inc), MEMBER_ALIVE);
+    ck_assert_uint_eq(inc, 10);
+    ck_assert_uint_eq(nevents, events_before);
+    ck_assert_uint_eq(gossip_counters(g)->name_conflicts, 2);
+    ck_assert_ptr_nonnull(strstr(last_log, "same --node-name"));
+    /* The first one refutes a suspicion as usual: accepted. */
+    feed_accuse(g, WIRE_SUSPECT, "x", 10, "b", 1003);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_SUSPECT);
+    feed_alive(g, member("x", 9, 52), 1004);            /* suspect: still refused */
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_SUSPECT);
+    feed_alive(g, member("x", 3, 11), 1005);
+    ck_assert_int_eq(gossip_member_state(g, "x", &inc), MEMBER_ALIVE);
+    ck_assert_uint_eq(inc, 11);
+    /* Once it is dead, the name is free: the other node may take it. */
+    feed_accuse(g, WIRE_DEAD, "x", 11, "b", 1006);
+    feed_alive(g, member("x", 9, 60), 1007);
+    ck_assert_int_eq(gossip_member_state(g, "x", &inc), MEMBER_ALIVE);
+    ck_assert_uint_eq(inc, 60);
+    gossip_destroy(g);
+
+    /* About ourselves: an alive for our name at another address, above our incarnation, is not
+     * outbid (each outbidding would be answered in kind, for ever): logged, nothing sent. */
+    g = make_gossip(1000);
+    size_t sent_before = nsent;
+    feed_alive(g, member("self", 9, 500), 1001);
+    ck_assert_uint_eq(gossip_incarnation(g), 100);
+    ck_assert_uint_eq(gossip_counters(g)->refutations, 0);
+    ck_assert_uint_eq(gossip_counters(g)->name_conflicts, 1);
+    ck_assert_uint_eq(nsent, sent_before);
+    ck_assert_ptr_nonnull(strstr(last_log, "(us)"));
+    gossip_destroy(g);
 }
 END_TEST
 
@@ -903,6 +949,7 @@ int main(void)
     tcase_add_test(tc, suspicion_times_out_to_dead);
     tcase_add_test(tc, confirmations_shorten_suspicion);
     tcase_add_test(tc, confirmations_counted_once_up_to_max_k);
+    tcase_add_test(tc, same_name_at_another_address_kept_out);
     tcase_add_test(tc, dead_and_resurrection_guard);
     tcase_add_test(tc, leave_is_left_and_sticks);
     tcase_add_test(tc, refutes_suspicion_and_death_of_self);
