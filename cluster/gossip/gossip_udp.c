@@ -1,7 +1,7 @@
 /* The UDP driver (see gossip_udp.h): one thread, one socket, poll with the gossip's next deadline
  * as timeout, and a pipe to wake it for stop. A mutex guards the struct gossip between the thread
- * and the control calls (stats, subscribe, leave); the request path never takes it (it reads the
- * snapshot view). */
+ * and the control calls (stats, subscribe, leave); the request path never takes it: it reads the
+ * snapshot view, and leaves its unreachable-backend hints in lock-free slots the thread drains. */
 #include "cluster/gossip/gossip_udp.h"
 
 #include <arpa/inet.h>
@@ -21,6 +21,19 @@
 #include "cluster/gossip/crypto/random.h"
 
 #define RECV_BATCH 64                   /* datagrams read per wake before ticking again */
+
+/* Hints from the request path (gossip_udp_hint_unreachable), handed over without a lock: a
+ * worker claims a free slot (FREE -> WRITING), writes the name, publishes it (READY, release);
+ * the gossip thread takes READY slots (acquire) before each tick and frees them. The gossip keeps
+ * one hint at a time anyway (the newest), so when every slot is busy the hint is dropped. */
+#define HINT_SLOTS 8
+
+enum { HINT_FREE, HINT_WRITING, HINT_READY };
+
+struct hint_slot {
+    atomic_int state;
+    char name[WIRE_NAME_MAX + 1];
+};
 
 struct subscriber {
     gossip_subscriber_fn fn;
@@ -42,6 +55,7 @@ struct gossip_udp {
     char name[WIRE_NAME_MAX + 1];
     void (*fence_fn)(void *ctx, const struct gossip_fence *fence);
     void *fence_ctx;
+    struct hint_slot hints[HINT_SLOTS];
 };
 
 void gossip_udp_config_defaults(struct gossip_udp_config *cfg)
@@ -152,11 +166,24 @@ static void receive_batch(struct gossip_udp *d)
     }
 }
 
+/* Passes the hints workers left to the gossip. Called with d->lock held. */
+static void take_hints(struct gossip_udp *d)
+{
+    for (size_t i = 0; i < HINT_SLOTS; i++) {
+        struct hint_slot *h = &d->hints[i];
+        if (atomic_load_explicit(&h->state, memory_order_acquire) != HINT_READY)
+            continue;
+        gossip_hint_unreachable(d->g, h->name);
+        atomic_store_explicit(&h->state, HINT_FREE, memory_order_release);
+    }
+}
+
 static void *run(void *arg)
 {
     struct gossip_udp *d = arg;
     while (!atomic_load(&d->stopping)) {
         pthread_mutex_lock(&d->lock);
+        take_hints(d);
         uint64_t now = monotonic_ms();
         gossip_tick(d->g, now);
         uint64_t next = gossip_next_deadline(d->g);
@@ -337,9 +364,18 @@ size_t gossip_udp_stats(struct gossip_udp *d, char *buf, size_t cap)
 
 void gossip_udp_hint_unreachable(struct gossip_udp *d, const char *name)
 {
-    pthread_mutex_lock(&d->lock);
-    gossip_hint_unreachable(d->g, name);
-    pthread_mutex_unlock(&d->lock);
+    /* The hint is used when the next probe period starts, and the thread ticks by then: no
+     * need to wake it. */
+    for (size_t i = 0; i < HINT_SLOTS; i++) {
+        struct hint_slot *h = &d->hints[i];
+        int expected = HINT_FREE;
+        if (!atomic_compare_exchange_strong_explicit(&h->state, &expected, HINT_WRITING,
+                                                     memory_order_acquire, memory_order_relaxed))
+            continue;
+        snprintf(h->name, sizeof h->name, "%s", name);
+        atomic_store_explicit(&h->state, HINT_READY, memory_order_release);
+        return;
+    }
 }
 
 void gossip_udp_leave(struct gossip_udp *d)

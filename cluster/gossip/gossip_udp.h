@@ -54,8 +54,9 @@ struct gossip_view *gossip_udp_view(struct gossip_udp *d);
 struct gossip_addr gossip_udp_addr(const struct gossip_udp *d);
 /* `stats cluster` lines into buf; see gossip_stats_render. */
 size_t gossip_udp_stats(struct gossip_udp *d, char *buf, size_t cap);
-/* gossip_hint_unreachable on the gossip state, from any thread (takes the driver's lock: call it
- * on failures, not per request). */
+/* gossip_hint_unreachable on the gossip state, from any thread, without a lock (the request
+ * path may call it): the hint is handed to the gossip thread, which applies it before its next
+ * tick. Dropped when 8 hints are already waiting (the gossip keeps only the newest anyway). Meant for failures, not per request. */
 void gossip_udp_hint_unreachable(struct gossip_udp *d, const char *name);
 /* Announces a graceful leave and returns after leave_linger_ms (answering probes meanwhile). */
 void gossip_udp_leave(struct gossip_udp *d);
