@@ -158,7 +158,8 @@ uint64_t gossip_probe_deadline(const struct gossip *g);
 void gossip_pushpull_tick(struct gossip *g, uint64_t now_ms);
 void gossip_send_state(struct gossip *g, const struct gossip_addr *to, uint8_t flags,
                        uint32_t session);
-void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
+/* sender: the packet's (authenticated) sender name; the answer goes to its own address. */
+void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp, const char *sender,
                             const struct gossip_addr *from, uint64_t now_ms);
 uint64_t gossip_pushpull_interval(const struct gossip *g);
 

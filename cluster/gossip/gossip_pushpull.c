@@ -14,7 +14,7 @@
 
 #include <string.h>
 
-#define PP_ENTRY_ROOM (WIRE_MAX_PACKET - WIRE_HEADER_LEN - WIRE_AUTH_HEADER_LEN - WIRE_TAG_LEN - \
+#define PP_ENTRY_ROOM (WIRE_MAX_PACKET - WIRE_HEADER_MAX - WIRE_AUTH_HEADER_LEN - WIRE_TAG_LEN - \
                        WIRE_MSG_HEADER - 10)
 
 uint64_t gossip_pushpull_interval(const struct gossip *g)
@@ -160,7 +160,20 @@ static bool already_answered(struct gossip *g, const struct gossip_addr *from, u
     return false;
 }
 
-void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
+/* Where a push-pull answer goes: to the address the sender gives for itself (its entry comes
+ * first in every state it sends, and is merged by now), not to the datagram's source, which a
+ * replayed copy can spoof: so no copy of a captured request can aim our whole member table at a
+ * third party. The source only for a sender we still do not hold alive. */
+static const struct gossip_addr *answer_address(struct gossip *g, const char *sender,
+                                                const struct gossip_addr *from)
+{
+    const struct member *m = member_table_find(&g->members, sender);
+    if (m && m != g->self && (m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT))
+        return &m->info.addr;
+    return from;
+}
+
+void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp, const char *sender,
                             const struct gossip_addr *from, uint64_t now_ms)
 {
     g->counters.pushpulls_received++;
@@ -205,6 +218,9 @@ void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
             break;
         }
     }
-    if ((pp->flags & WIRE_PP_REQUEST) && !g->left && !already_answered(g, from, pp->session))
-        gossip_send_state(g, from, 0, pp->session);
+    if (!(pp->flags & WIRE_PP_REQUEST) || g->left)
+        return;
+    const struct gossip_addr *to = answer_address(g, sender, from);
+    if (!already_answered(g, to, pp->session))
+        gossip_send_state(g, to, 0, pp->session);
 }
