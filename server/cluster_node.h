@@ -36,6 +36,10 @@ void cluster_node_stop(void);
  * gossip. */
 void cluster_node_hint_unreachable(const char *name);
 
+/* SIGHUP: the gossip thread re-reads --cluster-secret-file (key rotation without a restart) and
+ * logs what changed. Returns at once. No-op without gossip. */
+void cluster_node_reload(void);
+
 /* True while gossip runs. */
 bool cluster_node_running(void);
 

@@ -99,7 +99,8 @@ struct gossip_config {
 
     /* Authentication: NULL = none (every packet accepted unauthenticated). Otherwise every packet
      * sent is tagged with keys->current and every packet received must carry a valid tag of a
-     * known key (see gossip_auth.h). Borrowed: must outlive the gossip. Either way a packet whose
+     * known key (see gossip_auth.h). Borrowed: must outlive the gossip; its contents may change
+     * between calls (gossip_udp swaps them in on a reload). Either way a packet whose
      * counter was seen before or is too old is dropped as a replay. */
     const struct packet_keys *keys;
     uint64_t counter_start;             /* first packet counter: wall-clock microseconds, so a

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/gossip/crypto/keys.h"
 #include "cluster/gossip/crypto/random.h"
 
 #define RECV_BATCH 64                   /* datagrams read per wake before ticking again */
@@ -56,6 +58,12 @@ struct gossip_udp {
     void (*fence_fn)(void *ctx, const struct gossip_fence *fence);
     void *fence_ctx;
     struct hint_slot hints[HINT_SLOTS];
+    /* Authentication: the keys the gossip borrows (swapped under lock on reload), their file. */
+    bool authenticated;
+    struct packet_keys keys;
+    char secret_file[4096];
+    atomic_bool reload_wanted;
+    void (*log)(void *ctx, int level, const char *msg);     /* gossip.log; ctx: this driver */
 };
 
 void gossip_udp_config_defaults(struct gossip_udp_config *cfg)
@@ -178,10 +186,77 @@ static void take_hints(struct gossip_udp *d)
     }
 }
 
+static void logf_driver(struct gossip_udp *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void logf_driver(struct gossip_udp *d, int level, const char *fmt, ...)
+{
+    if (!d->log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    d->log(d, level, line);
+}
+
+/* "1a2b3c4d" (the key id, public: it is in every packet) into buf (>= 9 bytes). */
+static const char *key_id_hex(const struct packet_key *k, char *buf)
+{
+    snprintf(buf, 9, "%02x%02x%02x%02x", k->id[0], k->id[1], k->id[2], k->id[3]);
+    return buf;
+}
+
+/* "signing 1a2b3c4d, also accepting 5e6f7a8b" into buf. */
+static const char *describe_keys(const struct packet_keys *k, char *buf, size_t cap)
+{
+    char cur[9], prev[9];
+    if (k->has_previous)
+        snprintf(buf, cap, "signing with key %s, also accepting key %s", key_id_hex(&k->current, cur),
+                 key_id_hex(&k->previous, prev));
+    else
+        snprintf(buf, cap, "signing with key %s, accepting no other", key_id_hex(&k->current, cur));
+    return buf;
+}
+
+/* Runs on the gossip thread, without the lock while reading the file. */
+static void reload_keys(struct gossip_udp *d)
+{
+    if (!d->authenticated) {
+        logf_driver(d, 1, "gossip: reload asked, but gossip runs without --cluster-secret-file: "
+                          "nothing to reload (a secret needs a restart)");
+        return;
+    }
+    struct packet_keys fresh;
+    bool group_accessible = false;
+    char err[256] = "";
+    if (packet_keys_load(d->secret_file, &fresh, &group_accessible, err, sizeof err) != 0) {
+        logf_driver(d, 0, "gossip: kept the keys in use: reloading %s failed: %s", d->secret_file,
+                    err);
+        return;
+    }
+    if (group_accessible)
+        logf_driver(d, 1, "gossip: warning: %s is accessible to its group", d->secret_file);
+    char before[96], after[96];
+    describe_keys(&d->keys, before, sizeof before);
+    describe_keys(&fresh, after, sizeof after);
+    pthread_mutex_lock(&d->lock);
+    d->keys = fresh;
+    pthread_mutex_unlock(&d->lock);
+    packet_keys_wipe(&fresh);
+    if (strcmp(before, after) == 0)
+        logf_driver(d, 1, "gossip: reloaded %s: unchanged (%s)", d->secret_file, after);
+    else
+        logf_driver(d, 1, "gossip: reloaded %s: now %s (was %s)", d->secret_file, after, before);
+}
+
 static void *run(void *arg)
 {
     struct gossip_udp *d = arg;
     while (!atomic_load(&d->stopping)) {
+        if (atomic_exchange(&d->reload_wanted, false))
+            reload_keys(d);
         pthread_mutex_lock(&d->lock);
         take_hints(d);
         uint64_t now = monotonic_ms();
@@ -220,6 +295,7 @@ static void release(struct gossip_udp *d)
     gossip_destroy(d->g);
     gossip_view_destroy(d->view);
     pthread_mutex_destroy(&d->lock);
+    packet_keys_wipe(&d->keys);
     free(d);
 }
 
@@ -297,6 +373,14 @@ struct gossip_udp *gossip_udp_start(const struct gossip_udp_config *cfg, char *e
     gc.on_fence = d->fence_fn ? pass_fence : NULL;
     gc.ctx = d;
     gc.view = d->view;
+    if (cfg->gossip.keys) {
+        d->authenticated = true;
+        d->keys = *cfg->gossip.keys;
+        gc.keys = &d->keys;
+        snprintf(d->secret_file, sizeof d->secret_file, "%s",
+                 cfg->secret_file ? cfg->secret_file : "");
+    }
+    d->log = cfg->gossip.log;
     uint64_t now = monotonic_ms();
     d->g = gossip_create(&gc, now);
     if (!d->g) {
@@ -376,6 +460,13 @@ void gossip_udp_hint_unreachable(struct gossip_udp *d, const char *name)
         atomic_store_explicit(&h->state, HINT_READY, memory_order_release);
         return;
     }
+}
+
+void gossip_udp_reload_keys(struct gossip_udp *d)
+{
+    atomic_store(&d->reload_wanted, true);
+    ssize_t w = write(d->wake[1], "r", 1);
+    (void)w;                            /* a full pipe already wakes the thread */
 }
 
 void gossip_udp_leave(struct gossip_udp *d)
