@@ -112,6 +112,7 @@ struct gossip *gossip_create(const struct gossip_config *cfg, uint64_t now_ms)
     g->rng = cfg->seed ^ member_name_hash(g->name);
     g->send_counter = cfg->counter_start;
     g->next_seq = (uint32_t)gossip_rand(g);
+    g->life = (uint32_t)gossip_rand(g);
     member_table_init(&g->members);
     gossip_queue_init(&g->queue);
     replay_init(&g->replay);
@@ -169,7 +170,8 @@ void gossip_packet_begin(struct gossip *g, struct wire_writer *w)
 {
     wire_writer_init(w, g->pkt, sizeof g->pkt);
     bool auth = g->cfg.keys != NULL;
-    wire_put_header(w, auth, auth ? g->cfg.keys->current.id : NULL, ++g->send_counter, g->name);
+    wire_put_header(w, auth, auth ? g->cfg.keys->current.id : NULL, ++g->send_counter, g->life,
+                    g->name);
 }
 
 static unsigned retransmit_limit(const struct gossip *g)
@@ -259,11 +261,12 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
         }
     }
     /* After the tag (when there is one), so a forger cannot poison the window. By the sender's
-     * name, which the tag covers, not by the UDP source, which anyone can spoof: a captured
+     * name and life id, which the tag covers, not by the UDP source, which anyone can spoof: a captured
      * packet sent again from many addresses is still one sender's old counter. A packet in our
      * own name is our own sent back to us (or a second node with our name): never ours to act
      * on. A replay changes nothing and is answered by nothing. */
-    if (strcmp(p.sender, g->name) == 0 || !replay_check(&g->replay, p.sender, p.counter)) {
+    if (strcmp(p.sender, g->name) == 0 ||
+        !replay_check(&g->replay, p.sender, p.life, p.counter)) {
         g->counters.dropped_replay++;
         return;
     }

@@ -95,6 +95,7 @@ struct gossip {
     size_t graves_next;
 
     uint64_t send_counter;           /* last packet counter used */
+    uint32_t life;                   /* random id of this process's life, in every header */
     struct replay_table replay;
 
     struct gossip_counters counters;

@@ -151,6 +151,7 @@ int wire_packet_parse(const uint8_t *buf, size_t len, struct wire_packet *out)
         return WIRE_ERR_SHORT;
     struct wire_cursor c = {buf + WIRE_PREFIX_LEN, len - WIRE_PREFIX_LEN};
     get_u64(&c, &out->counter);
+    get_u32(&c, &out->life);
     if (c.left == 0 || c.left < 1u + c.p[0])
         return WIRE_ERR_SHORT;
     if (!get_str(&c, out->sender, 1))
@@ -328,7 +329,7 @@ static void put_member(uint8_t **p, const struct wire_member *m)
 }
 
 bool wire_put_header(struct wire_writer *w, bool auth, const uint8_t key_id[WIRE_KEY_ID_LEN],
-                     uint64_t counter, const char *sender)
+                     uint64_t counter, uint32_t life, const char *sender)
 {
     size_t name_len = strnlen(sender, WIRE_NAME_MAX + 1);
     if (name_len == 0 || name_len > WIRE_NAME_MAX)
@@ -342,6 +343,7 @@ bool wire_put_header(struct wire_writer *w, bool auth, const uint8_t key_id[WIRE
     put_u8(&p, WIRE_VERSION);
     put_u8(&p, auth ? WIRE_FLAG_AUTH : 0);
     put_u64(&p, counter);
+    put_u32(&p, life);
     put_str(&p, sender);
     if (auth) {
         memcpy(p, key_id, WIRE_KEY_ID_LEN);

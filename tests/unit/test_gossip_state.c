@@ -59,7 +59,7 @@ static void feed_alive(struct gossip *g, struct wire_member m, uint64_t now)
 {
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_alive(&w, &m);
     feed_packet(g, &w, 200, now);
 }
@@ -72,7 +72,7 @@ static void feed_accuse(struct gossip *g, uint8_t type, const char *name, uint64
     snprintf(a.from, sizeof a.from, "%s", from);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_accuse(&w, type, &a);
     feed_packet(g, &w, 200, now);
 }
@@ -460,7 +460,7 @@ START_TEST(garbage_dropped_and_counted)
     struct wire_writer w;
     struct wire_member m = member("a", 2, 1);
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_alive(&w, &m);
     pktbuf[w.len++] = 0xee;
     feed_packet(g, &w, 2, 1002);
@@ -475,7 +475,7 @@ START_TEST(replayed_packets_dropped)
     struct gossip *g = make_gossip(1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 5000000, "peer");
+    wire_put_header(&w, false, NULL, 5000000, 0, "peer");
     struct wire_member m = member("a", 2, 10);
     wire_put_alive(&w, &m);
     feed_packet(g, &w, 2, 1001);
@@ -485,14 +485,14 @@ START_TEST(replayed_packets_dropped)
     /* One far older than the window from the same sender: dropped too, from whatever address
      * (the window is the sender's name's, not its address's); another sender: fine. */
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 5000000 - 100, "peer");
+    wire_put_header(&w, false, NULL, 5000000 - 100, 0, "peer");
     wire_put_alive(&w, &m);
     feed_packet(g, &w, 2, 1003);
     ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 2);
     feed_packet(g, &w, 3, 1004);
     ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 3);
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 5000000 - 100, "other");
+    wire_put_header(&w, false, NULL, 5000000 - 100, 0, "other");
     wire_put_alive(&w, &m);
     feed_packet(g, &w, 3, 1005);
     ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 3);
@@ -508,7 +508,7 @@ START_TEST(answers_ping_with_ack)
     struct gossip *g = make_gossip(1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     struct wire_ping p = {.seq = 4242};
     strcpy(p.target, "self");
     wire_put_ping(&w, &p);
@@ -523,7 +523,7 @@ START_TEST(answers_ping_with_ack)
     size_t before = nsent;
     strcpy(p.target, "other");
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_ping(&w, &p);
     feed_packet(g, &w, 7, 1002);
     ck_assert_uint_eq(nsent, before);
@@ -555,7 +555,7 @@ START_TEST(probe_ack_keeps_member_alive)
     uint32_t seq = wait_for_ping(g, &now, target);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_ack(&w, WIRE_ACK, seq);
     feed_packet(g, &w, 2, now + 1);
     gossip_tick(g, now + 1000);
@@ -606,7 +606,7 @@ START_TEST(probe_failure_goes_indirect_then_suspect)
     for (int i = 0; i < 2; i++) {
         struct wire_writer w;
         wire_writer_init(&w, pktbuf, sizeof pktbuf);
-        wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+        wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
         wire_put_ack(&w, WIRE_NACK, seq);
         feed_packet(g, &w, 3, now + 150);
     }
@@ -647,7 +647,7 @@ START_TEST(relays_ping_req_ack_and_nack)
     struct gossip *g = make_gossip(1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     struct wire_ping_req r = {.seq = 555, .target_addr = addr_of(9), .want_nack = true};
     strcpy(r.target, "t");
     wire_put_ping_req(&w, &r);
@@ -661,7 +661,7 @@ START_TEST(relays_ping_req_ack_and_nack)
     /* The target acks our ping: the requester gets an ack with its own seq. */
     size_t before = nsent;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_ack(&w, WIRE_ACK, msg.u.ping.seq);
     feed_packet(g, &w, 9, 2010);
     ck_assert(find_sent(before, WIRE_ACK, &msg, &which));
@@ -671,7 +671,7 @@ START_TEST(relays_ping_req_ack_and_nack)
     /* A second request whose target stays silent: a nack after the probe timeout. */
     r.seq = 556;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_ping_req(&w, &r);
     feed_packet(g, &w, 3, 3000);
     before = nsent;
@@ -705,7 +705,7 @@ START_TEST(join_retries_until_answered)
     struct wire_writer w;
     size_t mark;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_pp_begin(&w, 0, msg.u.pp.session, 0, 1, &mark);
     struct wire_member seed = member("seed", 2, 1), other = member("o", 3, 1);
     wire_pp_add(&w, mark, MEMBER_ALIVE, &seed);
@@ -741,7 +741,7 @@ static void feed_pushpull_entry(struct gossip *g, uint8_t state, struct wire_mem
     struct wire_writer w;
     size_t mark;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_pp_begin(&w, 0, 5, 0, 1, &mark);
     struct wire_member seed = member("seed", 2, 10);
     wire_pp_add(&w, mark, MEMBER_ALIVE, &seed);
@@ -803,7 +803,7 @@ START_TEST(pushpull_answered_once_in_chunks)
     struct wire_writer w;
     size_t mark;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_pp_begin(&w, WIRE_PP_REQUEST, 77, 0, 1, &mark);
     struct wire_member dead = member("member-05", 15, 1);
     wire_pp_add(&w, mark, MEMBER_DEAD, &dead);     /* remote death merges as suspicion */
@@ -856,7 +856,7 @@ START_TEST(piggybacks_updates_on_acks)
     feed_alive(g, member("a", 2, 10), 1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter, "peer");
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     struct wire_ping p = {.seq = 1};
     strcpy(p.target, "self");
     wire_put_ping(&w, &p);
