@@ -238,7 +238,7 @@ static uint64_t death_time_k16(const char *const *accusers, size_t n)
     feed_alive(g, member("a", 2, 10), 1000);
     feed_alive(g, member("b", 3, 10), 1000);
     for (int i = 0; i < 17; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "c%d", i);
         feed_alive(g, member(name, 10 + i, 10), 1000);
     }
