@@ -2,6 +2,7 @@
 #include "server/cluster_node.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -34,6 +35,7 @@ static struct {
     struct packet_keys keys;            /* borrowed by the gossip while it runs */
     char name[WIRE_NAME_MAX + 1];
     char data_addr[WIRE_NAME_MAX + 1];
+    char secret_path[PATH_MAX];         /* absolute: -d changes the directory to / */
 } node;
 static _Atomic(struct gossip_udp *) driver;
 /* The store a fence flushes (borrowed from the workers; main owns it). */
@@ -259,6 +261,10 @@ int cluster_node_prepare(const struct settings *s)
             fprintf(stderr, "warning: --cluster-secret-file %s is accessible to its group\n",
                     s->cluster.secret_file);
         node.cfg.gossip.keys = &node.keys;
+        /* SIGHUP re-reads it, maybe after -d moved us to /. */
+        if (!realpath(s->cluster.secret_file, node.secret_path))
+            snprintf(node.secret_path, sizeof node.secret_path, "%s", s->cluster.secret_file);
+        node.cfg.secret_file = node.secret_path;
     } else {
         char a[64];
         fprintf(stderr, "warning: gossip on %s is unauthenticated: anyone who reaches it can "
@@ -319,6 +325,16 @@ void cluster_node_hint_unreachable(const char *name)
     struct gossip_udp *d = atomic_load(&driver);
     if (d)
         gossip_udp_hint_unreachable(d, name);
+}
+
+void cluster_node_reload(void)
+{
+    struct gossip_udp *d = atomic_load(&driver);
+    if (!d)
+        return;
+    log_msg(1, "cluster: SIGHUP: re-reading %s",
+            node.cfg.gossip.keys ? node.secret_path : "no --cluster-secret-file");
+    gossip_udp_reload_keys(d);
 }
 
 bool cluster_node_running(void)

@@ -31,9 +31,14 @@ void cluster_node_attach_store(struct store *st);
 void cluster_node_stop(void);
 
 /* The router could not reach member `name` (refused, timed out, lost): gossip probes it next,
- * and its own probes decide (cluster/gossip/gossip.h, gossip_hint_unreachable). Thread-safe; meant for
- * failures, rate-limited by the caller. No-op without gossip. */
+ * and its own probes decide (cluster/gossip/gossip.h, gossip_hint_unreachable). Thread-safe and lock-free
+ * (the request path calls it); meant for failures, rate-limited by the caller. No-op without
+ * gossip. */
 void cluster_node_hint_unreachable(const char *name);
+
+/* SIGHUP: the gossip thread re-reads --cluster-secret-file (key rotation without a restart) and
+ * logs what changed. Returns at once. No-op without gossip. */
+void cluster_node_reload(void);
 
 /* True while gossip runs. */
 bool cluster_node_running(void);

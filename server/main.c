@@ -43,7 +43,7 @@ static struct store *create_store(void)
 }
 
 /* Waits for signals, ticking the clock and the store's upkeep every second. Returns on SIGTERM,
- * SIGINT or SIGUSR1 (also raised by the shutdown command). */
+ * SIGINT or SIGUSR1 (also raised by the shutdown command); SIGHUP reloads the cluster secret. */
 static void serve(struct store *st, const sigset_t *signals)
 {
     for (;;) {
@@ -54,6 +54,8 @@ static void serve(struct store *st, const sigset_t *signals)
             log_msg(1, "Signal handled: %s.", strsignal(sig));
             return;
         }
+        if (sig == SIGHUP)
+            cluster_node_reload();  /* the gossip thread re-reads --cluster-secret-file */
         if (sig < 0 && errno != EAGAIN && errno != EINTR) {
             log_msg(0, "sigtimedwait: %s", strerror(errno));
             return;

@@ -107,9 +107,12 @@ struct gossip *gossip_create(const struct gossip_config *cfg, uint64_t now_ms)
         g->cfg.suspicion_max_mult = 1;
     if (g->cfg.retransmit_mult == 0)
         g->cfg.retransmit_mult = 1;
+    if (g->cfg.indirect_checks > GOSSIP_MAX_INDIRECT_CHECKS)
+        g->cfg.indirect_checks = GOSSIP_MAX_INDIRECT_CHECKS;
     g->rng = cfg->seed ^ member_name_hash(g->name);
     g->send_counter = cfg->counter_start;
     g->next_seq = (uint32_t)gossip_rand(g);
+    g->life = (uint32_t)gossip_rand(g);
     member_table_init(&g->members);
     gossip_queue_init(&g->queue);
     replay_init(&g->replay);
@@ -167,7 +170,8 @@ void gossip_packet_begin(struct gossip *g, struct wire_writer *w)
 {
     wire_writer_init(w, g->pkt, sizeof g->pkt);
     bool auth = g->cfg.keys != NULL;
-    wire_put_header(w, auth, auth ? g->cfg.keys->current.id : NULL, ++g->send_counter);
+    wire_put_header(w, auth, auth ? g->cfg.keys->current.id : NULL, ++g->send_counter, g->life,
+                    g->name);
 }
 
 static unsigned retransmit_limit(const struct gossip *g)
@@ -199,8 +203,8 @@ void gossip_packet_send(struct gossip *g, struct wire_writer *w, const struct go
 
 /* ---- receiving ---- */
 
-static void dispatch(struct gossip *g, const struct wire_msg *msg, const struct gossip_addr *from,
-                     uint64_t now_ms)
+static void dispatch(struct gossip *g, const struct wire_msg *msg, const char *sender,
+                     const struct gossip_addr *from, uint64_t now_ms)
 {
     switch (msg->type) {
     case WIRE_PING:
@@ -225,7 +229,7 @@ static void dispatch(struct gossip *g, const struct wire_msg *msg, const struct 
         gossip_handle_dead(g, &msg->u.accuse, from, now_ms);
         break;
     case WIRE_PUSHPULL:
-        gossip_handle_pushpull(g, &msg->u.pp, from, now_ms);
+        gossip_handle_pushpull(g, &msg->u.pp, sender, from, now_ms);
         break;
     }
 }
@@ -256,8 +260,13 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
             return;
         }
     }
-    /* After the tag (when there is one), so a forger cannot poison the window. */
-    if (!replay_check(&g->replay, from, p.counter)) {
+    /* After the tag (when there is one), so a forger cannot poison the window. By the sender's
+     * name and life id, which the tag covers, not by the UDP source, which anyone can spoof: a captured
+     * packet sent again from many addresses is still one sender's old counter. A packet in our
+     * own name is our own sent back to us (or a second node with our name): never ours to act
+     * on. A replay changes nothing and is answered by nothing. */
+    if (strcmp(p.sender, g->name) == 0 ||
+        !replay_check(&g->replay, p.sender, p.life, p.counter)) {
         g->counters.dropped_replay++;
         return;
     }
@@ -277,7 +286,7 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
     gossip_check_stall(g, now_ms);
     cur = (struct wire_cursor){p.body, p.body_len};
     while (wire_next_msg(&cur, &msg) == 1)
-        dispatch(g, &msg, from, now_ms);
+        dispatch(g, &msg, p.sender, from, now_ms);
     gossip_tell_dead_sender(g, from, now_ms);
     if (g->dirty && !g->cfg.view)
         g->dirty = false;

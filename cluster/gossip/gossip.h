@@ -55,6 +55,10 @@ struct gossip_fence {
 
 const char *gossip_fence_reason_name(enum gossip_fence_reason reason);
 
+/* The most members asked to probe for us; also the most independent confirmations a suspicion
+ * counts (membership.h keeps one more accuser slot than this, for the first accuser). */
+#define GOSSIP_MAX_INDIRECT_CHECKS 16
+
 struct gossip_config {
     /* Identity and metadata of this node. */
     const char *name;                   /* unique in the cluster, 1..64 printable bytes */
@@ -70,7 +74,8 @@ struct gossip_config {
     /* Timings (milliseconds) and multipliers; gossip_config_defaults fills LAN values. */
     uint32_t probe_interval_ms;         /* one probe per period */
     uint32_t probe_timeout_ms;          /* wait for a direct ack before asking others */
-    uint32_t indirect_checks;           /* k: members asked to probe for us */
+    uint32_t indirect_checks;           /* k: members asked to probe for us, at most
+                                         * GOSSIP_MAX_INDIRECT_CHECKS (larger is clamped) */
     uint32_t suspicion_mult;            /* min suspicion = mult * log10(N) * probe interval */
     uint32_t suspicion_max_mult;        /* max suspicion = this * min */
     uint32_t retransmit_mult;           /* each update sent mult * log10(N+1) times */
@@ -94,7 +99,8 @@ struct gossip_config {
 
     /* Authentication: NULL = none (every packet accepted unauthenticated). Otherwise every packet
      * sent is tagged with keys->current and every packet received must carry a valid tag of a
-     * known key (see gossip_auth.h). Borrowed: must outlive the gossip. Either way a packet whose
+     * known key (see gossip_auth.h). Borrowed: must outlive the gossip; its contents may change
+     * between calls (gossip_udp swaps them in on a reload). Either way a packet whose
      * counter was seen before or is too old is dropped as a replay. */
     const struct packet_keys *keys;
     uint64_t counter_start;             /* first packet counter: wall-clock microseconds, so a
@@ -111,6 +117,7 @@ struct gossip_counters {
     uint64_t pushpulls_sent, pushpulls_received;
     uint64_t dropped_invalid, dropped_unauthenticated, dropped_replay, dropped_version;
     uint64_t refused_protocol;
+    uint64_t name_conflicts;            /* alives refused: the name is taken at another address */
     /* Fencing. */
     uint64_t fences, fences_stalled;    /* fences (every reason), of which after a stall */
     uint64_t resurrections_refused;     /* an alive for a tombstone's epoch, not accepted */

@@ -27,7 +27,8 @@
 enum probe_phase { PROBE_IDLE, PROBE_DIRECT, PROBE_INDIRECT };
 
 /* A dead or left member whose tombstone was reaped (fencing): it may still come back unaware, in
- * the epoch it was buried in, after a partition longer than the tombstone retention. */
+ * the epoch it was buried in, after a partition longer than the tombstone retention. Kept without
+ * fencing too, so that a push-pull does not hand us back a tombstone we reaped. */
 struct grave {
     uint64_t name_hash;                 /* 0: free */
     uint64_t incarnation;               /* the tombstone's */
@@ -94,6 +95,7 @@ struct gossip {
     size_t graves_next;
 
     uint64_t send_counter;           /* last packet counter used */
+    uint32_t life;                   /* random id of this process's life, in every header */
     struct replay_table replay;
 
     struct gossip_counters counters;
@@ -136,6 +138,9 @@ void gossip_check_stall(struct gossip *g, uint64_t now_ms);
 void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, uint64_t now_ms);
 bool gossip_fencing(const struct gossip *g);
 void gossip_suspects_remove(struct gossip *g, struct member *m);
+/* A dead or left member we never knew, from a push-pull entry: kept as a tombstone. */
+void gossip_learn_tombstone(struct gossip *g, const struct wire_member *e, uint8_t state,
+                            uint64_t now_ms);
 void gossip_reap(struct gossip *g, uint64_t now_ms);
 
 /* gossip_probe.c */
@@ -154,7 +159,8 @@ uint64_t gossip_probe_deadline(const struct gossip *g);
 void gossip_pushpull_tick(struct gossip *g, uint64_t now_ms);
 void gossip_send_state(struct gossip *g, const struct gossip_addr *to, uint8_t flags,
                        uint32_t session);
-void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
+/* sender: the packet's (authenticated) sender name; the answer goes to its own address. */
+void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp, const char *sender,
                             const struct gossip_addr *from, uint64_t now_ms);
 uint64_t gossip_pushpull_interval(const struct gossip *g);
 

@@ -174,8 +174,8 @@ static void start_probe(struct gossip *g, uint64_t now_ms)
 static void start_indirect(struct gossip *g)
 {
     struct member *target = g->probe_target;
-    struct member *helpers[16];
-    size_t want = g->cfg.indirect_checks < 16 ? g->cfg.indirect_checks : 16, got = 0;
+    struct member *helpers[GOSSIP_MAX_INDIRECT_CHECKS];
+    size_t want = g->cfg.indirect_checks, got = 0;      /* clamped in gossip_create */
     size_t n = g->members.count;
     /* Random distinct alive members other than us and the target; bounded tries. */
     for (size_t tries = 0; got < want && tries < 4 * want + 16 && n > 0; tries++) {

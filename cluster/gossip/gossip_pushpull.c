@@ -4,8 +4,9 @@
  * node stay flat) we send our whole member table to one random member, chunked into datagrams; it
  * merges and answers with its own. Each chunk stands alone (a lost chunk loses only its entries).
  * The peer is drawn from every member we have not seen leave, dead ones included: that is how two
- * halves of a healed partition find each other again. Remote dead entries are merged as suspicions
- * (a live member then refutes; a dead one times out here too).
+ * halves of a healed partition find each other again. Remote dead entries about members we know
+ * are merged as suspicions (a live member then refutes; a dead one times out here too); about
+ * members we never knew, kept as tombstones (gossip_learn_tombstone).
  *
  * Join: a push-pull request flagged JOIN to every seed, repeated every join_retry_ms until a
  * push-pull answer arrives; repeated again whenever we find ourselves alone. */
@@ -13,7 +14,7 @@
 
 #include <string.h>
 
-#define PP_ENTRY_ROOM (WIRE_MAX_PACKET - WIRE_HEADER_LEN - WIRE_AUTH_HEADER_LEN - WIRE_TAG_LEN - \
+#define PP_ENTRY_ROOM (WIRE_MAX_PACKET - WIRE_HEADER_MAX - WIRE_AUTH_HEADER_LEN - WIRE_TAG_LEN - \
                        WIRE_MSG_HEADER - 10)
 
 uint64_t gossip_pushpull_interval(const struct gossip *g)
@@ -159,7 +160,20 @@ static bool already_answered(struct gossip *g, const struct gossip_addr *from, u
     return false;
 }
 
-void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
+/* Where a push-pull answer goes: to the address the sender gives for itself (its entry comes
+ * first in every state it sends, and is merged by now), not to the datagram's source, which a
+ * replayed copy can spoof: so no copy of a captured request can aim our whole member table at a
+ * third party. The source only for a sender we still do not hold alive. */
+static const struct gossip_addr *answer_address(struct gossip *g, const char *sender,
+                                                const struct gossip_addr *from)
+{
+    const struct member *m = member_table_find(&g->members, sender);
+    if (m && m != g->self && (m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT))
+        return &m->info.addr;
+    return from;
+}
+
+void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp, const char *sender,
                             const struct gossip_addr *from, uint64_t now_ms)
 {
     g->counters.pushpulls_received++;
@@ -177,6 +191,13 @@ void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
             gossip_handle_self_death(g, e.incarnation, "", from);
             continue;
         }
+        bool known = member_table_find(&g->members, e.name) != NULL;
+        if (!known && (state == MEMBER_DEAD || state == MEMBER_LEFT)) {
+            /* A death from before we joined: keep its tombstone, or we would take the dead
+             * member's old life (its old epoch) back from the first stale gossip about it. */
+            gossip_learn_tombstone(g, &e, state, now_ms);
+            continue;
+        }
         switch (state) {
         case MEMBER_ALIVE:
             gossip_handle_alive(g, &e, from, now_ms);
@@ -184,7 +205,7 @@ void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
         case MEMBER_SUSPECT:
             /* A member we never heard of: learn it first, so the suspicion has something to
              * apply to (and it can still refute). */
-            if (!member_table_find(&g->members, e.name))
+            if (!known)
                 gossip_handle_alive(g, &e, from, now_ms);
             /* fall through */
         case MEMBER_DEAD:
@@ -197,6 +218,9 @@ void gossip_handle_pushpull(struct gossip *g, const struct wire_pushpull *pp,
             break;
         }
     }
-    if ((pp->flags & WIRE_PP_REQUEST) && !g->left && !already_answered(g, from, pp->session))
-        gossip_send_state(g, from, 0, pp->session);
+    if (!(pp->flags & WIRE_PP_REQUEST) || g->left)
+        return;
+    const struct gossip_addr *to = answer_address(g, sender, from);
+    if (!already_answered(g, to, pp->session))
+        gossip_send_state(g, to, 0, pp->session);
 }

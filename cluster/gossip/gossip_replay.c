@@ -1,7 +1,8 @@
-/* The replay window (see gossip_auth.h): per sender, highest counter + 64-bit bitmap, in a small
+/* The replay window (see gossip_auth.h): per sender name and life, highest counter + 64-bit bitmap, in a small
  * hash table with bounded probing so a lookup costs at most REPLAY_PROBE comparisons. */
 #include "cluster/gossip/gossip_auth.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,19 +17,16 @@ void replay_free(struct replay_table *t)
     memset(t, 0, sizeof *t);
 }
 
-static size_t addr_hash(const struct gossip_addr *a)
+static size_t sender_hash(const char *name, uint32_t life)
 {
-    uint64_t h = 1469598103934665603ULL ^ a->family;
-    size_t n = a->family == 6 ? 16 : 4;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ a->ip[i]) * 1099511628211ULL;
-    h = (h ^ (a->port >> 8)) * 1099511628211ULL;
-    h = (h ^ (a->port & 0xff)) * 1099511628211ULL;
+    uint64_t h = 1469598103934665603ULL ^ life;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
     return (size_t)(h ^ (h >> 29));
 }
 
 /* The sender's slot, or a fresh one (free, else least recently used among its places). */
-static struct replay_peer *peer_slot(struct replay_table *t, const struct gossip_addr *addr,
+static struct replay_peer *peer_slot(struct replay_table *t, const char *name, uint32_t life,
                                      bool *fresh)
 {
     if (!t->slots) {
@@ -36,28 +34,29 @@ static struct replay_peer *peer_slot(struct replay_table *t, const struct gossip
         if (!t->slots)
             return NULL;
     }
-    size_t start = addr_hash(addr) % REPLAY_SLOTS;
+    size_t start = sender_hash(name, life) % REPLAY_SLOTS;
     struct replay_peer *victim = NULL;
     for (size_t i = 0; i < REPLAY_PROBE; i++) {
         struct replay_peer *p = &t->slots[(start + i) % REPLAY_SLOTS];
-        if (p->addr.family != 0 && gossip_addr_equal(&p->addr, addr)) {
+        if (p->name[0] != '\0' && p->life == life && strcmp(p->name, name) == 0) {
             *fresh = false;
             return p;
         }
-        if (!victim || (victim->addr.family != 0 &&
-                        (p->addr.family == 0 || p->last_used < victim->last_used)))
+        if (!victim || (victim->name[0] != '\0' &&
+                        (p->name[0] == '\0' || p->last_used < victim->last_used)))
             victim = p;
     }
     *fresh = true;
     memset(victim, 0, sizeof *victim);
-    victim->addr = *addr;
+    snprintf(victim->name, sizeof victim->name, "%s", name);
+    victim->life = life;
     return victim;
 }
 
-bool replay_check(struct replay_table *t, const struct gossip_addr *addr, uint64_t counter)
+bool replay_check(struct replay_table *t, const char *name, uint32_t life, uint64_t counter)
 {
     bool fresh;
-    struct replay_peer *p = peer_slot(t, addr, &fresh);
+    struct replay_peer *p = peer_slot(t, name, life, &fresh);
     if (!p)
         return false;
     p->last_used = ++t->clock;

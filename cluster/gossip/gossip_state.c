@@ -3,12 +3,15 @@
  * Rules (X = a member, i = the incarnation a message carries, cur = what we know):
  *   alive(X, i):   unknown X -> add alive. Known: accepted only if i > cur; then X is alive with
  *                  the new address/metadata, whatever its state was (a refutation, a restart).
- *                  So stale gossip (i <= cur) never resurrects a dead or left member.
+ *                  So stale gossip (i <= cur) never resurrects a dead or left member. An alive
+ *                  or suspect X keeps its gossip address: an alive for X at another address is a
+ *                  second node started with the same name, refused and logged (name conflict).
  *   suspect(X, i): only an alive X with i >= cur becomes suspect; a suspect X with i == cur
  *                  counts a new independent confirmation (the timeout shrinks).
  *   dead(X, i):    alive/suspect X with i >= cur becomes dead (left if X itself sent it).
  *   about us:      suspect/dead at i >= ours -> refute: our incarnation becomes i + 1, broadcast.
- *                  Only a node raises its own incarnation.
+ *                  Only a node raises its own incarnation. An alive for our name at another
+ *                  address is not outbid (that would flip the name between two hosts): logged.
  * Tombstones (dead/left) are kept dead_retention_ms, far longer than gossip lives. */
 #include "cluster/gossip/gossip_internal.h"
 
@@ -228,6 +231,37 @@ static bool grave_refuses(struct gossip *g, const struct wire_member *a, uint64_
     return true;
 }
 
+/* An alive message for a name that a live member holds at another gossip address: refused,
+ * counted and logged (the first time and every 1000th). */
+static void name_conflict(struct gossip *g, const struct wire_member *a,
+                          const struct wire_member *holder)
+{
+    g->counters.name_conflicts++;
+    if (g->counters.name_conflicts != 1 && g->counters.name_conflicts % 1000 != 0)
+        return;
+    char theirs[64], ours[64];
+    gossip_logf(g, 1, "gossip: refused member %s at %s: the name belongs to the member at %s%s; "
+                "two nodes started with the same --node-name? (%llu refused)", a->name,
+                gossip_addr_format(&a->addr, theirs, sizeof theirs),
+                gossip_addr_format(&holder->addr, ours, sizeof ours),
+                holder == &g->self->info ? " (us)" : "",
+                (unsigned long long)g->counters.name_conflicts);
+}
+
+void gossip_learn_tombstone(struct gossip *g, const struct wire_member *e, uint8_t state,
+                            uint64_t now_ms)
+{
+    /* Kept dead_retention_ms from now, as we cannot know how old it is. A member we buried and
+     * reaped ourselves is not taken back: tombstones would otherwise travel from node to node
+     * for ever, each keeping it another retention period. */
+    struct grave *gr = grave_find(g, e->name);
+    if (strcmp(e->name, g->name) == 0 || (gr && gr->incarnation >= e->incarnation))
+        return;
+    struct member *m = member_table_add(&g->members, e, state, now_ms);
+    if (m)
+        gossip_notify(g, m, GOSSIP_STATE_NONE);
+}
+
 static bool same_identity(const struct wire_member *a, const struct wire_member *b)
 {
     return gossip_addr_equal(&a->addr, &b->addr) && strcmp(a->data_addr, b->data_addr) == 0 &&
@@ -240,20 +274,21 @@ void gossip_handle_alive(struct gossip *g, const struct wire_member *a,
     if (!protocol_compatible(g, a))
         return;
     if (strcmp(a->name, g->name) == 0) {
-        /* Someone believes in a newer us, or in us with other metadata (a previous life that
-         * shared our name): reassert ourselves above it. */
+        if (!gossip_addr_equal(&a->addr, &g->self->info.addr)) {
+            /* Another node uses our name. Outbidding it would flip our ring slot between the
+             * two hosts for ever; members that know us refuse it (name_conflict), so we keep
+             * our slot by doing nothing. (A previous life of ours at another address is older
+             * than us: nothing to do about it either.) */
+            if (a->incarnation >= g->self->info.incarnation)
+                name_conflict(g, a, &g->self->info);
+            return;
+        }
+        /* Someone believes in a newer us, or in us with other metadata (a previous life at our
+         * address): reassert ourselves above it. */
         if (!g->left && (a->incarnation > g->self->info.incarnation ||
                          (a->incarnation == g->self->info.incarnation &&
-                          !same_identity(a, &g->self->info)))) {
-            if (!gossip_addr_equal(&a->addr, &g->self->info.addr) &&
-                g->counters.refutations % 1000 == 0) {
-                char other[64];
-                gossip_logf(g, 1, "gossip: a node at %s claims our name %s (misconfigured, or our "
-                            "previous life)", gossip_addr_format(&a->addr, other, sizeof other),
-                            g->name);
-            }
+                          !same_identity(a, &g->self->info))))
             gossip_refute(g, a->incarnation, from);
-        }
         return;
     }
     struct member *m = member_table_find(&g->members, a->name);
@@ -270,6 +305,13 @@ void gossip_handle_alive(struct gossip *g, const struct wire_member *a,
     }
     if (a->incarnation <= m->info.incarnation)
         return;
+    if ((m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT) &&
+        !gossip_addr_equal(&a->addr, &m->info.addr)) {
+        /* The name is taken by a member that is not dead: the newcomer stays out until the
+         * member holding the name dies or leaves (memberlist does the same). */
+        name_conflict(g, a, &m->info);
+        return;
+    }
     if (gossip_fencing(g) && (m->state == MEMBER_DEAD || m->state == MEMBER_LEFT) &&
         gossip_epoch(a->incarnation) <= gossip_epoch(m->info.incarnation)) {
         /* Back in the epoch it was buried in: it may still hold data written before, which
@@ -356,17 +398,19 @@ static void start_suspicion(struct gossip *g, struct member *m, const char *from
     suspects_add(g, m);
 }
 
+_Static_assert(SUSPICION_CONFIRMERS_MAX >= GOSSIP_MAX_INDIRECT_CHECKS + 1,
+               "every counted accuser has a slot");
+
 static bool suspicion_confirm(struct member *m, const char *from)
 {
     if (m->susp_confirmations >= m->susp_k)
         return false;
     uint64_t h = member_name_hash(from);
-    size_t slots = m->susp_confirmations + 1;
-    for (size_t i = 0; i < slots && i < SUSPICION_CONFIRMERS_MAX; i++)
+    size_t slots = m->susp_confirmations + 1;   /* < k + 1 <= SUSPICION_CONFIRMERS_MAX */
+    for (size_t i = 0; i < slots; i++)
         if (m->susp_confirmers[i] == h)
             return false;
-    if (slots < SUSPICION_CONFIRMERS_MAX)
-        m->susp_confirmers[slots] = h;
+    m->susp_confirmers[slots] = h;
     m->susp_confirmations++;
     suspicion_recompute(m);
     return true;
@@ -517,8 +561,7 @@ void gossip_reap(struct gossip *g, uint64_t now_ms)
             now_ms - m->state_since_ms >= g->cfg.dead_retention_ms) {
             if (m->bcast)
                 gossip_queue_remove(&g->queue, m->bcast);
-            if (gossip_fencing(g))
-                grave_add(g, m);
+            grave_add(g, m);    /* also without fencing: see gossip_learn_tombstone */
             gossip_probe_forget(g, m);
             member_table_remove(&g->members, m);    /* moves the last member into slot i */
             g->dirty = true;

@@ -71,6 +71,16 @@ size_t gossip_stats_render(const struct gossip *g, char *buf, size_t cap)
     line(&r, "STAT cluster_dropped_replay %llu\r\n", (unsigned long long)c->dropped_replay);
     line(&r, "STAT cluster_dropped_version %llu\r\n", (unsigned long long)c->dropped_version);
     line(&r, "STAT cluster_refused_protocol %llu\r\n", (unsigned long long)c->refused_protocol);
+    line(&r, "STAT cluster_name_conflicts %llu\r\n", (unsigned long long)c->name_conflicts);
+    /* Key ids are public (every packet carries one); they show which secret a node signs with,
+     * e.g. during a rotation (cluster/gossip/README.md). */
+    const struct packet_keys *k = g->cfg.keys;
+    if (k)
+        line(&r, "STAT cluster_signing_key %02x%02x%02x%02x\r\n", k->current.id[0],
+             k->current.id[1], k->current.id[2], k->current.id[3]);
+    else
+        line(&r, "STAT cluster_signing_key none\r\n");
+    line(&r, "STAT cluster_accepted_keys %d\r\n", k ? 1 + k->has_previous : 0);
     line(&r, "STAT cluster_rejoin_flushes %llu\r\n", (unsigned long long)c->fences);
     line(&r, "STAT cluster_stall_flushes %llu\r\n", (unsigned long long)c->fences_stalled);
     line(&r, "STAT cluster_refused_resurrections %llu\r\n",

@@ -1,7 +1,7 @@
 /* The UDP driver (see gossip_udp.h): one thread, one socket, poll with the gossip's next deadline
  * as timeout, and a pipe to wake it for stop. A mutex guards the struct gossip between the thread
- * and the control calls (stats, subscribe, leave); the request path never takes it (it reads the
- * snapshot view). */
+ * and the control calls (stats, subscribe, leave); the request path never takes it: it reads the
+ * snapshot view, and leaves its unreachable-backend hints in lock-free slots the thread drains. */
 #include "cluster/gossip/gossip_udp.h"
 
 #include <arpa/inet.h>
@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,9 +19,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/gossip/crypto/keys.h"
 #include "cluster/gossip/crypto/random.h"
 
 #define RECV_BATCH 64                   /* datagrams read per wake before ticking again */
+
+/* Hints from the request path (gossip_udp_hint_unreachable), handed over without a lock: a
+ * worker claims a free slot (FREE -> WRITING), writes the name, publishes it (READY, release);
+ * the gossip thread takes READY slots (acquire) before each tick and frees them. The gossip keeps
+ * one hint at a time anyway (the newest), so when every slot is busy the hint is dropped. */
+#define HINT_SLOTS 8
+
+enum { HINT_FREE, HINT_WRITING, HINT_READY };
+
+struct hint_slot {
+    atomic_int state;
+    char name[WIRE_NAME_MAX + 1];
+};
 
 struct subscriber {
     gossip_subscriber_fn fn;
@@ -42,6 +57,13 @@ struct gossip_udp {
     char name[WIRE_NAME_MAX + 1];
     void (*fence_fn)(void *ctx, const struct gossip_fence *fence);
     void *fence_ctx;
+    struct hint_slot hints[HINT_SLOTS];
+    /* Authentication: the keys the gossip borrows (swapped under lock on reload), their file. */
+    bool authenticated;
+    struct packet_keys keys;
+    char secret_file[4096];
+    atomic_bool reload_wanted;
+    void (*log)(void *ctx, int level, const char *msg);     /* gossip.log; ctx: this driver */
 };
 
 void gossip_udp_config_defaults(struct gossip_udp_config *cfg)
@@ -152,11 +174,91 @@ static void receive_batch(struct gossip_udp *d)
     }
 }
 
+/* Passes the hints workers left to the gossip. Called with d->lock held. */
+static void take_hints(struct gossip_udp *d)
+{
+    for (size_t i = 0; i < HINT_SLOTS; i++) {
+        struct hint_slot *h = &d->hints[i];
+        if (atomic_load_explicit(&h->state, memory_order_acquire) != HINT_READY)
+            continue;
+        gossip_hint_unreachable(d->g, h->name);
+        atomic_store_explicit(&h->state, HINT_FREE, memory_order_release);
+    }
+}
+
+static void logf_driver(struct gossip_udp *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void logf_driver(struct gossip_udp *d, int level, const char *fmt, ...)
+{
+    if (!d->log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    d->log(d, level, line);
+}
+
+/* "1a2b3c4d" (the key id, public: it is in every packet) into buf (>= 9 bytes). */
+static const char *key_id_hex(const struct packet_key *k, char *buf)
+{
+    snprintf(buf, 9, "%02x%02x%02x%02x", k->id[0], k->id[1], k->id[2], k->id[3]);
+    return buf;
+}
+
+/* "signing 1a2b3c4d, also accepting 5e6f7a8b" into buf. */
+static const char *describe_keys(const struct packet_keys *k, char *buf, size_t cap)
+{
+    char cur[9], prev[9];
+    if (k->has_previous)
+        snprintf(buf, cap, "signing with key %s, also accepting key %s", key_id_hex(&k->current, cur),
+                 key_id_hex(&k->previous, prev));
+    else
+        snprintf(buf, cap, "signing with key %s, accepting no other", key_id_hex(&k->current, cur));
+    return buf;
+}
+
+/* Runs on the gossip thread, without the lock while reading the file. */
+static void reload_keys(struct gossip_udp *d)
+{
+    if (!d->authenticated) {
+        logf_driver(d, 1, "gossip: reload asked, but gossip runs without --cluster-secret-file: "
+                          "nothing to reload (a secret needs a restart)");
+        return;
+    }
+    struct packet_keys fresh;
+    bool group_accessible = false;
+    char err[256] = "";
+    if (packet_keys_load(d->secret_file, &fresh, &group_accessible, err, sizeof err) != 0) {
+        logf_driver(d, 0, "gossip: kept the keys in use: reloading %s failed: %s", d->secret_file,
+                    err);
+        return;
+    }
+    if (group_accessible)
+        logf_driver(d, 1, "gossip: warning: %s is accessible to its group", d->secret_file);
+    char before[96], after[96];
+    describe_keys(&d->keys, before, sizeof before);
+    describe_keys(&fresh, after, sizeof after);
+    pthread_mutex_lock(&d->lock);
+    d->keys = fresh;
+    pthread_mutex_unlock(&d->lock);
+    packet_keys_wipe(&fresh);
+    if (strcmp(before, after) == 0)
+        logf_driver(d, 1, "gossip: reloaded %s: unchanged (%s)", d->secret_file, after);
+    else
+        logf_driver(d, 1, "gossip: reloaded %s: now %s (was %s)", d->secret_file, after, before);
+}
+
 static void *run(void *arg)
 {
     struct gossip_udp *d = arg;
     while (!atomic_load(&d->stopping)) {
+        if (atomic_exchange(&d->reload_wanted, false))
+            reload_keys(d);
         pthread_mutex_lock(&d->lock);
+        take_hints(d);
         uint64_t now = monotonic_ms();
         gossip_tick(d->g, now);
         uint64_t next = gossip_next_deadline(d->g);
@@ -193,6 +295,7 @@ static void release(struct gossip_udp *d)
     gossip_destroy(d->g);
     gossip_view_destroy(d->view);
     pthread_mutex_destroy(&d->lock);
+    packet_keys_wipe(&d->keys);
     free(d);
 }
 
@@ -270,6 +373,14 @@ struct gossip_udp *gossip_udp_start(const struct gossip_udp_config *cfg, char *e
     gc.on_fence = d->fence_fn ? pass_fence : NULL;
     gc.ctx = d;
     gc.view = d->view;
+    if (cfg->gossip.keys) {
+        d->authenticated = true;
+        d->keys = *cfg->gossip.keys;
+        gc.keys = &d->keys;
+        snprintf(d->secret_file, sizeof d->secret_file, "%s",
+                 cfg->secret_file ? cfg->secret_file : "");
+    }
+    d->log = cfg->gossip.log;
     uint64_t now = monotonic_ms();
     d->g = gossip_create(&gc, now);
     if (!d->g) {
@@ -337,9 +448,25 @@ size_t gossip_udp_stats(struct gossip_udp *d, char *buf, size_t cap)
 
 void gossip_udp_hint_unreachable(struct gossip_udp *d, const char *name)
 {
-    pthread_mutex_lock(&d->lock);
-    gossip_hint_unreachable(d->g, name);
-    pthread_mutex_unlock(&d->lock);
+    /* The hint is used when the next probe period starts, and the thread ticks by then: no
+     * need to wake it. */
+    for (size_t i = 0; i < HINT_SLOTS; i++) {
+        struct hint_slot *h = &d->hints[i];
+        int expected = HINT_FREE;
+        if (!atomic_compare_exchange_strong_explicit(&h->state, &expected, HINT_WRITING,
+                                                     memory_order_acquire, memory_order_relaxed))
+            continue;
+        snprintf(h->name, sizeof h->name, "%s", name);
+        atomic_store_explicit(&h->state, HINT_READY, memory_order_release);
+        return;
+    }
+}
+
+void gossip_udp_reload_keys(struct gossip_udp *d)
+{
+    atomic_store(&d->reload_wanted, true);
+    ssize_t w = write(d->wake[1], "r", 1);
+    (void)w;                            /* a full pipe already wakes the thread */
 }
 
 void gossip_udp_leave(struct gossip_udp *d)

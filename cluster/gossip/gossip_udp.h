@@ -32,6 +32,9 @@ struct gossip_udp_config {
     size_t nseeds;
     uint32_t leave_linger_ms;           /* gossip_udp_leave keeps answering this long */
     void *fence_ctx;                    /* passed to gossip.on_fence (runs on the gossip thread) */
+    /* The secret file gossip.keys came from (copied; NULL or "": none), re-read by
+     * gossip_udp_reload_keys. The driver keeps its own copy of gossip.keys. */
+    const char *secret_file;
 };
 
 struct gossip_udp;
@@ -54,9 +57,15 @@ struct gossip_view *gossip_udp_view(struct gossip_udp *d);
 struct gossip_addr gossip_udp_addr(const struct gossip_udp *d);
 /* `stats cluster` lines into buf; see gossip_stats_render. */
 size_t gossip_udp_stats(struct gossip_udp *d, char *buf, size_t cap);
-/* gossip_hint_unreachable on the gossip state, from any thread (takes the driver's lock: call it
- * on failures, not per request). */
+/* gossip_hint_unreachable on the gossip state, from any thread, without a lock (the request
+ * path may call it): the hint is handed to the gossip thread, which applies it before its next
+ * tick. Dropped when 8 hints are already waiting (the gossip keeps only the newest anyway). Meant for failures, not per request. */
 void gossip_udp_hint_unreachable(struct gossip_udp *d, const char *name);
+/* Asks the gossip thread to re-read the secret file (key rotation without a restart): it loads
+ * and derives the keys outside the lock, swaps them in, and logs what changed (key ids, which
+ * are public, never secrets); a file that fails to load keeps the keys in use (logged). Returns
+ * at once; safe from any thread, the signal-waiting one included. */
+void gossip_udp_reload_keys(struct gossip_udp *d);
 /* Announces a graceful leave and returns after leave_linger_ms (answering probes meanwhile). */
 void gossip_udp_leave(struct gossip_udp *d);
 /* Stops the thread, closes the socket, frees everything (the view too: readers must be out). */

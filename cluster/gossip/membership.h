@@ -11,7 +11,10 @@
 #include "cluster/gossip/gossip_queue.h"
 #include "cluster/gossip/wire.h"
 
-#define SUSPICION_CONFIRMERS_MAX 8
+/* The first accuser plus one per confirmation, up to the largest k (GOSSIP_MAX_INDIRECT_CHECKS
+ * in gossip.h; gossip_state.c asserts they agree): every accuser counted is remembered, so a
+ * repeated one never counts twice. */
+#define SUSPICION_CONFIRMERS_MAX 17
 
 struct member {
     struct wire_member info;        /* name, gossip address, incarnation, metadata */

@@ -149,11 +149,16 @@ int wire_packet_parse(const uint8_t *buf, size_t len, struct wire_packet *out)
         return WIRE_ERR_FORMAT;
     if (len < WIRE_HEADER_LEN)
         return WIRE_ERR_SHORT;
-    struct wire_cursor c = {buf + WIRE_PREFIX_LEN, 8};
+    struct wire_cursor c = {buf + WIRE_PREFIX_LEN, len - WIRE_PREFIX_LEN};
     get_u64(&c, &out->counter);
-    size_t pos = WIRE_HEADER_LEN, end = len;
+    get_u32(&c, &out->life);
+    if (c.left == 0 || c.left < 1u + c.p[0])
+        return WIRE_ERR_SHORT;
+    if (!get_str(&c, out->sender, 1))
+        return WIRE_ERR_FORMAT;
+    size_t pos = len - c.left, end = len;
     if (out->flags & WIRE_FLAG_AUTH) {
-        if (len < WIRE_HEADER_LEN + WIRE_AUTH_HEADER_LEN + WIRE_TAG_LEN)
+        if (len < pos + WIRE_AUTH_HEADER_LEN + WIRE_TAG_LEN)
             return WIRE_ERR_SHORT;
         memcpy(out->key_id, buf + pos, WIRE_KEY_ID_LEN);
         pos += WIRE_AUTH_HEADER_LEN;
@@ -324,9 +329,12 @@ static void put_member(uint8_t **p, const struct wire_member *m)
 }
 
 bool wire_put_header(struct wire_writer *w, bool auth, const uint8_t key_id[WIRE_KEY_ID_LEN],
-                     uint64_t counter)
+                     uint64_t counter, uint32_t life, const char *sender)
 {
-    size_t need = WIRE_HEADER_LEN + (auth ? WIRE_AUTH_HEADER_LEN + WIRE_TAG_LEN : 0);
+    size_t name_len = strnlen(sender, WIRE_NAME_MAX + 1);
+    if (name_len == 0 || name_len > WIRE_NAME_MAX)
+        return false;
+    size_t need = WIRE_HEADER_LEN + 1 + name_len + (auth ? WIRE_AUTH_HEADER_LEN + WIRE_TAG_LEN : 0);
     if (w->len != 0 || w->cap < need)
         return false;
     uint8_t *p = w->buf;
@@ -335,6 +343,8 @@ bool wire_put_header(struct wire_writer *w, bool auth, const uint8_t key_id[WIRE
     put_u8(&p, WIRE_VERSION);
     put_u8(&p, auth ? WIRE_FLAG_AUTH : 0);
     put_u64(&p, counter);
+    put_u32(&p, life);
+    put_str(&p, sender);
     if (auth) {
         memcpy(p, key_id, WIRE_KEY_ID_LEN);
         p += WIRE_KEY_ID_LEN;

@@ -7,6 +7,8 @@
  *
  * Packet (every integer big-endian; every packet <= WIRE_MAX_PACKET bytes):
  *   magic 'S' 'G' | version u8 | flags u8 | counter u64 (per sender, +1 per packet: replay window)
+ *   life u32 (random, per process) | sender str8 (the sending member's name): whose replay
+ *   window the counter belongs to
  *   [if flags & WIRE_FLAG_AUTH: key_id[4]]
  *   message*       each: type u8 | body_len u16 | body
  *   [if flags & WIRE_FLAG_AUTH: tag[16]]   over every byte before it
@@ -17,16 +19,20 @@
 #include <stdint.h>
 
 #define WIRE_MAX_PACKET   1400
-#define WIRE_VERSION      1
+/* 2: the sender's name in the header (replay windows by authenticated identity, not by
+ * address). Version 1 packets are refused (counted in cluster_dropped_version, logged). */
+#define WIRE_VERSION      2
 #define WIRE_MAGIC0       'S'
 #define WIRE_MAGIC1       'G'
 #define WIRE_FLAG_AUTH    0x01
 #define WIRE_KEY_ID_LEN   4
 #define WIRE_TAG_LEN      16
 #define WIRE_PREFIX_LEN   4         /* magic, version, flags: enough to refuse a version */
-#define WIRE_HEADER_LEN   12        /* ... and the counter */
-#define WIRE_AUTH_HEADER_LEN WIRE_KEY_ID_LEN
+#define WIRE_HEADER_LEN   16        /* ... the counter and the sender's life */
 #define WIRE_NAME_MAX     64        /* member names and data addresses, bytes */
+/* The longest header: with a sender name of WIRE_NAME_MAX bytes. */
+#define WIRE_HEADER_MAX   (WIRE_HEADER_LEN + 1 + WIRE_NAME_MAX)
+#define WIRE_AUTH_HEADER_LEN WIRE_KEY_ID_LEN
 #define WIRE_MSG_HEADER   3         /* type + body length */
 
 /* The member protocol versions this build speaks (carried in ALIVE records). */
@@ -130,6 +136,8 @@ struct wire_packet {
     uint8_t flags;
     uint8_t key_id[WIRE_KEY_ID_LEN];
     uint64_t counter;
+    uint32_t life;                  /* the sending process's random life id */
+    char sender[WIRE_NAME_MAX + 1]; /* the sending member's name */
     const uint8_t *signed_part;     /* bytes the tag covers */
     size_t signed_len;
     const uint8_t *tag;             /* NULL when unauthenticated */
@@ -168,10 +176,10 @@ struct wire_writer {
 };
 
 void wire_writer_init(struct wire_writer *w, uint8_t *buf, size_t cap);
-/* Packet header with the sender's packet counter; with auth, reserves room for the tag at the
- * end (cap shrinks by the tag). */
+/* Packet header with the sender's packet counter, life id and name; with auth, reserves room
+ * for the tag at the end (cap shrinks by the tag). */
 bool wire_put_header(struct wire_writer *w, bool auth, const uint8_t key_id[WIRE_KEY_ID_LEN],
-                     uint64_t counter);
+                     uint64_t counter, uint32_t life, const char *sender);
 /* Each appends one whole message, or nothing and returns false when it does not fit. */
 bool wire_put_ping(struct wire_writer *w, const struct wire_ping *m);
 bool wire_put_ping_req(struct wire_writer *w, const struct wire_ping_req *m);

@@ -14,16 +14,17 @@
 struct captured {
     size_t n;
     size_t len[64];
+    struct gossip_addr to[64];
     uint8_t data[64][WIRE_MAX_PACKET];
 };
 
 static void capture(void *ctx, const struct gossip_addr *to, const uint8_t *buf, size_t len)
 {
-    (void)to;
     struct captured *c = ctx;
     ck_assert_uint_le(len, WIRE_MAX_PACKET);
     if (c->n < 64) {
         c->len[c->n] = len;
+        c->to[c->n] = *to;
         memcpy(c->data[c->n], buf, len);
         c->n++;
     }
@@ -98,6 +99,69 @@ START_TEST(authenticated_exchange)
 }
 END_TEST
 
+/* One captured push-pull request, replayed from many spoofed source addresses: it used to be
+ * accepted once per address (a fresh replay window each), and each copy made the receiver send
+ * its whole member table to that address. The window belongs to the sender's name now. */
+START_TEST(replay_from_spoofed_addresses_changes_nothing)
+{
+    static struct captured ca, cb, cc;
+    memset(&ca, 0, sizeof ca);
+    memset(&cb, 0, sizeof cb);
+    memset(&cc, 0, sizeof cc);
+    struct packet_keys k = keys_from(0x11);
+    struct gossip *a = make("a", 1, &k, &ca), *b = make("b", 2, &k, &cb);
+    struct gossip *c = make("c", 3, &k, &cc);
+    struct gossip_addr addr_b = {.family = 4, .port = 7946, .ip = {10, 0, 0, 2}};
+    gossip_join(a, &addr_b, 1, 1000);
+    ck_assert_uint_eq(ca.n, 1);
+    gossip_receive(b, ca.data[0], ca.len[0], &addr_a, 1001);
+    ck_assert_int_eq(gossip_member_state(b, "a", NULL), MEMBER_ALIVE);
+    size_t answered = cb.n;
+    ck_assert_uint_ge(answered, 1);
+    uint64_t inc_a = 0;
+    gossip_member_state(b, "a", &inc_a);
+
+    for (int i = 0; i < 200; i++) {
+        struct gossip_addr spoofed = {.family = 4, .port = (uint16_t)(1000 + i),
+                                      .ip = {192, 0, 2, (uint8_t)(i + 1)}};
+        gossip_receive(b, ca.data[0], ca.len[0], &spoofed, 1002 + (uint64_t)i);
+    }
+    ck_assert_uint_eq(gossip_counters(b)->dropped_replay, 200);
+    ck_assert_uint_eq(cb.n, answered);              /* no reply to any copy */
+    ck_assert_uint_eq(gossip_counters(b)->pushpulls_received, 1);
+    ck_assert_uint_eq(gossip_member_count(b, -1), 2);
+    uint64_t inc_now = 0;
+    ck_assert_int_eq(gossip_member_state(b, "a", &inc_now), MEMBER_ALIVE);
+    ck_assert_uint_eq(inc_now, inc_a);
+
+    /* A member that never heard from a takes the first copy (nothing older to compare with),
+     * and only that one, whatever address the others come from; its answer goes to a's own
+     * address, not to the spoofed source. */
+    struct gossip_addr first = {.family = 4, .port = 9, .ip = {192, 0, 2, 1}};
+    gossip_receive(c, ca.data[0], ca.len[0], &first, 1001);
+    size_t c_answered = cc.n;
+    ck_assert_uint_ge(c_answered, 1);
+    for (size_t i = 0; i < c_answered; i++)
+        ck_assert(gossip_addr_equal(&cc.to[i], &addr_a));
+    for (int i = 0; i < 50; i++) {
+        struct gossip_addr spoofed = {.family = 4, .port = (uint16_t)(2000 + i),
+                                      .ip = {198, 51, 100, (uint8_t)(i + 1)}};
+        gossip_receive(c, ca.data[0], ca.len[0], &spoofed, 1002 + (uint64_t)i);
+    }
+    ck_assert_uint_eq(cc.n, c_answered);
+    ck_assert_uint_eq(gossip_counters(c)->dropped_replay, 50);
+
+    /* A packet in a member's own name coming back to it (a reflection) is not acted on. */
+    size_t a_sent = ca.n;
+    gossip_receive(a, ca.data[0], ca.len[0], &addr_b, 1003);
+    ck_assert_uint_eq(gossip_counters(a)->dropped_replay, 1);
+    ck_assert_uint_eq(ca.n, a_sent);
+    gossip_destroy(a);
+    gossip_destroy(b);
+    gossip_destroy(c);
+}
+END_TEST
+
 START_TEST(unauthenticated_and_wrong_key_dropped)
 {
     static struct captured c1, c2, c3;
@@ -167,6 +231,7 @@ int main(void)
     Suite *s = suite_create("gossip_auth");
     TCase *tc = tcase_create("auth");
     tcase_add_test(tc, authenticated_exchange);
+    tcase_add_test(tc, replay_from_spoofed_addresses_changes_nothing);
     tcase_add_test(tc, unauthenticated_and_wrong_key_dropped);
     tcase_add_test(tc, rotation_accepts_previous_key);
     tcase_add_test(tc, keys_load_from_secret_file);

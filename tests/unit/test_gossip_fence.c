@@ -48,7 +48,7 @@ static struct gossip *make_gossip(bool fencing)
 static void begin(struct wire_writer *w)
 {
     wire_writer_init(w, pktbuf, sizeof pktbuf);
-    wire_put_header(w, false, NULL, ++packet_counter);
+    wire_put_header(w, false, NULL, ++packet_counter, 0, "peer");
 }
 
 static void feed(struct gossip *g, struct wire_writer *w, int from_ip, uint64_t now)

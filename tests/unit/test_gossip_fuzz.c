@@ -56,7 +56,7 @@ static size_t random_packet(uint8_t *buf, uint64_t counter)
 {
     struct wire_writer w;
     wire_writer_init(&w, buf, WIRE_MAX_PACKET);
-    wire_put_header(&w, false, NULL, counter);
+    wire_put_header(&w, false, NULL, counter, 0, "peer");
     int msgs = 1 + (int)(rnd() % 4);
     for (int i = 0; i < msgs; i++) {
         switch (rnd() % 8) {

@@ -79,19 +79,21 @@ START_TEST(replay_window)
 {
     struct replay_table t;
     replay_init(&t);
-    struct gossip_addr a = {.family = 4, .port = 1, .ip = {127, 0, 0, 1}};
-    struct gossip_addr b = {.family = 4, .port = 2, .ip = {127, 0, 0, 1}};
-    ck_assert(replay_check(&t, &a, 1000));
-    ck_assert(!replay_check(&t, &a, 1000));     /* replayed */
-    ck_assert(replay_check(&t, &a, 1002));
-    ck_assert(replay_check(&t, &a, 1001));      /* reordered, still fresh */
-    ck_assert(!replay_check(&t, &a, 1001));
-    ck_assert(replay_check(&t, &b, 5));         /* per sender */
-    ck_assert(replay_check(&t, &a, 1100));
-    ck_assert(!replay_check(&t, &a, 1100 - 64));    /* older than the window */
-    ck_assert(replay_check(&t, &a, 1100 - 63));
-    ck_assert(replay_check(&t, &a, 5000000));   /* a restarted sender starts higher */
-    ck_assert(!replay_check(&t, &a, 1102));
+    const char *a = "a", *b = "b";
+    ck_assert(replay_check(&t, a, 7, 1000));
+    ck_assert(!replay_check(&t, a, 7, 1000));     /* replayed */
+    ck_assert(replay_check(&t, a, 7, 1002));
+    ck_assert(replay_check(&t, a, 7, 1001));      /* reordered, still fresh */
+    ck_assert(!replay_check(&t, a, 7, 1001));
+    ck_assert(replay_check(&t, b, 7, 5));         /* per sender */
+    ck_assert(replay_check(&t, a, 7, 1100));
+    ck_assert(!replay_check(&t, a, 7, 1100 - 64));    /* older than the window */
+    ck_assert(replay_check(&t, a, 7, 1100 - 63));
+    ck_assert(replay_check(&t, a, 7, 5000000));   /* a restarted sender starts higher */
+    ck_assert(!replay_check(&t, a, 7, 1102));
+    /* Another process with the same name (another life): a window of its own. */
+    ck_assert(replay_check(&t, a, 8, 1102));
+    ck_assert(!replay_check(&t, a, 7, 1102));
     replay_free(&t);
 }
 END_TEST

@@ -59,7 +59,7 @@ static void feed_alive(struct gossip *g, struct wire_member m, uint64_t now)
 {
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_alive(&w, &m);
     feed_packet(g, &w, 200, now);
 }
@@ -72,7 +72,7 @@ static void feed_accuse(struct gossip *g, uint8_t type, const char *name, uint64
     snprintf(a.from, sizeof a.from, "%s", from);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_accuse(&w, type, &a);
     feed_packet(g, &w, 200, now);
 }
@@ -139,8 +139,10 @@ START_TEST(alive_adds_and_incarnation_orders)
     feed_alive(g, m, 1003);
     ck_assert_uint_eq(nevents, 2);
 
-    /* A newer one carries new metadata. */
-    m = member("a", 3, 11);
+    /* A newer one carries new metadata (at the same gossip address: see
+     * same_name_at_another_address_kept_out). */
+    m = member("a", 2, 11);
+    snprintf(m.data_addr, sizeof m.data_addr, "10.0.0.2:11311");
     m.weight = 5;
     feed_alive(g, m, 1004);
     ck_assert_uint_eq(nevents, 3);
@@ -219,6 +221,96 @@ START_TEST(confirmations_shorten_suspicion)
     ck_assert_int_eq(state_of(g, "a"), MEMBER_SUSPECT);
     gossip_tick(g, 12000);
     ck_assert_int_eq(state_of(g, "a"), MEMBER_DEAD);
+    gossip_destroy(g);
+}
+END_TEST
+
+/* The time a suspect accused by "b" and then by the given accusers (in order) is declared dead,
+ * with k = 16 indirect checks among 20 members. */
+static uint64_t death_time_k16(const char *const *accusers, size_t n)
+{
+    nsent = nevents = 0;
+    struct gossip_config cfg;
+    self_config(&cfg, 100);
+    cfg.indirect_checks = 16;
+    struct gossip *g = gossip_create(&cfg, 1000);
+    ck_assert_ptr_nonnull(g);
+    feed_alive(g, member("a", 2, 10), 1000);
+    feed_alive(g, member("b", 3, 10), 1000);
+    for (int i = 0; i < 17; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%d", i);
+        feed_alive(g, member(name, 10 + i, 10), 1000);
+    }
+    feed_accuse(g, WIRE_SUSPECT, "a", 10, "b", 10000);
+    for (size_t i = 0; i < n; i++)
+        feed_accuse(g, WIRE_SUSPECT, "a", 10, accusers[i], 10000);
+    uint64_t t = 10000;
+    while (state_of(g, "a") == MEMBER_SUSPECT && t < 30000)
+        gossip_tick(g, ++t);
+    ck_assert_int_eq(state_of(g, "a"), MEMBER_DEAD);
+    gossip_destroy(g);
+    return t;
+}
+
+START_TEST(confirmations_counted_once_up_to_max_k)
+{
+    /* --gossip-indirect-checks accepts 16: past 8 accusers, one that repeats must still count
+     * once (it used to count again, shortening the timeout). */
+    static const char *const distinct[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7",
+                                           "c8", "c9", "c10"};
+    static const char *const repeated[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7",
+                                           "c8", "c9", "c10", "c8", "c9", "c10", "b", "c0",
+                                           "c9", "c10"};
+    uint64_t once = death_time_k16(distinct, 11);
+    ck_assert_uint_eq(death_time_k16(repeated, 18), once);
+    /* And 16 distinct confirmations do reach the shortest timeout: sooner than 11. */
+    static const char *const all[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8",
+                                      "c9", "c10", "c11", "c12", "c13", "c14", "c15"};
+    ck_assert_uint_lt(death_time_k16(all, 16), once);
+}
+END_TEST
+
+START_TEST(same_name_at_another_address_kept_out)
+{
+    struct gossip *g = make_gossip(1000);
+    feed_alive(g, member("x", 3, 10), 1000);
+    /* A second node started as "x" (at 10.0.0.9, a newer incarnation): refused and logged; the
+     * first keeps the name, its address and its ring slot. */
+    size_t events_before = nevents;
+    feed_alive(g, member("x", 9, 50), 1001);
+    feed_alive(g, member("x", 9, 51), 1002);
+    uint64_t inc = 0;
+    ck_assert_int_eq(gossip_member_state(g, "x", &inc), MEMBER_ALIVE);
+    ck_assert_uint_eq(inc, 10);
+    ck_assert_uint_eq(nevents, events_before);
+    ck_assert_uint_eq(gossip_counters(g)->name_conflicts, 2);
+    ck_assert_ptr_nonnull(strstr(last_log, "same --node-name"));
+    /* The first one refutes a suspicion as usual: accepted. */
+    feed_accuse(g, WIRE_SUSPECT, "x", 10, "b", 1003);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_SUSPECT);
+    feed_alive(g, member("x", 9, 52), 1004);            /* suspect: still refused */
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_SUSPECT);
+    feed_alive(g, member("x", 3, 11), 1005);
+    ck_assert_int_eq(gossip_member_state(g, "x", &inc), MEMBER_ALIVE);
+    ck_assert_uint_eq(inc, 11);
+    /* Once it is dead, the name is free: the other node may take it. */
+    feed_accuse(g, WIRE_DEAD, "x", 11, "b", 1006);
+    feed_alive(g, member("x", 9, 60), 1007);
+    ck_assert_int_eq(gossip_member_state(g, "x", &inc), MEMBER_ALIVE);
+    ck_assert_uint_eq(inc, 60);
+    gossip_destroy(g);
+
+    /* About ourselves: an alive for our name at another address, above our incarnation, is not
+     * outbid (each outbidding would be answered in kind, for ever): logged, nothing sent. */
+    g = make_gossip(1000);
+    size_t sent_before = nsent;
+    feed_alive(g, member("self", 9, 500), 1001);
+    ck_assert_uint_eq(gossip_incarnation(g), 100);
+    ck_assert_uint_eq(gossip_counters(g)->refutations, 0);
+    ck_assert_uint_eq(gossip_counters(g)->name_conflicts, 1);
+    ck_assert_uint_eq(nsent, sent_before);
+    ck_assert_ptr_nonnull(strstr(last_log, "(us)"));
     gossip_destroy(g);
 }
 END_TEST
@@ -368,7 +460,7 @@ START_TEST(garbage_dropped_and_counted)
     struct wire_writer w;
     struct wire_member m = member("a", 2, 1);
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_alive(&w, &m);
     pktbuf[w.len++] = 0xee;
     feed_packet(g, &w, 2, 1002);
@@ -383,24 +475,30 @@ START_TEST(replayed_packets_dropped)
     struct gossip *g = make_gossip(1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 5000000);
+    wire_put_header(&w, false, NULL, 5000000, 0, "peer");
     struct wire_member m = member("a", 2, 10);
     wire_put_alive(&w, &m);
     feed_packet(g, &w, 2, 1001);
     ck_assert_int_eq(state_of(g, "a"), MEMBER_ALIVE);
     feed_packet(g, &w, 2, 1002);                    /* the same datagram again */
     ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 1);
-    /* One far older than the window from the same sender: dropped too; another sender: fine. */
+    /* One far older than the window from the same sender: dropped too, from whatever address
+     * (the window is the sender's name's, not its address's); another sender: fine. */
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, 5000000 - 100);
+    wire_put_header(&w, false, NULL, 5000000 - 100, 0, "peer");
     wire_put_alive(&w, &m);
     feed_packet(g, &w, 2, 1003);
     ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 2);
     feed_packet(g, &w, 3, 1004);
-    ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 2);
+    ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 3);
+    wire_writer_init(&w, pktbuf, sizeof pktbuf);
+    wire_put_header(&w, false, NULL, 5000000 - 100, 0, "other");
+    wire_put_alive(&w, &m);
+    feed_packet(g, &w, 3, 1005);
+    ck_assert_uint_eq(gossip_counters(g)->dropped_replay, 3);
     char stats[4096];
     gossip_stats_render(g, stats, sizeof stats);
-    ck_assert_ptr_nonnull(strstr(stats, "STAT cluster_dropped_replay 2\r\n"));
+    ck_assert_ptr_nonnull(strstr(stats, "STAT cluster_dropped_replay 3\r\n"));
     gossip_destroy(g);
 }
 END_TEST
@@ -410,7 +508,7 @@ START_TEST(answers_ping_with_ack)
     struct gossip *g = make_gossip(1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     struct wire_ping p = {.seq = 4242};
     strcpy(p.target, "self");
     wire_put_ping(&w, &p);
@@ -425,7 +523,7 @@ START_TEST(answers_ping_with_ack)
     size_t before = nsent;
     strcpy(p.target, "other");
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_ping(&w, &p);
     feed_packet(g, &w, 7, 1002);
     ck_assert_uint_eq(nsent, before);
@@ -457,7 +555,7 @@ START_TEST(probe_ack_keeps_member_alive)
     uint32_t seq = wait_for_ping(g, &now, target);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_ack(&w, WIRE_ACK, seq);
     feed_packet(g, &w, 2, now + 1);
     gossip_tick(g, now + 1000);
@@ -508,7 +606,7 @@ START_TEST(probe_failure_goes_indirect_then_suspect)
     for (int i = 0; i < 2; i++) {
         struct wire_writer w;
         wire_writer_init(&w, pktbuf, sizeof pktbuf);
-        wire_put_header(&w, false, NULL, ++packet_counter);
+        wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
         wire_put_ack(&w, WIRE_NACK, seq);
         feed_packet(g, &w, 3, now + 150);
     }
@@ -549,7 +647,7 @@ START_TEST(relays_ping_req_ack_and_nack)
     struct gossip *g = make_gossip(1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     struct wire_ping_req r = {.seq = 555, .target_addr = addr_of(9), .want_nack = true};
     strcpy(r.target, "t");
     wire_put_ping_req(&w, &r);
@@ -563,7 +661,7 @@ START_TEST(relays_ping_req_ack_and_nack)
     /* The target acks our ping: the requester gets an ack with its own seq. */
     size_t before = nsent;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_ack(&w, WIRE_ACK, msg.u.ping.seq);
     feed_packet(g, &w, 9, 2010);
     ck_assert(find_sent(before, WIRE_ACK, &msg, &which));
@@ -573,7 +671,7 @@ START_TEST(relays_ping_req_ack_and_nack)
     /* A second request whose target stays silent: a nack after the probe timeout. */
     r.seq = 556;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_put_ping_req(&w, &r);
     feed_packet(g, &w, 3, 3000);
     before = nsent;
@@ -607,7 +705,7 @@ START_TEST(join_retries_until_answered)
     struct wire_writer w;
     size_t mark;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_pp_begin(&w, 0, msg.u.pp.session, 0, 1, &mark);
     struct wire_member seed = member("seed", 2, 1), other = member("o", 3, 1);
     wire_pp_add(&w, mark, MEMBER_ALIVE, &seed);
@@ -629,6 +727,71 @@ START_TEST(join_retries_until_answered)
 }
 END_TEST
 
+static size_t fences_seen;
+
+static void count_fence(void *ctx, const struct gossip_fence *f)
+{
+    (void)ctx, (void)f;
+    fences_seen++;
+}
+
+/* A push-pull answer to our join, from "seed" at member 2, listing one entry. */
+static void feed_pushpull_entry(struct gossip *g, uint8_t state, struct wire_member e, uint64_t now)
+{
+    struct wire_writer w;
+    size_t mark;
+    wire_writer_init(&w, pktbuf, sizeof pktbuf);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
+    wire_pp_begin(&w, 0, 5, 0, 1, &mark);
+    struct wire_member seed = member("seed", 2, 10);
+    wire_pp_add(&w, mark, MEMBER_ALIVE, &seed);
+    wire_pp_add(&w, mark, state, &e);
+    wire_pp_end(&w, mark);
+    feed_packet(g, &w, 2, now);
+}
+
+START_TEST(pushpull_teaches_tombstones_to_newcomers)
+{
+    /* Without fencing: a member dead at incarnation 7 before we joined stays dead when stale
+     * gossip (incarnation 6) about its old life arrives; it comes back only above 7. */
+    struct gossip *g = make_gossip(1000);
+    feed_pushpull_entry(g, MEMBER_DEAD, member("x", 3, 7), 1001);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_DEAD);
+    feed_pushpull_entry(g, MEMBER_LEFT, member("y", 4, 7), 1002);
+    ck_assert_int_eq(state_of(g, "y"), MEMBER_LEFT);
+    feed_alive(g, member("x", 3, 6), 1003);
+    feed_alive(g, member("y", 4, 7), 1003);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_DEAD);
+    ck_assert_int_eq(state_of(g, "y"), MEMBER_LEFT);
+    feed_alive(g, member("x", 3, 8), 1004);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_ALIVE);
+    /* Reaped here, the tombstone is not taken back from a peer that still keeps it. */
+    gossip_tick(g, 1002 + 10 * 60 * 1000 + 1000);
+    ck_assert_int_eq(state_of(g, "y"), -1);
+    feed_pushpull_entry(g, MEMBER_LEFT, member("y", 4, 7), 1002 + 10 * 60 * 1000 + 2000);
+    ck_assert_int_eq(state_of(g, "y"), -1);
+    gossip_destroy(g);
+
+    /* With fencing: the dead member's old epoch is refused, a new epoch accepted. */
+    nsent = nevents = fences_seen = 0;
+    struct gossip_config cfg;
+    self_config(&cfg, 100);
+    cfg.on_fence = count_fence;
+    g = gossip_create(&cfg, 1000);
+    ck_assert_ptr_nonnull(g);
+    uint64_t epoch5 = (uint64_t)5 << GOSSIP_EPOCH_SHIFT;
+    feed_pushpull_entry(g, MEMBER_DEAD, member("x", 3, epoch5 | 2), 1001);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_DEAD);
+    feed_alive(g, member("x", 3, epoch5 | 9), 1002);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_DEAD);
+    ck_assert_uint_eq(gossip_counters(g)->resurrections_refused, 1);
+    feed_alive(g, member("x", 3, epoch5 + (1 << GOSSIP_EPOCH_SHIFT)), 1003);
+    ck_assert_int_eq(state_of(g, "x"), MEMBER_ALIVE);
+    ck_assert_uint_eq(fences_seen, 0);
+    gossip_destroy(g);
+}
+END_TEST
+
 START_TEST(pushpull_answered_once_in_chunks)
 {
     struct gossip *g = make_gossip(1000);
@@ -640,7 +803,7 @@ START_TEST(pushpull_answered_once_in_chunks)
     struct wire_writer w;
     size_t mark;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     wire_pp_begin(&w, WIRE_PP_REQUEST, 77, 0, 1, &mark);
     struct wire_member dead = member("member-05", 15, 1);
     wire_pp_add(&w, mark, MEMBER_DEAD, &dead);     /* remote death merges as suspicion */
@@ -693,7 +856,7 @@ START_TEST(piggybacks_updates_on_acks)
     feed_alive(g, member("a", 2, 10), 1000);
     struct wire_writer w;
     wire_writer_init(&w, pktbuf, sizeof pktbuf);
-    wire_put_header(&w, false, NULL, ++packet_counter);
+    wire_put_header(&w, false, NULL, ++packet_counter, 0, "peer");
     struct wire_ping p = {.seq = 1};
     strcpy(p.target, "self");
     wire_put_ping(&w, &p);
@@ -791,6 +954,8 @@ int main(void)
     tcase_add_test(tc, suspect_rules);
     tcase_add_test(tc, suspicion_times_out_to_dead);
     tcase_add_test(tc, confirmations_shorten_suspicion);
+    tcase_add_test(tc, confirmations_counted_once_up_to_max_k);
+    tcase_add_test(tc, same_name_at_another_address_kept_out);
     tcase_add_test(tc, dead_and_resurrection_guard);
     tcase_add_test(tc, leave_is_left_and_sticks);
     tcase_add_test(tc, refutes_suspicion_and_death_of_self);
@@ -807,6 +972,7 @@ int main(void)
     tcase_add_test(tc, relays_ping_req_ack_and_nack);
     tcase_add_test(tc, join_retries_until_answered);
     tcase_add_test(tc, pushpull_answered_once_in_chunks);
+    tcase_add_test(tc, pushpull_teaches_tombstones_to_newcomers);
     tcase_add_test(tc, leave_announces_and_stops);
     tcase_add_test(tc, piggybacks_updates_on_acks);
     tcase_add_test(tc, stats_render_lines);

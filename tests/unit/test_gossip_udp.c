@@ -109,6 +109,43 @@ START_TEST(three_nodes_over_udp)
 }
 END_TEST
 
+static struct gossip_udp *hinting_node;
+static atomic_int hints_given;
+
+/* Runs with the driver's lock held (gossip_udp_subscribe calls it for each known member). */
+static void hint_under_lock(void *ctx, const struct gossip_event *ev)
+{
+    (void)ctx;
+    if (strcmp(ev->member->name, "b") == 0 && atomic_fetch_add(&hints_given, 1) == 0)
+        gossip_udp_hint_unreachable(hinting_node, "b");
+}
+
+START_TEST(unreachable_hint_takes_no_lock)
+{
+    /* A worker's hint must never wait for the gossip lock: given here while this very thread
+     * holds it (a hint that locked would deadlock), and still reaching the gossip. */
+    struct gossip_udp *a = start_node("a", NULL);
+    struct gossip_addr seed = gossip_udp_addr(a);
+    struct gossip_udp *b = start_node("b", &seed);
+    ck_assert(wait_state(a, "b", MEMBER_ALIVE, 10000));
+    hinting_node = a;
+    ck_assert_int_eq(gossip_udp_subscribe(a, hint_under_lock, NULL), 0);
+    ck_assert_int_ge(atomic_load(&hints_given), 1);
+    bool counted = false;
+    char stats[8192];
+    for (long t = 0; t < 10000 && !counted; t += 10) {
+        gossip_udp_stats(a, stats, sizeof stats);
+        counted = strstr(stats, "STAT cluster_unreachable_hints 1\r\n") != NULL &&
+                  strstr(stats, "STAT cluster_hinted_probes 1\r\n") != NULL;
+        if (!counted)
+            pause_ms(10);
+    }
+    ck_assert_msg(counted, "the hint never reached the gossip");
+    gossip_udp_stop(b);
+    gossip_udp_stop(a);
+}
+END_TEST
+
 START_TEST(bad_configuration_refused)
 {
     struct gossip_udp_config c;
@@ -152,6 +189,10 @@ int main(void)
     tcase_add_test(tc, bad_configuration_refused);
     tcase_add_test(tc, seed_lists);
     suite_add_tcase(s, tc);
+    TCase *hint = tcase_create("hint");
+    tcase_set_timeout(hint, 20);        /* a hint that takes the lock deadlocks until this */
+    tcase_add_test(hint, unreachable_hint_takes_no_lock);
+    suite_add_tcase(s, hint);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -6,6 +6,9 @@
 
 #include "cluster/gossip/wire.h"
 
+/* The header of the packets built here: sender "peer" (length byte + 4). */
+#define PEER_HEADER_LEN (WIRE_HEADER_LEN + 5)
+
 static struct wire_member sample_member(void)
 {
     struct wire_member m = {0};
@@ -59,7 +62,7 @@ START_TEST(round_trip_every_message)
     struct wire_msg msg;
 
     wire_writer_init(&w, buf, sizeof buf);
-    ck_assert(wire_put_header(&w, false, NULL, 0));
+    ck_assert(wire_put_header(&w, false, NULL, 0, 0, "peer"));
     struct wire_ping ping = {.seq = 0xdeadbeef};
     strcpy(ping.target, "b");
     ck_assert(wire_put_ping(&w, &ping));
@@ -69,7 +72,7 @@ START_TEST(round_trip_every_message)
     ck_assert_str_eq(msg.u.ping.target, "b");
 
     wire_writer_init(&w, buf, sizeof buf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, 0, 0, "peer");
     struct wire_ping_req req = {.seq = 9, .want_nack = true};
     gossip_addr_parse("[fe80::1]:1234", &req.target_addr);
     strcpy(req.target, "target-node");
@@ -83,7 +86,7 @@ START_TEST(round_trip_every_message)
 
     for (uint8_t type = WIRE_ACK; type <= WIRE_NACK; type++) {
         wire_writer_init(&w, buf, sizeof buf);
-        wire_put_header(&w, false, NULL, 0);
+        wire_put_header(&w, false, NULL, 0, 0, "peer");
         ck_assert(wire_put_ack(&w, type, 77));
         ck_assert_int_eq(decode_one(buf, w.len, &msg), 1);
         ck_assert_uint_eq(msg.type, type);
@@ -92,7 +95,7 @@ START_TEST(round_trip_every_message)
 
     struct wire_member m = sample_member();
     wire_writer_init(&w, buf, sizeof buf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, 0, 0, "peer");
     ck_assert(wire_put_alive(&w, &m));
     ck_assert_int_eq(decode_one(buf, w.len, &msg), 1);
     ck_assert_uint_eq(msg.type, WIRE_ALIVE);
@@ -107,7 +110,7 @@ START_TEST(round_trip_every_message)
         strcpy(a.name, "x");
         strcpy(a.from, "y");
         wire_writer_init(&w, buf, sizeof buf);
-        wire_put_header(&w, false, NULL, 0);
+        wire_put_header(&w, false, NULL, 0, 0, "peer");
         ck_assert(wire_put_accuse(&w, type, &a));
         ck_assert_int_eq(decode_one(buf, w.len, &msg), 1);
         ck_assert_uint_eq(msg.type, type);
@@ -124,7 +127,7 @@ START_TEST(pushpull_round_trip)
     struct wire_writer w;
     size_t mark;
     wire_writer_init(&w, buf, sizeof buf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, 0, 0, "peer");
     ck_assert(wire_pp_begin(&w, WIRE_PP_REQUEST | WIRE_PP_JOIN, 1234, 1, 3, &mark));
     struct wire_member m = sample_member();
     int added = 0;
@@ -161,8 +164,8 @@ START_TEST(auth_header_and_tag_room)
     struct wire_writer w;
     const uint8_t id[4] = {1, 2, 3, 4};
     wire_writer_init(&w, buf, sizeof buf);
-    ck_assert(wire_put_header(&w, true, id, 0x1122334455667788ULL));
-    ck_assert_uint_eq(wire_room(&w), WIRE_MAX_PACKET - WIRE_HEADER_LEN - WIRE_AUTH_HEADER_LEN -
+    ck_assert(wire_put_header(&w, true, id, 0x1122334455667788ULL, 0, "peer"));
+    ck_assert_uint_eq(wire_room(&w), WIRE_MAX_PACKET - PEER_HEADER_LEN - WIRE_AUTH_HEADER_LEN -
                                          WIRE_TAG_LEN);
     ck_assert(wire_put_ack(&w, WIRE_ACK, 3));
     memset(buf + w.len, 0xab, WIRE_TAG_LEN);
@@ -172,10 +175,11 @@ START_TEST(auth_header_and_tag_room)
     ck_assert(p.flags & WIRE_FLAG_AUTH);
     ck_assert(memcmp(p.key_id, id, 4) == 0);
     ck_assert_uint_eq(p.counter, 0x1122334455667788ULL);
+    ck_assert_str_eq(p.sender, "peer");
     ck_assert_ptr_eq(p.tag, buf + len - WIRE_TAG_LEN);
     ck_assert_uint_eq(p.signed_len, len - WIRE_TAG_LEN);
     /* Too short to hold the auth header and a tag. */
-    ck_assert_int_eq(wire_packet_parse(buf, WIRE_HEADER_LEN + 5, &p), WIRE_ERR_SHORT);
+    ck_assert_int_eq(wire_packet_parse(buf, PEER_HEADER_LEN + WIRE_TAG_LEN, &p), WIRE_ERR_SHORT);
 }
 END_TEST
 
@@ -195,7 +199,17 @@ START_TEST(rejects_bad_headers)
     ck_assert_int_eq(wire_packet_parse(buf, 4, &p), WIRE_ERR_FORMAT);
     buf[3] = 0;
     ck_assert_int_eq(wire_packet_parse(buf, WIRE_HEADER_LEN - 1, &p), WIRE_ERR_SHORT);  /* counter */
-    ck_assert_int_eq(wire_packet_parse(buf, WIRE_HEADER_LEN, &p), WIRE_OK);
+    ck_assert_int_eq(wire_packet_parse(buf, WIRE_HEADER_LEN, &p), WIRE_ERR_SHORT);      /* sender */
+    ck_assert_int_eq(wire_packet_parse(buf, WIRE_HEADER_LEN + 1, &p), WIRE_ERR_FORMAT); /* empty */
+    buf[WIRE_HEADER_LEN] = 2;
+    buf[WIRE_HEADER_LEN + 1] = 'p';
+    buf[WIRE_HEADER_LEN + 2] = ' ';
+    ck_assert_int_eq(wire_packet_parse(buf, WIRE_HEADER_LEN + 2, &p), WIRE_ERR_SHORT);
+    ck_assert_int_eq(wire_packet_parse(buf, WIRE_HEADER_LEN + 3, &p), WIRE_ERR_FORMAT); /* blank */
+    buf[WIRE_HEADER_LEN + 2] = 'q';
+    ck_assert_int_eq(wire_packet_parse(buf, WIRE_HEADER_LEN + 3, &p), WIRE_OK);
+    ck_assert_str_eq(p.sender, "pq");
+    ck_assert_uint_eq(p.body_len, 0);
 }
 END_TEST
 
@@ -206,7 +220,7 @@ START_TEST(rejects_every_truncation)
     uint8_t buf[WIRE_MAX_PACKET];
     struct wire_writer w;
     wire_writer_init(&w, buf, sizeof buf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, 0, 0, "peer");
     struct wire_member m = sample_member();
     wire_put_alive(&w, &m);
     size_t full = w.len;
@@ -231,7 +245,7 @@ START_TEST(rejects_garbled_fields)
     /* A name with a space. */
     strcpy(m.name, "bad name");
     wire_writer_init(&w, buf, sizeof buf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, 0, 0, "peer");
     wire_put_alive(&w, &m);
     ck_assert_int_eq(decode_one(buf, w.len, &msg), WIRE_ERR_FORMAT);
 
@@ -239,24 +253,24 @@ START_TEST(rejects_garbled_fields)
     m = sample_member();
     m.role = 9;
     wire_writer_init(&w, buf, sizeof buf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, 0, 0, "peer");
     wire_put_alive(&w, &m);
     ck_assert_int_eq(decode_one(buf, w.len, &msg), WIRE_ERR_FORMAT);
 
     /* An unknown message type. */
-    uint8_t unknown[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, 99, 0, 0};
+    uint8_t unknown[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 'p', 99, 0, 0};
     ck_assert_int_eq(decode_one(unknown, sizeof unknown, &msg), WIRE_ERR_FORMAT);
 
     /* A body length that claims more than the packet has. */
-    uint8_t longer[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, WIRE_ACK, 0, 9, 0, 0, 0, 1};
+    uint8_t longer[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 'p', WIRE_ACK, 0, 9, 0, 0, 0, 1};
     ck_assert_int_eq(decode_one(longer, sizeof longer, &msg), WIRE_ERR_SHORT);
 
     /* Trailing bytes inside a message body. */
-    uint8_t trailing[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, WIRE_ACK, 0, 5, 0, 0, 0, 1, 0};
+    uint8_t trailing[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 'p', WIRE_ACK, 0, 5, 0, 0, 0, 1, 0};
     ck_assert_int_eq(decode_one(trailing, sizeof trailing, &msg), WIRE_ERR_FORMAT);
 
     /* An empty name. */
-    uint8_t empty_name[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, WIRE_PING, 0, 5, 0, 0, 0, 1, 0};
+    uint8_t empty_name[] = {'S', 'G', WIRE_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 'p', WIRE_PING, 0, 5, 0, 0, 0, 1, 0};
     ck_assert_int_eq(decode_one(empty_name, sizeof empty_name, &msg), WIRE_ERR_FORMAT);
 
     /* An address family that does not exist, and port 0. */
@@ -264,20 +278,20 @@ START_TEST(rejects_garbled_fields)
     gossip_addr_parse("10.0.0.1:1", &req.target_addr);
     strcpy(req.target, "t");
     wire_writer_init(&w, buf, sizeof buf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, 0, 0, "peer");
     wire_put_ping_req(&w, &req);
-    buf[WIRE_HEADER_LEN + WIRE_MSG_HEADER + 4] = 5;
+    buf[PEER_HEADER_LEN + WIRE_MSG_HEADER + 4] = 5;
     ck_assert_int_eq(decode_one(buf, w.len, &msg), WIRE_ERR_FORMAT);
-    buf[WIRE_HEADER_LEN + WIRE_MSG_HEADER + 4] = 4;
-    buf[WIRE_HEADER_LEN + WIRE_MSG_HEADER + 4 + 1 + 4 + 1] = 0;     /* port low byte */
-    buf[WIRE_HEADER_LEN + WIRE_MSG_HEADER + 4 + 1 + 4] = 0;
+    buf[PEER_HEADER_LEN + WIRE_MSG_HEADER + 4] = 4;
+    buf[PEER_HEADER_LEN + WIRE_MSG_HEADER + 4 + 1 + 4 + 1] = 0;     /* port low byte */
+    buf[PEER_HEADER_LEN + WIRE_MSG_HEADER + 4 + 1 + 4] = 0;
     ck_assert_int_eq(decode_one(buf, w.len, &msg), WIRE_ERR_FORMAT);
 
     /* A push-pull whose entry count disagrees with its entries, and a chunk out of range. */
     size_t mark;
     m = sample_member();
     wire_writer_init(&w, buf, sizeof buf);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, 0, 0, "peer");
     wire_pp_begin(&w, 0, 1, 0, 1, &mark);
     wire_pp_add(&w, mark, MEMBER_ALIVE, &m);
     wire_pp_end(&w, mark);
@@ -338,7 +352,7 @@ START_TEST(mutated_packets_never_crash)
     uint8_t base[WIRE_MAX_PACKET];
     struct wire_writer w;
     wire_writer_init(&w, base, sizeof base);
-    wire_put_header(&w, false, NULL, 0);
+    wire_put_header(&w, false, NULL, 0, 0, "peer");
     struct wire_ping ping = {.seq = 1};
     strcpy(ping.target, "abc");
     wire_put_ping(&w, &ping);
