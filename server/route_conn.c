@@ -338,7 +338,7 @@ static void finish_part(struct entry *e, bool from_backend)
     }
 }
 
-static bool failover_read(struct entry *e, uint32_t i, enum backend_error err);
+static bool failover_read(struct entry *e, uint32_t i, enum backend_error err, bool from_backend);
 
 /* Records part i's outcome. A reply that completes the head command is merged straight from
  * the backend's buffer; any other is copied, since it is only valid during the callback. */
@@ -346,7 +346,7 @@ static void complete_part(struct entry *e, uint32_t i, enum backend_error err, c
                           size_t len, bool from_backend)
 {
     struct route_conn *pc = e->owner;
-    if (err != BACKEND_OK && failover_read(e, i, err))
+    if (err != BACKEND_OK && failover_read(e, i, err, from_backend))
         return; /* the part completes when the key's next owner has answered */
     if (err != BACKEND_OK) {
         e->results[i] = (struct route_result){.failure = backend_error_text(err),
@@ -1354,7 +1354,7 @@ static struct fo_group *fo_group_for(struct failover *f, uint32_t member)
 
 /* Part i of a read failed with err at its owner: asks its keys' next owners. True when it took
  * the part over (it completes later); false to let the failure stand. */
-static bool failover_read(struct entry *e, uint32_t i, enum backend_error err)
+static bool failover_read(struct entry *e, uint32_t i, enum backend_error err, bool from_backend)
 {
     struct route_conn *pc = e->owner;
     const struct route_plan *plan = &e->plan;
@@ -1455,7 +1455,7 @@ static bool failover_read(struct entry *e, uint32_t i, enum backend_error err)
             f->pending--;
     }
     if (--f->pending == 0)
-        failover_finish(f, false);
+        failover_finish(f, from_backend); /* (the caller's context: its connection must write) */
     return true;
 }
 
