@@ -66,6 +66,7 @@ struct session {
     bool meta_set_stale; /* ms I with a CAS: a lower CAS stores the value as stale */
     bool meta_key_binary;
     bool meta_new_cas_set; /* ms E: the stored item gets meta_new_cas as its CAS */
+    bool meta_copy;        /* ms with SESSION_COPY_OPAQUE and E: an older copy never replaces */
     uint64_t meta_new_cas;
     char ms_stash[MS_STASH_MAX];
     size_t ms_stash_len;

@@ -322,6 +322,13 @@ void cmd_ms(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
     s->meta_key_binary = f.key_binary;
     s->meta_new_cas_set = f.has_new_cas;
     s->meta_new_cas = f.new_cas;
+    s->meta_copy = false;
+    if (f.has_new_cas) {
+        store_observe_cas(s->env->store, f.new_cas);
+        for (size_t k = 3; k + 1 < nt && !s->meta_copy; k++)
+            s->meta_copy = t[k].length == sizeof SESSION_COPY_OPAQUE - 1 &&
+                           memcmp(t[k].value, SESSION_COPY_OPAQUE, t[k].length) == 0;
+    }
     memcpy(s->ms_key, key, nkey);
     s->ms_nkey = nkey;
     session_expect_data(s, it, vlen, mode);

@@ -72,6 +72,7 @@ void cmd_update(struct session *s, struct proto_token *t, size_t nt, enum proto_
     s->meta_set = false;
     s->meta_set_stale = false;
     s->meta_new_cas_set = false;
+    s->meta_copy = false;
     session_expect_data(s, it, vlen, mode);
 }
 
@@ -138,7 +139,9 @@ enum store_result session_store_item(struct session *s, struct item *it, enum st
 
     store_lock_key(st, hv, &lk);
     old = session_find(s, hv, item_key(it), item_nkey(it));
-    if (old != NULL) {
+    if (old != NULL && s->meta_set && s->meta_copy && item_cas(old) >= s->meta_new_cas) {
+        /* a copy no newer than what is here (replication, warm-up, repair): keep this one */
+    } else if (old != NULL) {
         uint64_t it_cas = item_cas(it), old_cas = item_cas(old);
         enum { CAS_NONE, CAS_MATCH, CAS_BADVAL, CAS_STALE } cas_res;
         if (it_cas == 0)

@@ -176,6 +176,10 @@
       "routing: the key hash of the ring (twemproxy's names: md5, fnv1a_64, crc32a, ...)",         \
       "proxy_hash", 98, proxy_hash, const char *, NULL, PROXY_HASH_DEFAULT, parse_proxy_hash,      \
       show_proxy_hash)                                                                             \
+    /* owners per key; 1: no copies */                                                             \
+    X(INT, FLAG, 0, "replicas", "<num>",                                                           \
+      "routing: keep each key on its first <num> distinct members clockwise on the ring",          \
+      "replicas", 106, replicas, unsigned, 1, 1, 16, 1, bad_value, "--replicas (1-16)", NUMBER)     \
     /* seconds; 0: off */                                                                          \
     X(INT, FLAG, 0, "warmup", "<sec>",                                                             \
       "cluster: after joining, fetch a key missing here from its previous owner for this long",    \

@@ -1,6 +1,7 @@
 /* One client connection's routed commands and their in-order replies; see route_conn.h. */
 #include "server/route_conn.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +54,14 @@ static uint64_t write_count(const char *key, size_t len)
     return (uint64_t)atomic_load(write_slot(key, len)) << 32 | atomic_load(&flushes);
 }
 
+/* Whether a local miss of a key this node owns is looked up elsewhere: at its previous owner
+ * during warm-up, and at its other owners with --replicas (which refills a restarted or fenced
+ * primary: read repair). */
+static bool lookups_on(const struct route_worker *r)
+{
+    return settings.replicas > 1 || route_worker_warmup_active(r);
+}
+
 struct entry;
 
 /* A backend completion's argument: which part of which command. */
@@ -77,6 +86,7 @@ struct entry {
     struct route_buf *copies;
     struct part_ref *refs;
     size_t block_cap; /* parts the block above has room for */
+    struct repl *repl; /* a replicated write (--replicas): owned; NULL otherwise */
 };
 
 struct route_conn_pool {
@@ -128,6 +138,7 @@ static struct entry *entry_get(struct route_conn_pool *pool, struct route_conn *
     e->is_plan = is_plan;
     e->sending = false;
     e->parts_left = 0;
+    e->repl = NULL;
     outbuf_init(&e->local);
     return e;
 }
@@ -182,10 +193,14 @@ static bool plan_is_large(const struct route_plan *plan)
 }
 
 /* Back to the pool (or freed when the pool is full). */
+static void repl_free(struct repl *r);
+
 static void entry_free(struct entry *e)
 {
     struct route_conn_pool *pool = e->pool;
     outbuf_free(&e->local);
+    repl_free(e->repl);
+    e->repl = NULL;
     if (pool->nfree >= POOL_MAX) {
         entry_destroy(e);
         return;
@@ -323,12 +338,16 @@ static void finish_part(struct entry *e, bool from_backend)
     }
 }
 
+static bool failover_read(struct entry *e, uint32_t i, enum backend_error err, bool from_backend);
+
 /* Records part i's outcome. A reply that completes the head command is merged straight from
  * the backend's buffer; any other is copied, since it is only valid during the callback. */
 static void complete_part(struct entry *e, uint32_t i, enum backend_error err, const char *reply,
                           size_t len, bool from_backend)
 {
     struct route_conn *pc = e->owner;
+    if (err != BACKEND_OK && failover_read(e, i, err, from_backend))
+        return; /* the part completes when the key's next owner has answered */
     if (err != BACKEND_OK) {
         e->results[i] = (struct route_result){.failure = backend_error_text(err),
                                               .reported = err == BACKEND_TOO_LARGE};
@@ -460,6 +479,8 @@ struct warm_key {
     char *data;
     size_t data_len;
     uint64_t writes; /* write_count when the lookup left */
+    bool has_cas;
+    uint64_t cas;    /* the copy keeps its CAS, so that a client's gets token stays good */
 };
 
 /* The lookups for one part's missed keys; the part completes when the last answers. */
@@ -497,6 +518,10 @@ static void parse_warm_reply(struct warm_key *wk, const char *reply, size_t len)
             wk->flags = (uint32_t)strtoul(tok + 1, NULL, 10);
         else if (tok[0] == 't')
             wk->ttl = strtoll(tok + 1, NULL, 10);
+        else if (tok[0] == 'c' && tok[1] >= '0' && tok[1] <= '9') {
+            wk->cas = strtoull(tok + 1, NULL, 10);
+            wk->has_cas = true;
+        }
     }
     size_t header = n + 1;
     if (size > len - header || len - header - size < 2)
@@ -522,8 +547,11 @@ static void warm_finish(struct warm *w, bool from_backend)
             write_count(wk->key, wk->len) == wk->writes) {
             long long ttl = wk->ttl < 0 ? 0 : wk->ttl == 0 ? 1 : wk->ttl;
             char head[400];
-            int hn = snprintf(head, sizeof head, "ms %.*s %zu F%u T%lld ME q\r\n", (int)wk->len,
-                              wk->key, wk->data_len, wk->flags, ttl);
+            char cas[24] = "";
+            if (wk->has_cas)
+                snprintf(cas, sizeof cas, " E%llu", (unsigned long long)wk->cas);
+            int hn = snprintf(head, sizeof head, "ms %.*s %zu F%u T%lld ME%s q\r\n", (int)wk->len,
+                              wk->key, wk->data_len, wk->flags, ttl, cas);
             char *cmd = hn > 0 ? malloc((size_t)hn + wk->data_len + 2) : NULL;
             if (cmd) {
                 memcpy(cmd, head, (size_t)hn);
@@ -542,6 +570,8 @@ static void warm_finish(struct warm *w, bool from_backend)
                 outbuf_free(&discard);
                 free(cmd);
                 copied = true;
+                if (settings.replicas > 1)
+                    route_worker_count(ROUTE_COUNT_READ_REPAIRS);
             }
         }
         free(wk->data);
@@ -612,17 +642,45 @@ static bool mg_missed(const struct route_plan *plan, const struct route_result *
            (r->reply[2] == ' ' || r->reply[2] == '\r');
 }
 
+/* Whether member is one of the key's owners (its first --replicas members on the ring). */
+static bool is_owner(struct route_worker *r, const char *key, size_t len, uint32_t member)
+{
+    uint32_t owners[ROUTE_REPLICAS_MAX];
+    uint32_t n = route_worker_owners(r, key, len, owners, ROUTE_REPLICAS_MAX);
+    for (uint32_t i = 0; i < n; i++)
+        if (owners[i] == member)
+            return true;
+    return false;
+}
+
+/* With --replicas: the key's first owner other than this node (which holds a copy). */
+static bool other_owner(struct route_worker *r, const char *key, size_t len, uint32_t *member)
+{
+    if (settings.replicas < 2)
+        return false;
+    uint32_t owners[ROUTE_REPLICAS_MAX];
+    uint32_t n = route_worker_owners(r, key, len, owners, ROUTE_REPLICAS_MAX);
+    for (uint32_t i = 0; i < n; i++)
+        if (!route_worker_is_self(r, owners[i])) {
+            *member = owners[i];
+            return true;
+        }
+    return false;
+}
+
 /* Asks the key's previous owner for it, if this node owns the key now (a forwarded connection
  * may ask for others'). The lookup carries WARMUP_OPAQUE, so that a previous owner in warm-up
  * itself answers it from its own store and never passes it on. */
 static void warm_lookup(struct route_conn *pc, struct warm *w, const char *key, size_t len)
 {
     uint32_t source;
-    if (!route_worker_is_self(pc->router, route_worker_owner(pc->router, key, len)) ||
+    if (!route_worker_is_self(pc->router, route_worker_owner(pc->router, key, len)))
+        return;
+    if (!other_owner(pc->router, key, len, &source) &&
         !route_worker_warmup_source(pc->router, key, len, &source))
         return;
     char req[320];
-    int n = snprintf(req, sizeof req, "mg %.*s v f t " WARMUP_OPAQUE "\r\n", (int)len, key);
+    int n = snprintf(req, sizeof req, "mg %.*s v f t c " WARMUP_OPAQUE "\r\n", (int)len, key);
     if (n <= 0 || (size_t)n >= sizeof req)
         return;
     struct warm_key *wk = &w->keys[w->nkeys++];
@@ -661,7 +719,7 @@ static bool warm_sent(struct warm *w)
 static bool start_warmup(struct route_conn *pc, struct entry *e, uint32_t i)
 {
     const struct route_plan *plan = &e->plan;
-    if (!is_warmable(plan->cmd) || !route_worker_warmup_active(pc->router) || !e->results[i].reply)
+    if (!is_warmable(plan->cmd) || !lookups_on(pc->router) || !e->results[i].reply)
         return false;
     const struct route_result *r = &e->results[i];
     if (plan->cmd == PROTO_CMD_MG) {
@@ -756,7 +814,8 @@ static bool command_key(const struct proto_token *t, size_t nt, enum proto_cmd c
 static void note_owned_write(struct route_conn *pc, const struct proto_token *t, size_t nt,
                              enum proto_cmd cmd)
 {
-    if (!route_worker_handoff_active(pc->router))
+    bool handoff = route_worker_handoff_active(pc->router);
+    if (!handoff && settings.replicas < 2)
         return;
     if (cmd == PROTO_CMD_FLUSH_ALL) {
         atomic_fetch_add(&flushes, 1);
@@ -770,14 +829,634 @@ static void note_owned_write(struct route_conn *pc, const struct proto_token *t,
         return;
     atomic_fetch_add(write_slot(key, len), 1);
     uint32_t source;
-    if (!route_worker_warmup_source(pc->router, key, len, &source))
-        return;
+    if (!handoff || !route_worker_warmup_source(pc->router, key, len, &source) ||
+        is_owner(pc->router, key, len, source))
+        return; /* (an owner's copy is a replica, which the write updates itself) */
     char req[300];
     int n = snprintf(req, sizeof req, "md %s q%s " WARMUP_OPAQUE "\r\nmn\r\n", t[1].value,
                      binary ? " b" : "");
     if (n > 0 && (size_t)n < sizeof req)
         (void)route_worker_send(pc->router, source, req, (size_t)n, REPLY_UNTIL_MN, ignore_reply,
                                 NULL);
+}
+
+/* ---- replication (--replicas R > 1): a single-key write at its primary, copied to the others ----
+ *
+ * The primary is the key's first owner that answers; its request carries a piggybacked
+ * `mg <key> v f t c` after the client's command, so the one round trip returns both the client's
+ * reply and the item as the write left it. That item is then copied to every other owner with
+ * `ms ... E<cas>` marked SESSION_COPY_OPAQUE (the newer copy by CAS wins there), or deleted there
+ * when the write left none. A delete goes the other way round: the other owners first, then the
+ * primary, so that a primary that misses the key never finds it at a replica that is about to
+ * lose it (the primary's own lookups of its misses, warm_lookup, would copy it back). The client's
+ * reply leaves once every copy has been answered; a copy that fails is counted and dropped. */
+
+struct repl {
+    struct route_worker *router; /* outlives every entry */
+    uint32_t owners[ROUTE_REPLICAS_MAX];
+    uint32_t nowners;
+    uint32_t primary;  /* owners[primary] acts as the primary */
+    uint32_t pending;  /* copies not yet answered */
+    bool deleting;     /* copies first, then the primary */
+    bool piggyback;    /* the primary's request ends with the item's mg */
+    bool quiet;        /* the plan's reply ends in MN */
+    bool binary;       /* the key token is base64 (meta b) */
+    char key[PROTO_KEY_MAX_LENGTH * 2];  /* as the client sent it */
+    size_t key_len;
+    unsigned char decoded[PROTO_KEY_MAX_LENGTH + 4]; /* as it is placed */
+    size_t decoded_len;
+    struct route_buf copy; /* the request each other owner gets */
+};
+
+static void repl_free(struct repl *r)
+{
+    if (!r)
+        return;
+    route_buf_free(&r->copy);
+    free(r);
+}
+
+static bool buf_put(struct route_buf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown)
+            return false;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return true;
+}
+
+/* Moves everything pending in src to the end of b. */
+static bool outbuf_copy_all(struct outbuf *src, struct route_buf *b)
+{
+    bool ok = true;
+    while (src->pending > 0) {
+        struct iovec iov[16];
+        int n = outbuf_iov(src, iov, 16);
+        size_t moved = 0;
+        for (int k = 0; k < n; k++) {
+            ok = ok && buf_put(b, iov[k].iov_base, iov[k].iov_len);
+            moved += iov[k].iov_len;
+        }
+        outbuf_consume(src, moved);
+    }
+    return ok;
+}
+
+static bool buf_fmt(struct route_buf *b, const char *fmt, ...)
+{
+    char tmp[600];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    return n >= 0 && (size_t)n < sizeof tmp && buf_put(b, tmp, (size_t)n);
+}
+
+static void start_primary(struct entry *e, bool from_backend);
+
+/* A copy at another owner answered (or failed). The last one completes the entry's part. */
+static void copy_done(struct entry *e, bool from_backend)
+{
+    struct repl *r = e->repl;
+    if (--r->pending > 0)
+        return;
+    if (r->deleting)
+        start_primary(e, from_backend);
+    else
+        finish_part(e, from_backend);
+}
+
+static void on_copy_reply(void *arg, enum backend_error err, const char *reply, size_t len)
+{
+    struct entry *e = arg;
+    /* q hides success; NS says the owner holds a newer copy: both are fine */
+    const char *eol = err == BACKEND_OK ? memchr(reply, '\r', len) : NULL;
+    if (!eol || reply_line_is_error(reply, (size_t)(eol - reply)))
+        route_worker_count(ROUTE_COUNT_REPLICA_WRITE_ERRORS);
+    copy_done(e, true);
+}
+
+/* Sends r->copy to every owner but the acting primary; this node's own copy runs in the
+ * client's session (skipped once the client is gone: its session is too). */
+static void send_copies(struct entry *e)
+{
+    struct repl *r = e->repl;
+    r->pending = 1; /* held while sending */
+    for (uint32_t i = 0; i < r->nowners; i++) {
+        if (i == r->primary)
+            continue;
+        route_worker_count(ROUTE_COUNT_REPLICA_WRITES);
+        if (route_worker_is_self(r->router, r->owners[i])) {
+            struct route_conn *pc = e->owner;
+            if (pc && session_state(pc->session) == SESSION_OPEN) {
+                struct outbuf discard;
+                outbuf_init(&discard);
+                (void)session_process(pc->session, r->copy.data, r->copy.len, &discard, SIZE_MAX);
+                outbuf_free(&discard);
+            }
+            continue;
+        }
+        r->pending++;
+        if (route_worker_send(r->router, r->owners[i], r->copy.data, r->copy.len, REPLY_UNTIL_MN,
+                              on_copy_reply, e) != BACKEND_OK) {
+            route_worker_count(ROUTE_COUNT_REPLICA_WRITE_ERRORS);
+            r->pending--;
+        }
+    }
+}
+
+/* The delete every other owner gets (a delete, or a write that left no item). */
+static bool build_delete_copy(struct repl *r)
+{
+    r->copy.len = 0;
+    return buf_fmt(&r->copy, "md %.*s q " SESSION_COPY_OPAQUE "%s\r\nmn\r\n", (int)r->key_len,
+                   r->key, r->binary ? " b" : "");
+}
+
+/* From the piggybacked mg's reply ("VA <n> f.. t.. c..\r\n<data>\r\n", or EN when the write left
+ * no item): the copy for the other owners. False when it cannot be read. */
+static bool build_item_copy(struct repl *r, const char *reply, size_t len)
+{
+    if (len >= 2 && memcmp(reply, "EN", 2) == 0)
+        return build_delete_copy(r);
+    const char *eol = memchr(reply, '\n', len);
+    if (len < 5 || memcmp(reply, "VA ", 3) != 0 || !eol)
+        return false;
+    char line[256];
+    size_t n = (size_t)(eol - reply);
+    if (n >= sizeof line)
+        return false;
+    memcpy(line, reply, n);
+    line[n] = '\0';
+    char *save = NULL;
+    char *tok = strtok_r(line + 3, " \r", &save);
+    if (!tok)
+        return false;
+    unsigned long long size = strtoull(tok, NULL, 10);
+    unsigned long flags = 0;
+    long long ttl = -1;
+    unsigned long long cas = 0;
+    bool has_cas = false;
+    while ((tok = strtok_r(NULL, " \r", &save)) != NULL) {
+        if (tok[0] == 'f')
+            flags = strtoul(tok + 1, NULL, 10);
+        else if (tok[0] == 't')
+            ttl = strtoll(tok + 1, NULL, 10);
+        else if (tok[0] == 'c' && tok[1] >= '0' && tok[1] <= '9') {
+            cas = strtoull(tok + 1, NULL, 10);
+            has_cas = true;
+        }
+    }
+    size_t header = n + 1;
+    if (!has_cas || size > len - header || len - header - size < 2)
+        return false;
+    /* t-1: no expiry (T0); t0: expiring within the second (T1, not "never") */
+    long long exptime = ttl < 0 ? 0 : ttl == 0 ? 1 : ttl;
+    r->copy.len = 0;
+    return buf_fmt(&r->copy, "ms %.*s %llu F%lu T%lld E%llu " SESSION_COPY_OPAQUE " q%s\r\n",
+                   (int)r->key_len, r->key, size, flags, exptime, cas, r->binary ? " b" : "") &&
+           buf_put(&r->copy, reply + header, size) && buf_put(&r->copy, "\r\nmn\r\n", 6);
+}
+
+/* Where the piggybacked mg's reply starts in the primary's reply (the last reply before the
+ * final MN); len when it cannot be found. */
+static size_t item_reply_at(const char *reply, size_t len)
+{
+    size_t at = 0, last = len;
+    while (at < len) {
+        const char *eol = memchr(reply + at, '\n', len - at);
+        if (!eol)
+            return len;
+        size_t line_end = (size_t)(eol - reply) + 1;
+        if (line_end - at == 4 && memcmp(reply + at, "MN\r\n", 4) == 0)
+            return last;
+        last = at;
+        if (line_end - at > 3 && memcmp(reply + at, "VA ", 3) == 0) {
+            unsigned long long size = strtoull(reply + at + 3, NULL, 10);
+            if (size > len - line_end)
+                return len;
+            line_end += (size_t)size + 2;
+        }
+        at = line_end;
+    }
+    return len;
+}
+
+/* The primary answered: part 0's result becomes the client's reply alone, and the item goes to
+ * the other owners. `reply` may point into part 0's own copy buffer. */
+static void primary_answered(struct entry *e, const char *reply, size_t len, bool from_backend)
+{
+    struct repl *r = e->repl;
+    struct route_conn *pc = e->owner;
+    size_t split = len;
+    bool copy_ok = false;
+    if (r->piggyback) {
+        split = item_reply_at(reply, len);
+        copy_ok = split < len && build_item_copy(r, reply + split, len - split);
+        if (!copy_ok)
+            split = len;
+    }
+    /* the client's part: the primary's reply before the mg (the MN back on for a quiet plan) */
+    struct route_buf *copy = &e->copies[0];
+    size_t keep = split + (r->piggyback && r->quiet ? 4 : 0);
+    if (pc) {
+        if (keep > copy->cap) {
+            char *grown = realloc(copy->data, keep);
+            if (!grown) {
+                e->results[0] = (struct route_result){.failure = "out of memory"};
+                finish_part(e, from_backend);
+                return;
+            }
+            copy->data = grown;
+            copy->cap = keep;
+        }
+        memmove(copy->data, reply, split);
+        if (keep > split)
+            memcpy(copy->data + split, "MN\r\n", 4);
+        pc->held -= copy->len;
+        pc->held += keep;
+        copy->len = keep;
+        e->results[0] = (struct route_result){.reply = copy->data, .len = keep};
+    } else {
+        e->results[0] = (struct route_result){.failure = "client gone"};
+    }
+    if (!r->piggyback || !copy_ok) {
+        finish_part(e, from_backend);
+        return;
+    }
+    send_copies(e);
+    copy_done(e, from_backend);
+}
+
+static void on_primary_reply(void *arg, enum backend_error err, const char *reply, size_t len)
+{
+    struct entry *e = arg;
+    struct repl *r = e->repl;
+    if (err != BACKEND_OK && err != BACKEND_TOO_LARGE && r->primary + 1 < r->nowners) {
+        /* refused, down or silent: the next owner acts as the primary */
+        r->primary++;
+        route_worker_count(ROUTE_COUNT_FAILOVER_WRITES);
+        start_primary(e, true);
+        return;
+    }
+    if (err != BACKEND_OK) {
+        complete_part(e, 0, err, NULL, 0, true);
+        return;
+    }
+    primary_answered(e, reply, len, true);
+}
+
+/* Sends part 0 to owners[primary] (or runs it here). */
+static void start_primary(struct entry *e, bool from_backend)
+{
+    struct repl *r = e->repl;
+    struct route_conn *pc = e->owner;
+    const struct route_part *part = &e->plan.parts[0];
+    uint32_t member = r->owners[r->primary];
+    if (route_worker_is_self(r->router, member)) {
+        if (!pc) {
+            complete_part(e, 0, BACKEND_LOST, NULL, 0, from_backend);
+            return;
+        }
+        atomic_fetch_add(write_slot((const char *)r->decoded, r->decoded_len), 1);
+        if (!local_part(pc, e, 0)) {
+            finish_part(e, from_backend);
+            return;
+        }
+        primary_answered(e, e->copies[0].data, e->copies[0].len, from_backend);
+        return;
+    }
+    enum backend_error err =
+        route_worker_send(r->router, member, part->request.data, part->request.len,
+                          part->reply_kind, on_primary_reply, e);
+    if (err == BACKEND_OK)
+        return;
+    if (r->primary + 1 < r->nowners) {
+        r->primary++;
+        route_worker_count(ROUTE_COUNT_FAILOVER_WRITES);
+        start_primary(e, from_backend);
+        return;
+    }
+    complete_part(e, 0, err, NULL, 0, from_backend);
+}
+
+/* Whether a delete-like write: the other owners lose the key first. */
+static bool is_delete(const struct proto_token *t, size_t nt, enum proto_cmd cmd)
+{
+    if (cmd == PROTO_CMD_DELETE)
+        return true;
+    if (cmd != PROTO_CMD_MD)
+        return false;
+    for (size_t k = 2; k + 1 < nt; k++)
+        if (t[k].length == 1 && (t[k].value[0] == 'I' || t[k].value[0] == 'x'))
+            return false; /* invalidation keeps the item: copied as any write */
+    return true;
+}
+
+/* Takes a single-key write whose key has other owners (--replicas): queues the entry and starts
+ * it. False when it is not such a write (or memory ran out): the caller goes on as without
+ * replication. */
+static bool replicate_write(struct route_conn *pc, struct entry *e, const struct proto_token *t,
+                            size_t nt)
+{
+    struct route_plan *plan = &e->plan;
+    if (settings.replicas < 2 || pc->forwarded || !plan->write || plan->merge != ROUTE_MERGE_ONE ||
+        plan->nparts != 1 || !route_cmd_single_key_write(plan->cmd))
+        return false;
+    unsigned char decoded[PROTO_KEY_MAX_LENGTH + 4];
+    const char *key;
+    size_t key_len;
+    bool binary;
+    if (!command_key(t, nt, plan->cmd, decoded, &key, &key_len, &binary) ||
+        t[1].length > sizeof ((struct repl *)0)->key)
+        return false;
+    struct repl *r = calloc(1, sizeof *r);
+    if (!r)
+        return false;
+    r->router = pc->router;
+    r->nowners = route_worker_owners(pc->router, key, key_len, r->owners, ROUTE_REPLICAS_MAX);
+    if (r->nowners < 2 || !entry_reserve_parts(e, 1)) {
+        repl_free(r);
+        return false;
+    }
+    memcpy(r->key, t[1].value, t[1].length);
+    r->key_len = t[1].length;
+    memcpy(r->decoded, key, key_len);
+    r->decoded_len = key_len;
+    r->binary = binary;
+    r->quiet = plan->quiet;
+    r->deleting = is_delete(t, nt, plan->cmd);
+    if (!r->deleting) {
+        /* the item as the write leaves it, in the same round trip */
+        struct route_buf *req = &plan->parts[0].request;
+        if (r->quiet && req->len >= 4 && memcmp(req->data + req->len - 4, "mn\r\n", 4) == 0)
+            req->len -= 4;
+        if (!buf_fmt(req, "mg %.*s v f t c%s\r\nmn\r\n", (int)r->key_len, r->key,
+                     binary ? " b" : "")) {
+            repl_free(r);
+            return false;
+        }
+        plan->parts[0].reply_kind = REPLY_UNTIL_MN;
+        r->piggyback = true;
+    } else if (!build_delete_copy(r)) {
+        repl_free(r);
+        return false;
+    }
+    e->repl = r;
+    e->copies[0].len = 0;
+    e->parts_left = 1;
+    e->sending = true;
+    push(pc, e);
+    if (r->deleting) {
+        send_copies(e);
+        copy_done(e, false);
+    } else {
+        start_primary(e, false);
+    }
+    e->sending = false;
+    if (e->parts_left == 0 && pc->head == e)
+        drain(pc);
+    return true;
+}
+
+/* ---- read failover (--replicas R > 1): a read whose owner failed asks the key's next owner ----
+ *
+ * A failed part of a read (refused, down, timed out: its owner not yet declared dead) is sent
+ * again to its keys' next owners, which hold copies. An mg goes again as it was; the keys of a
+ * get-family part are grouped by their next owner into requests of the same command, and the
+ * part's reply is rebuilt from theirs, in the part's key order. A key whose next owner fails too
+ * is a miss, or the part stays failed when every group failed (the failure policy applies). */
+
+struct failover;
+
+struct fo_group {
+    struct failover *failover;
+    uint32_t member;
+    struct route_buf request;
+    struct route_buf reply;
+    bool answered;
+};
+
+struct failover {
+    struct entry *entry;
+    uint32_t part;
+    uint32_t pending;
+    enum backend_error first_err;
+    bool single; /* an mg: one group, whose reply is the part's */
+    size_t ngroups;
+    struct fo_group groups[];
+};
+
+static void failover_free(struct failover *f)
+{
+    for (size_t g = 0; g < f->ngroups; g++) {
+        route_buf_free(&f->groups[g].request);
+        route_buf_free(&f->groups[g].reply);
+    }
+    free(f);
+}
+
+/* The key's owner after `failed`, if it has one. */
+static bool next_owner(struct route_worker *r, const char *key, size_t len, uint32_t failed,
+                       uint32_t *member)
+{
+    uint32_t owners[ROUTE_REPLICAS_MAX];
+    uint32_t n = route_worker_owners(r, key, len, owners, ROUTE_REPLICAS_MAX);
+    for (uint32_t i = 0; i + 1 < n; i++)
+        if (owners[i] == failed) {
+            *member = owners[i + 1];
+            return true;
+        }
+    return false;
+}
+
+/* Every group has answered or failed: part i's result is rebuilt, and the part completes. */
+static void failover_finish(struct failover *f, bool from_backend)
+{
+    struct entry *e = f->entry;
+    struct route_conn *pc = e->owner;
+    uint32_t i = f->part;
+    struct route_buf out = {0};
+    bool answered = false, ok = true;
+    for (size_t g = 0; g < f->ngroups; g++)
+        answered |= f->groups[g].answered;
+    if (f->single) {
+        ok = buf_put(&out, f->groups[0].reply.data, f->groups[0].reply.len);
+    } else {
+        const struct route_plan *plan = &e->plan;
+        size_t *cursor = calloc(f->ngroups, sizeof *cursor);
+        ok = cursor != NULL;
+        for (size_t k = 0; ok && k < plan->nkeys; k++) {
+            const struct route_key *key = &plan->keys[k];
+            if (key->part != i)
+                continue;
+            const char *kb = plan->key_bytes.data + key->offset;
+            for (size_t g = 0; g < f->ngroups; g++) {
+                struct fo_group *grp = &f->groups[g];
+                struct reply_value v;
+                size_t off = cursor[g];
+                if (grp->answered && reply_next_value(grp->reply.data, grp->reply.len, &off, &v) &&
+                    v.key_len == key->len && memcmp(v.key, kb, key->len) == 0) {
+                    cursor[g] = off;
+                    ok = buf_put(&out, v.block, v.block_len);
+                    break;
+                }
+            }
+        }
+        ok = ok && buf_put(&out, "END\r\n", 5);
+        free(cursor);
+    }
+    if (answered && ok && pc) {
+        struct route_buf *copy = &e->copies[i];
+        pc->held -= copy->len;
+        route_buf_free(copy);
+        *copy = out;
+        pc->held += copy->len;
+        e->results[i] = (struct route_result){.reply = copy->data, .len = copy->len};
+    } else {
+        route_buf_free(&out);
+        e->results[i] = (struct route_result){.failure = backend_error_text(f->first_err)};
+    }
+    failover_free(f);
+    finish_part(e, from_backend);
+}
+
+static void on_failover_reply(void *arg, enum backend_error err, const char *reply, size_t len)
+{
+    struct fo_group *grp = arg;
+    struct failover *f = grp->failover;
+    if (err == BACKEND_OK) {
+        grp->reply.len = 0;
+        grp->answered = buf_put(&grp->reply, reply, len);
+    }
+    if (--f->pending == 0)
+        failover_finish(f, true);
+}
+
+/* The group of f for member, added when new (room for as many groups as the part has keys). */
+static struct fo_group *fo_group_for(struct failover *f, uint32_t member)
+{
+    for (size_t g = 0; g < f->ngroups; g++)
+        if (f->groups[g].member == member)
+            return &f->groups[g];
+    struct fo_group *grp = &f->groups[f->ngroups++];
+    *grp = (struct fo_group){.failover = f, .member = member};
+    return grp;
+}
+
+/* Part i of a read failed with err at its owner: asks its keys' next owners. True when it took
+ * the part over (it completes later); false to let the failure stand. */
+static bool failover_read(struct entry *e, uint32_t i, enum backend_error err, bool from_backend)
+{
+    struct route_conn *pc = e->owner;
+    const struct route_plan *plan = &e->plan;
+    if (settings.replicas < 2 || !pc || plan->write || err == BACKEND_TOO_LARGE ||
+        plan->merge == ROUTE_MERGE_ALL)
+        return false;
+    struct route_worker *r = pc->router;
+    const struct route_part *part = &plan->parts[i];
+    size_t nkeys = 0;
+    for (size_t k = 0; k < plan->nkeys; k++)
+        nkeys += plan->keys[k].part == i;
+    bool single = plan->merge == ROUTE_MERGE_ONE;
+    struct failover *f = calloc(1, sizeof *f + (single ? 1 : nkeys) * sizeof(struct fo_group));
+    if (!f)
+        return false;
+    *f = (struct failover){.entry = e, .part = i, .first_err = err, .single = single};
+    if (single) {
+        /* one key: the part's request as it was, to that key's next owner */
+        unsigned char decoded[PROTO_KEY_MAX_LENGTH + 4];
+        struct proto_token t[PROTO_MAX_TOKENS];
+        char line[PROTO_KEY_MAX_LENGTH * 2 + 64];
+        const char *eol = memchr(part->request.data, '\r', part->request.len);
+        size_t n = eol ? (size_t)(eol - part->request.data) : 0;
+        const char *key;
+        size_t key_len;
+        bool binary;
+        uint32_t member;
+        if (n == 0 || n >= sizeof line) {
+            free(f);
+            return false;
+        }
+        memcpy(line, part->request.data, n);
+        line[n] = '\0';
+        size_t nt = proto_tokenize(line, t, PROTO_MAX_TOKENS);
+        if (!command_key(t, nt, plan->cmd, decoded, &key, &key_len, &binary) ||
+            !next_owner(r, key, key_len, part->backend, &member)) {
+            free(f);
+            return false;
+        }
+        struct fo_group *grp = fo_group_for(f, member);
+        if (!buf_put(&grp->request, part->request.data, part->request.len)) {
+            failover_free(f);
+            return false;
+        }
+    } else {
+        /* "<cmd> [exptime]" from the part's request, then each group's keys */
+        const char *req = part->request.data;
+        size_t prefix = 0;
+        int words = plan->cmd == PROTO_CMD_GAT || plan->cmd == PROTO_CMD_GATS ? 2 : 1;
+        while (prefix < part->request.len && words > 0) {
+            if (req[prefix] == ' ')
+                words--;
+            if (words > 0)
+                prefix++;
+        }
+        for (size_t k = 0; k < plan->nkeys; k++) {
+            const struct route_key *key = &plan->keys[k];
+            uint32_t member;
+            if (key->part != i ||
+                !next_owner(r, plan->key_bytes.data + key->offset, key->len, part->backend,
+                            &member))
+                continue;
+            struct fo_group *grp = fo_group_for(f, member);
+            if ((grp->request.len == 0 && !buf_put(&grp->request, req, prefix)) ||
+                !buf_put(&grp->request, " ", 1) ||
+                !buf_put(&grp->request, plan->key_bytes.data + key->offset, key->len)) {
+                failover_free(f);
+                return false;
+            }
+        }
+        for (size_t g = 0; g < f->ngroups; g++)
+            if (!buf_put(&f->groups[g].request, "\r\n", 2)) {
+                failover_free(f);
+                return false;
+            }
+    }
+    if (f->ngroups == 0) {
+        free(f);
+        return false;
+    }
+    f->pending = 1; /* held while sending */
+    for (size_t g = 0; g < f->ngroups; g++) {
+        struct fo_group *grp = &f->groups[g];
+        route_worker_count(ROUTE_COUNT_FAILOVER_READS);
+        if (route_worker_is_self(r, grp->member)) {
+            /* this node holds the copy: read it here */
+            struct outbuf tmp;
+            outbuf_init(&tmp);
+            (void)session_process(pc->session, grp->request.data, grp->request.len, &tmp,
+                                  SIZE_MAX);
+            grp->answered = outbuf_copy_all(&tmp, &grp->reply);
+            outbuf_free(&tmp);
+            continue;
+        }
+        f->pending++;
+        if (route_worker_send(r, grp->member, grp->request.data, grp->request.len,
+                              part->reply_kind, on_failover_reply, grp) != BACKEND_OK)
+            f->pending--;
+    }
+    if (--f->pending == 0)
+        failover_finish(f, from_backend); /* (the caller's context: its connection must write) */
+    return true;
 }
 
 /* Queues the entry (its plan built) and sends its parts. */
@@ -847,7 +1526,7 @@ static size_t forwarded_command(struct route_conn *pc, const char *in, size_t to
                                 const char *data, size_t data_len)
 {
     uint32_t self;
-    if (is_warmable(cmd) && !is_warmup_request(t, nt, cmd) && route_worker_warmup_active(pc->router) &&
+    if (is_warmable(cmd) && !is_warmup_request(t, nt, cmd) && lookups_on(pc->router) &&
         route_worker_self_member(pc->router, &self)) {
         struct entry *e = entry_get(pc->pool, pc, true);
         if (e && route_plan_rebuild(&e->plan, t, nt, data, data_len, fixed_owner, &self,
@@ -1030,8 +1709,10 @@ static size_t one_command(struct route_conn *pc, const char *in, size_t len)
         entry_free(e);
         break;
     case ROUTE_FORWARD:
+        if (replicate_write(pc, e, t, nt))
+            break;
         if (plan->nparts == 1 && route_worker_is_self(pc->router, plan->parts[0].backend) &&
-            !(is_warmable(plan->cmd) && route_worker_warmup_active(pc->router))) {
+            !(is_warmable(plan->cmd) && lookups_on(pc->router))) {
             /* this node owns the key(s) */
             if (plan->write && plan->merge == ROUTE_MERGE_ONE)
                 note_owned_write(pc, t, nt, plan->cmd);
@@ -1058,7 +1739,7 @@ size_t route_conn_process(struct route_conn *pc, const char *in, size_t len,
             continue;
         }
         if (pc->forwarded && (session_mid_command(pc->session) ||
-                              (!pc->head && !route_worker_warmup_active(pc->router))))
+                              (!pc->head && !lookups_on(pc->router))))
             /* the common case of a forwarded connection: the session alone (which may have
              * stopped inside a data block: only it knows where the block ends) */
             return done + session_process(pc->session, in + done, len - done, pc->out, out_limit);

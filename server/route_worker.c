@@ -124,6 +124,7 @@ static struct {
     uint64_t warmup_ms;
     char self_name[WIRE_NAME_MAX + 1];
     struct route_worker *workers[MAX_WORKERS];
+    _Atomic uint64_t counts[ROUTE_COUNTS]; /* replication's, route_worker_count */
     _Atomic uint64_t sweeps;        /* hand-off sweeps completed */
     _Atomic uint64_t swept_items;   /* items they dropped */
 } g;
@@ -639,7 +640,12 @@ static void schedule_sweep(struct route_worker *r)
 static bool owned_here(void *ctx, const char *key, size_t len)
 {
     struct route_worker *r = ctx;
-    return route_worker_is_self(r, route_worker_owner(r, key, len));
+    uint32_t owners[ROUTE_REPLICAS_MAX];
+    uint32_t n = route_worker_owners(r, key, len, owners, ROUTE_REPLICAS_MAX);
+    for (uint32_t i = 0; i < n; i++)
+        if (route_worker_is_self(r, owners[i]))
+            return true; /* the primary's or a replica's copy */
+    return false;
 }
 
 void route_worker_sweep_step(struct route_worker *r, struct store *st)
@@ -898,6 +904,20 @@ uint32_t route_worker_owner(void *ctx, const char *key, size_t len)
     return ketama_ring_server_for_key(r->ring, key, len);
 }
 
+void route_worker_count(enum route_count which)
+{
+    atomic_fetch_add_explicit(&g.counts[which], 1, memory_order_relaxed);
+}
+
+uint32_t route_worker_owners(const struct route_worker *r, const char *key, size_t len,
+                             uint32_t *out, uint32_t max)
+{
+    if (!r->ring || max == 0)
+        return 0;
+    uint32_t want = settings.replicas < max ? settings.replicas : max;
+    return (uint32_t)ketama_ring_owners_for_key(r->ring, key, len, out, want);
+}
+
 bool route_worker_self_member(const struct route_worker *r, uint32_t *member)
 {
     for (uint32_t i = 0; i < r->nmembers; i++)
@@ -990,6 +1010,17 @@ void route_worker_stats(struct outbuf *out)
         }
     }
     free(rows);
+    if (settings.replicas > 1) {
+        static const char *const names[ROUTE_COUNTS] = {
+            "replica_writes", "replica_write_errors", "failover_writes", "failover_reads",
+            "read_repairs"};
+        for (int c = 0; c < ROUTE_COUNTS; c++) {
+            int n = snprintf(line, sizeof line, "STAT %s %llu\r\n", names[c],
+                             (unsigned long long)atomic_load(&g.counts[c]));
+            if (n > 0 && (size_t)n < sizeof line)
+                outbuf_append(out, line, (size_t)n);
+        }
+    }
     if (g.mode == MODE_CLUSTER && !g.proxy_only) {
         int n = snprintf(line, sizeof line, "STAT handoff_sweeps %llu\r\nSTAT handoff_swept_items %llu\r\n",
                          (unsigned long long)atomic_load(&g.sweeps),

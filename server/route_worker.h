@@ -96,6 +96,22 @@ uint32_t route_worker_member_count(const struct route_worker *r);
 /* route_owner_fn: ctx is the router. */
 uint32_t route_worker_owner(void *ctx, const char *key, size_t len);
 /* True when member i is this node itself (cluster mode): execute locally. */
+/* A key's owners with --replicas R: its first R distinct members clockwise on the ring (the first
+ * is route_worker_owner's answer), at most max of them. Returns how many (0 without a ring). */
+#define ROUTE_REPLICAS_MAX 16
+
+/* Replication's counters in `stats proxy` (summed over workers). */
+enum route_count {
+    ROUTE_COUNT_REPLICA_WRITES,       /* copies sent to a key's other owners */
+    ROUTE_COUNT_REPLICA_WRITE_ERRORS, /* of which failed (owner down, timed out) */
+    ROUTE_COUNT_FAILOVER_WRITES,      /* writes done at a later owner: the primary failed */
+    ROUTE_COUNT_FAILOVER_READS,       /* reads sent to a later owner: the primary failed */
+    ROUTE_COUNT_READ_REPAIRS,         /* local misses refilled from another owner */
+    ROUTE_COUNTS
+};
+void route_worker_count(enum route_count which);
+uint32_t route_worker_owners(const struct route_worker *r, const char *key, size_t len,
+                             uint32_t *out, uint32_t max);
 bool route_worker_is_self(const struct route_worker *r, uint32_t member);
 
 /* The member that is this node, if it is on the ring. */

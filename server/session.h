@@ -19,6 +19,12 @@ struct thread_stats;
 /* What memcached's text protocol lets a client read past when no newline has come yet. */
 #define SESSION_LINE_MAX 2048
 
+/* The opaque that marks an ms as a copy of another node's item (replication, warm-up and read
+ * repair, server/route_conn.c): it carries the original's CAS (E), and the newer of the two by
+ * CAS is kept, so that copies arriving out of order never replace a newer value. To anything but
+ * a Shoal node it is an ordinary opaque. */
+#define SESSION_COPY_OPAQUE "O.shoal-copy"
+
 /* Everything a session needs from the server around it. Owned by the worker thread; a session
  * only borrows it. */
 struct session_env {

@@ -1056,6 +1056,16 @@ void store_new_cas(struct store *st, struct item *it)
     item_set_cas(it, cas);
 }
 
+void store_observe_cas(struct store *st, uint64_t cas)
+{
+    uint64_t seen = atomic_load_explicit(&st->last_cas, RELAXED);
+    while (seen < cas &&
+           !atomic_compare_exchange_weak_explicit(&st->last_cas, &seen, cas, RELAXED, RELAXED))
+        ;
+    if (cas >= CAS_WIDE_FROM)
+        atomic_fetch_or_explicit(&st->cas_layout, LAYOUT_CAS_WIDE, RELAXED);
+}
+
 void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old)
 {
     if (old) {

@@ -110,6 +110,11 @@ void store_link(struct store *st, uint32_t hv, struct item *it, struct item *old
 void store_unlink(struct store *st, uint32_t hv, struct item *it);
 /* Under the key's lock: gives a linked item a fresh CAS unique (after an in-place change). */
 void store_new_cas(struct store *st, struct item *it);
+/* A CAS value given from outside (meta E: a replica's copy keeps its primary's CAS): the
+ * store's own CAS values continue above it, so that a later change here is newer than the copy
+ * (a Lamport clock across the nodes that copy items to each other), and items allocated from
+ * now on have room for it. */
+void store_observe_cas(struct store *st, uint64_t cas);
 
 /* Zero-copy reads of large values. An item whose value has at least STORE_PIN_MIN bytes carries
  * a pin count. Pinned under its key's lock (store_pin), its memory stays valid and its value
