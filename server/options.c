@@ -283,9 +283,7 @@ static int parse_protocol(struct settings *s, const char *arg, FILE *msg)
     } else if (strcmp(arg, "ascii") == 0) {
         s->binding_protocol = BINDING_ASCII;
     } else if (strcmp(arg, "binary") == 0) {
-        fprintf(msg, "Shoal speaks only memcached's ASCII protocol: -B binary is not supported"
-                     " (use -B ascii or -B auto)\n");
-        return EX_USAGE;
+        s->binding_protocol = BINDING_BINARY;
     } else {
         fprintf(msg, "Invalid value for binding protocol: %s\n"
                      " -- should be one of auto, binary, or ascii\n",
@@ -598,7 +596,10 @@ SHOW(show_detail, "%s", yes_no(stats_detail_enabled()))
 SHOW(show_reqs, "%d", s->reqs_per_event)
 SHOW(show_cas, "%s", yes_no(s->use_cas))
 SHOW(show_backlog, "%d", s->backlog)
-SHOW(show_protocol, "%s", s->binding_protocol == BINDING_ASCII ? "ascii" : "auto-negotiate")
+SHOW(show_protocol, "%s",
+     s->binding_protocol == BINDING_ASCII    ? "ascii"
+     : s->binding_protocol == BINDING_BINARY ? "binary"
+                                             : "auto-negotiate")
 SHOW(show_no, "no")
 SHOW(show_item_size, "%zu", s->item_size_max)
 SHOW(show_maxconns_fast, "%s", yes_no(s->maxconns_fast))
@@ -743,7 +744,7 @@ const struct option_def option_table[] = {
          19),
     FLAG('b', "listen-backlog", "<num>", DEF("1024"), "set the backlog queue limit",
          parse_backlog, "tcp_backlog", show_backlog, 20),
-    FLAG('B', "protocol", "<name>", DEF("auto"), "protocol: ascii or auto; binary is refused",
+    FLAG('B', "protocol", "<name>", DEF("auto"), "protocol - one of ascii, binary, or auto",
          parse_protocol, "binding_protocol", show_protocol, 21),
     FLAG('I', "max-item-size", "<num>", DEF("1m"),
          "max item size, k/m suffix allowed (min: 1k, max: 1024m)", parse_item_size,

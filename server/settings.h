@@ -7,10 +7,12 @@
 
 #include "server/cluster_options.h"
 
-/* -B: memcached's binding protocols. Shoal speaks ASCII only, so binary is refused at start. */
+/* -B: memcached's binding protocols. With auto, a connection whose first byte is 0x80 speaks
+ * binary, any other ASCII. */
 enum binding_protocol {
     BINDING_AUTO,
     BINDING_ASCII,
+    BINDING_BINARY,
 };
 
 struct settings {
