@@ -43,6 +43,7 @@ void bin_error(struct session *s, struct outbuf *out, uint16_t status, const cha
         msg = proto_bin_error_text(status);
     if (s->trace)
         log_msg(2, ">%d Writing an error: %s", s->conn_id, msg);
+    s->bin_flush = true; /* unless a body is then discarded (session_binary.c) */
     bin_reply(s, out, status, NULL, 0, NULL, 0, msg, (uint32_t)strlen(msg), 0);
 }
 
@@ -130,18 +131,22 @@ static void bin_update(struct session *s, uint8_t op, int32_t vlen, const char *
             session_unlink_key(s, key, nkey);
         /* a negative length (a body of 2 GiB or more) is not swallowed: memcached reads on */
         session_swallow(s, vlen > 0 ? (uint64_t)vlen : 0);
+        s->bin_flush = false; /* memcached goes on to discard the value before writing */
         return;
     }
     if (!concat)
         item_set_exptime(it, bin_exptime(ext + 4));
-    item_set_cas(it, s->bin.cas);
+    /* with -C an item has no CAS, so a request's CAS is not compared (memcached's ITEM_set_cas
+     * does nothing then) */
+    uint64_t req_cas = settings.use_cas ? s->bin.cas : 0;
+    item_set_cas(it, req_cas);
     enum store_mode mode = op == PROTO_BIN_ADD       ? MODE_ADD
                            : op == PROTO_BIN_REPLACE ? MODE_REPLACE
                            : op == PROTO_BIN_APPEND  ? MODE_APPEND
                            : op == PROTO_BIN_PREPEND ? MODE_PREPEND
                                                      : MODE_SET;
     /* a CAS turns set, add and replace into a compare-and-swap (memcached's NREAD_CAS) */
-    if (!concat && s->bin.cas != 0)
+    if (!concat && req_cas != 0)
         mode = MODE_CAS;
     s->item = it;
     s->data_len = (size_t)vlen;
@@ -433,6 +438,7 @@ void cmd_binary(struct session *s, const struct proto_bin_check *c, const char *
         break;
     case PROTO_BIN_NOOP:
         bin_ok(s, out, 0);
+        s->bin_flush = true;
         break;
     case PROTO_BIN_VERSION:
         bin_reply(s, out, PROTO_BIN_SUCCESS, NULL, 0, NULL, 0, SHOAL_VERSION_STRING,

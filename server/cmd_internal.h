@@ -85,6 +85,17 @@ struct session {
      * and whether it is a quiet form. */
     struct proto_bin_header bin;
     bool bin_quiet;
+    /* memcached writes its queued replies out at some points (after a Noop, an error reply,
+     * the end of what it read): bin_flush says the current request is such a point, and
+     * bin_unflushed counts the reply bytes queued since the last one, which a close for a bad
+     * magic byte discards unsent as memcached does. */
+    bool bin_flush;
+    size_t bin_unflushed;
+    /* ... and the replies memcached keeps unwritten while it reads a value or discards a body
+     * (a client that closes meanwhile never gets them): moved out of the outbuf, put back
+     * when the value or body is done. Owned; freed by session_destroy. */
+    char *bin_held;
+    size_t bin_held_len;
 };
 
 /* Appends a reply line plus "\r\n" unless the command is noreply (which it then clears), as

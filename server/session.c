@@ -37,6 +37,7 @@ void session_destroy(struct session *s)
     if (s->item != NULL)
         store_free(s->env->store, s->item);
     line_copy_free(&s->line);
+    free(s->bin_held);
     free(s);
 }
 

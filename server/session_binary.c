@@ -1,6 +1,7 @@
 /* The binary protocol's framing: a 24-byte header, extras and key read whole from the input,
  * a value read straight into the item being stored, bodies memcached discards discarded. The
  * commands themselves are in cmd_binary.c. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/cmd_internal.h"
@@ -13,9 +14,9 @@ static size_t process_header(struct session *s, const char *in, size_t len, stru
         return 0;
     proto_bin_decode(in, &s->bin);
     if (s->bin.magic != PROTO_BIN_REQUEST) {
-        /* memcached closes at once, dropping the replies it had not sent yet */
+        /* memcached closes at once, dropping the replies it had not written yet */
         log_msg(1, "Invalid magic:  %x", s->bin.magic);
-        outbuf_consume(out, out->pending);
+        outbuf_drop_tail(out, s->bin_unflushed < out->pending ? s->bin_unflushed : out->pending);
         s->state = SESSION_CLOSE;
         return len;
     }
@@ -48,6 +49,32 @@ static size_t process_header(struct session *s, const char *in, size_t len, stru
     return need;
 }
 
+/* Entering a value or a discarded body: the replies not yet written wait in s->bin_held. */
+static void hold_replies(struct session *s, struct outbuf *out)
+{
+    size_t n = s->bin_unflushed < out->pending ? s->bin_unflushed : out->pending;
+    if (n == 0 || s->bin_held_len > 0)
+        return;
+    char *held = malloc(n);
+    if (held == NULL)
+        return; /* they are written early instead */
+    outbuf_copy_tail(out, n, held);
+    outbuf_drop_tail(out, n);
+    s->bin_held = held;
+    s->bin_held_len = n;
+    s->bin_unflushed -= n;
+}
+
+static void release_replies(struct session *s, struct outbuf *out)
+{
+    if (s->bin_held_len == 0)
+        return;
+    reply_raw(out, s->bin_held, s->bin_held_len);
+    free(s->bin_held);
+    s->bin_held = NULL;
+    s->bin_held_len = 0;
+}
+
 static size_t process_value(struct session *s, const char *in, size_t len, struct outbuf *out)
 {
     size_t want = s->data_len - s->data_done;
@@ -56,33 +83,62 @@ static size_t process_value(struct session *s, const char *in, size_t len, struc
     s->data_done += n;
     if (s->data_done == s->data_len) {
         s->phase = PHASE_LINE;
+        release_replies(s, out);
         cmd_binary_complete_update(s, out);
     }
     return n;
+}
+
+/* After a request (or the end of a value) appended since `before`: tracks what memcached would
+ * have written out by now. */
+static void note_flush(struct session *s, const struct outbuf *out, size_t before)
+{
+    if (s->bin_flush && s->phase != PHASE_SWALLOW)
+        s->bin_unflushed = 0;
+    else
+        s->bin_unflushed += out->pending - before;
+    s->bin_flush = false;
 }
 
 size_t session_binary_process(struct session *s, const char *in, size_t len, struct outbuf *out,
                               size_t out_limit)
 {
     size_t done = 0;
+    size_t before;
+    /* the connection writes what this call queues before it reads again, as memcached writes
+     * its replies once it has used up what it read */
+    s->bin_unflushed = 0;
     while (done < len && s->state == SESSION_OPEN) {
         size_t n;
         switch (s->phase) {
         case PHASE_SWALLOW:
             n = len - done < s->swallow_left ? len - done : (size_t)s->swallow_left;
             s->swallow_left -= n;
-            if (s->swallow_left == 0)
+            if (s->swallow_left == 0) {
                 s->phase = PHASE_LINE;
+                before = out->pending;
+                release_replies(s, out);
+                s->bin_unflushed += out->pending - before;
+            }
             break;
         case PHASE_DATA:
+            before = out->pending;
             n = process_value(s, in + done, len - done, out);
+            if (s->phase != PHASE_DATA)
+                note_flush(s, out, before);
             break;
         default: /* PHASE_LINE: a request header */
             if (out->pending > out_limit)
                 return done;
+            before = out->pending;
             n = process_header(s, in + done, len - done, out);
             if (n == 0)
                 return done;
+            if (s->state == SESSION_OPEN) {
+                note_flush(s, out, before);
+                if (s->phase != PHASE_LINE)
+                    hold_replies(s, out);
+            }
             break;
         }
         done += n;
