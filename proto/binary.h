@@ -123,6 +123,11 @@ struct proto_bin_check {
     int32_t value_len;
 };
 
+/* memcached reads a request's header, extras and key into its 16 KiB read buffer before it
+ * looks at them: when they are longer, the buffer fills up and memcached closes the connection
+ * without a reply. */
+#define PROTO_BIN_READ_BUFFER 16384
+
 /* memcached's longest key (KEY_MAX_LENGTH); a longer binary key is a protocol error. */
 #define PROTO_BIN_KEY_MAX 250
 

@@ -21,6 +21,14 @@ static size_t process_header(struct session *s, const char *in, size_t len, stru
         return len;
     }
     size_t need = PROTO_BIN_HEADER_LEN + (size_t)s->bin.extlen + s->bin.keylen;
+    if (need > PROTO_BIN_READ_BUFFER) {
+        if (len < PROTO_BIN_READ_BUFFER)
+            return 0;
+        log_msg(1, "closing fd %d: binary request header, extras and key over %d bytes",
+                s->conn_id, PROTO_BIN_READ_BUFFER);
+        s->state = SESSION_CLOSE;
+        return len;
+    }
     if (len < need)
         return 0;
     struct proto_bin_check c;
