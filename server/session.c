@@ -41,6 +41,11 @@ void session_destroy(struct session *s)
     free(s);
 }
 
+void session_force_binary(struct session *s)
+{
+    s->protocol = SESSION_PROTOCOL_BINARY;
+}
+
 void session_set_conn_id(struct session *s, int id)
 {
     s->conn_id = id;
