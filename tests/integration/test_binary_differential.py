@@ -10,7 +10,9 @@ a value, discarding a body), so every case ends without a timeout, and whether t
 was answered shows where each server stood. Normalised: CAS values (replaced by the order in
 which each distinct value first appears: memcached spends CAS ids on failed stores, Shoal does
 not), the version string, and stat packets other than a group's terminator (their names and values
-are compared by the ASCII tests and by "stats after a known script"). The runner is test_differential.py's (run_pair)."""
+are compared by the ASCII tests and by "stats after a known script"). The runner is
+test_differential.py's (run_pair). Most cases run a second time through $SHOAL_BIN --proxy in
+front of a memcached (ROUTED_CASES), against memcached alone."""
 import os
 import random
 import socket
