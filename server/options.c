@@ -1055,6 +1055,11 @@ enum options_outcome options_parse(int argc, char **argv, struct settings *s, FI
         fprintf(msg, "--servers is a proxy's backend list: give --proxy too\n");
         rc = EX_USAGE;
     }
+    if (!rc && s->binding_protocol == BINDING_BINARY && cluster_enabled(s) && !s->proxy) {
+        fprintf(msg, "-B binary cannot serve a cluster node: nodes forward requests to each other"
+                     " in ASCII on the data port (use -B auto)\n");
+        rc = EX_USAGE;
+    }
     if (!rc && s->servers && cluster_enabled(s)) {
         fprintf(msg, "--servers (a fixed ring) and gossip options (a cluster ring) exclude each other\n");
         rc = EX_USAGE;
