@@ -102,6 +102,7 @@ struct route_binary *route_binary_create(struct route_worker *router, struct rou
         return NULL;
     }
     session_force_binary(rb->local);
+    route_conn_ascii_only(rb->inner);
     return rb;
 }
 
@@ -430,6 +431,8 @@ static void drain(struct route_binary *rb)
                 outbuf_consume(&p->ready, moved);
             }
         } else {
+            if (at == rb->meta_len)
+                break; /* its reply has not come */
             struct reply_parser parser;
             reply_parser_init(&parser, p->reply_kind);
             enum reply_status st = reply_parser_feed(&parser, rb->meta + at, rb->meta_len - at);

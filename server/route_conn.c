@@ -134,6 +134,7 @@ struct route_conn {
     uint64_t skip_left;
     /* A binary protocol client: its requests go through route_binary.c instead. */
     struct route_binary *binary;
+    bool ascii_only; /* route_binary's inner connection: never binary, whatever -B says */
 };
 
 struct route_conn *route_conn_create(struct route_worker *router, struct route_conn_pool *pool,
@@ -236,6 +237,11 @@ bool route_conn_idle(const struct route_conn *pc)
 void route_conn_set_conn_id(struct route_conn *pc, int id)
 {
     pc->conn_id = id;
+}
+
+void route_conn_ascii_only(struct route_conn *pc)
+{
+    pc->ascii_only = true;
 }
 
 bool route_conn_forwarded(const struct route_conn *pc)
@@ -1004,7 +1010,8 @@ static size_t one_command(struct route_conn *pc, const char *in, size_t len)
 size_t route_conn_process(struct route_conn *pc, const char *in, size_t len,
                             size_t out_limit)
 {
-    if (!pc->binary && !pc->seen_first_line && len > 0 && route_binary_wanted((unsigned char)in[0])) {
+    if (!pc->binary && !pc->ascii_only && !pc->seen_first_line && len > 0 &&
+        route_binary_wanted((unsigned char)in[0])) {
         pc->seen_first_line = true;
         pc->binary = route_binary_create(pc->router, pc->pool, pc->session, pc->out, pc->notify,
                                          pc->notify_arg);
