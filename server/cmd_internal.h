@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/binary.h"
 #include "proto/meta.h"
 #include "proto/parse.h"
 #include "server/line_copy.h"
@@ -36,6 +37,13 @@ enum session_phase {
     PHASE_DATA,     /* copying a data block into s->item */
     PHASE_DATA_END, /* reading the two bytes that must be "\r\n" after a data block */
     PHASE_SWALLOW,  /* discarding a refused data block */
+};
+
+/* Which protocol a connection speaks: with -B auto, its first byte decides (0x80: binary). */
+enum session_protocol {
+    SESSION_PROTOCOL_UNDECIDED,
+    SESSION_PROTOCOL_ASCII,
+    SESSION_PROTOCOL_BINARY,
 };
 
 /* Longest stash of ms return flags (O<opaque>, k, c) carried over the data block. */
@@ -74,6 +82,23 @@ struct session {
     size_t ms_nkey;
 
     uint64_t swallow_left;
+
+    enum session_protocol protocol;
+    /* Binary protocol: the request being served (its value may still be arriving into `item`)
+     * and whether it is a quiet form. */
+    struct proto_bin_header bin;
+    bool bin_quiet;
+    /* memcached writes its queued replies out at some points (after a Noop, an error reply,
+     * the end of what it read): bin_flush says the current request is such a point, and
+     * bin_unflushed counts the reply bytes queued since the last one, which a close for a bad
+     * magic byte discards unsent as memcached does. */
+    bool bin_flush;
+    size_t bin_unflushed;
+    /* ... and the replies memcached keeps unwritten while it reads a value or discards a body
+     * (a client that closes meanwhile never gets them): moved out of the outbuf, put back
+     * when the value or body is done. Owned; freed by session_destroy. */
+    char *bin_held;
+    size_t bin_held_len;
 };
 
 /* Appends a reply line plus "\r\n" unless the command is noreply (which it then clears), as
@@ -106,6 +131,25 @@ enum store_result session_store_item(struct session *s, struct item *it, enum st
  * that a stale copy does not outlive a failed update. */
 void session_refuse_alloc(struct session *s, const char *key, size_t nkey, size_t vlen,
                           enum store_alloc_err err, bool drop_old, bool meta, struct outbuf *out);
+
+/* Under no lock: unlinks the key's item, if any (a failed set must not leave the old value). */
+void session_unlink_key(struct session *s, const char *key, size_t nkey);
+
+/* Appends an item's value (its lock held): a large one is pinned and written from the item. */
+void session_reply_value(struct store *st, struct item *it, const struct item_view *v,
+                         struct outbuf *out);
+
+/* The binary protocol: framing (session_binary.c) and commands (cmd_binary.c). */
+size_t session_binary_process(struct session *s, const char *in, size_t len, struct outbuf *out,
+                              size_t out_limit);
+/* Runs the accepted request s->bin (c: its classification), whose extras and key are in ext and
+ * key. A storage command leaves the session reading its value into s->item. */
+void cmd_binary(struct session *s, const struct proto_bin_check *c, const char *ext,
+                const char *key, struct outbuf *out);
+/* Stores the value read for a binary SET/ADD/REPLACE/APPEND/PREPEND and replies. */
+void cmd_binary_complete_update(struct session *s, struct outbuf *out);
+/* A reply to s->bin with an error status and memcached's text for it (msg NULL), or msg. */
+void bin_error(struct session *s, struct outbuf *out, uint16_t status, const char *msg);
 
 /* Storage commands (cmd_storage.c). */
 /* cmd: a classic storage command (set, add, replace, append, prepend, cas), as dispatch named it. */

@@ -14,8 +14,8 @@ static void unpin_value(void *store, void *item)
 
 /* Under the key's lock: appends the item's value. A large one is not copied: the item is pinned
  * and the connection writes straight from it, so the lock is held only for the lookup. */
-static void reply_value(struct store *st, struct item *it, const struct item_view *v,
-                        struct outbuf *out)
+void session_reply_value(struct store *st, struct item *it, const struct item_view *v,
+                         struct outbuf *out)
 {
     if (v->nbytes >= STORE_PIN_MIN) {
         store_pin(st, it);
@@ -50,7 +50,7 @@ static void get_one(struct session *s, const char *key, size_t nkey, uint32_t hv
             reply_raw(out, head, n);
             if (s->trace)
                 log_msg(2, ">%d sending key %.*s", s->conn_id, (int)v.nkey, v.key);
-            reply_value(st, it, &v, out);
+            session_reply_value(st, it, &v, out);
             reply_raw(out, "\r\n", 2);
         }
         if (should_touch) {

@@ -6,6 +6,17 @@
 #include "server/cmd_internal.h"
 #include "server/stats.h"
 
+void session_unlink_key(struct session *s, const char *key, size_t nkey)
+{
+    struct store_lock lk;
+    uint32_t hv = store_hash(key, nkey);
+    store_lock_key(s->env->store, hv, &lk);
+    struct item *old = store_find(s->env->store, hv, key, nkey, &(enum store_miss){0});
+    if (old != NULL)
+        store_unlink(s->env->store, hv, old);
+    store_unlock(s->env->store, &lk);
+}
+
 void session_refuse_alloc(struct session *s, const char *key, size_t nkey, size_t vlen,
                          enum store_alloc_err err, bool drop_old, bool meta, struct outbuf *out)
 {
@@ -18,15 +29,8 @@ void session_refuse_alloc(struct session *s, const char *key, size_t nkey, size_
         msg = "SERVER_ERROR out of memory storing object";
         STAT_INC(ts, store_no_memory);
     }
-    if (drop_old) {
-        struct store_lock lk;
-        uint32_t hv = store_hash(key, nkey);
-        store_lock_key(s->env->store, hv, &lk);
-        struct item *old = store_find(s->env->store, hv, key, nkey, &(enum store_miss){0});
-        if (old != NULL)
-            store_unlink(s->env->store, hv, old);
-        store_unlock(s->env->store, &lk);
-    }
+    if (drop_old)
+        session_unlink_key(s, key, nkey);
     if (meta)
         reply_error(s, out, msg);
     else

@@ -104,7 +104,7 @@
       use_cas, false, YES_NO)                                                                      \
     X(INT, FLAG, 'b', "listen-backlog", "<num>", "set the backlog queue limit", "tcp_backlog", 20, \
       backlog, int, 1024, 1, INT_MAX, 1, bad_value, "-b (backlog)", NUMBER)                        \
-    X(CUSTOM, FLAG, 'B', "protocol", "<name>", "protocol: ascii or auto; binary is refused",       \
+    X(CUSTOM, FLAG, 'B', "protocol", "<name>", "protocol - one of ascii, binary, or auto",         \
       "binding_protocol", 21, binding_protocol, enum binding_protocol, BINDING_AUTO, "auto",       \
       parse_protocol, show_protocol)                                                               \
     /* bytes */                                                                                    \

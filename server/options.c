@@ -193,9 +193,7 @@ static int parse_protocol(struct settings *s, const char *arg, FILE *msg)
     } else if (strcmp(arg, "ascii") == 0) {
         s->binding_protocol = BINDING_ASCII;
     } else if (strcmp(arg, "binary") == 0) {
-        fprintf(msg, "Shoal speaks only memcached's ASCII protocol: -B binary is not supported"
-                     " (use -B ascii or -B auto)\n");
-        return EX_USAGE;
+        s->binding_protocol = BINDING_BINARY;
     } else {
         fprintf(msg, "Invalid value for binding protocol: %s\n"
                      " -- should be one of auto, binary, or ascii\n",
@@ -418,7 +416,10 @@ SHOW(show_factor, "%.2f", s->factor)
 SHOW(show_threads, "%d", s->num_threads)
 SHOW(show_delimiter, "%c", s->prefix_delimiter)
 SHOW(show_detail, "%s", yes_no(stats_detail_enabled()))
-SHOW(show_protocol, "%s", s->binding_protocol == BINDING_ASCII ? "ascii" : "auto-negotiate")
+SHOW(show_protocol, "%s",
+     s->binding_protocol == BINDING_ASCII    ? "ascii"
+     : s->binding_protocol == BINDING_BINARY ? "binary"
+                                             : "auto-negotiate")
 SHOW(show_no, "no")
 SHOW(show_item_size, "%zu", s->item_size_max)
 SHOW(show_maxconns_fast, "%s", yes_no(s->maxconns_fast))
@@ -827,6 +828,11 @@ enum options_outcome options_parse(int argc, char **argv, struct settings *s, FI
     }
     if (!rc && s->servers && !s->proxy) {
         fprintf(msg, "--servers is a proxy's backend list: give --proxy too\n");
+        rc = EX_USAGE;
+    }
+    if (!rc && s->binding_protocol == BINDING_BINARY && cluster_enabled(s) && !s->proxy) {
+        fprintf(msg, "-B binary cannot serve a cluster node: nodes forward requests to each other"
+                     " in ASCII on the data port (use -B auto)\n");
         rc = EX_USAGE;
     }
     if (!rc && s->servers && cluster_enabled(s)) {

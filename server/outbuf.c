@@ -216,3 +216,50 @@ void outbuf_consume(struct outbuf *ob, size_t n)
         drop_chunk(c);
     }
 }
+
+void outbuf_drop_tail(struct outbuf *ob, size_t n)
+{
+    if (n == 0)
+        return;
+    if (n >= ob->pending) {
+        outbuf_free(ob);
+        return;
+    }
+    size_t keep = ob->pending - n;
+    struct outbuf_chunk *c = ob->head;
+    for (;;) {
+        size_t avail = c->end - c->start;
+        if (keep <= avail) {
+            c->end = c->start + keep;
+            break;
+        }
+        keep -= avail;
+        c = c->next;
+    }
+    struct outbuf_chunk *rest = c->next;
+    c->next = NULL;
+    ob->tail = c;
+    while (rest) {
+        struct outbuf_chunk *next = rest->next;
+        drop_chunk(rest);
+        rest = next;
+    }
+    ob->pending -= n;
+}
+
+void outbuf_copy_tail(const struct outbuf *ob, size_t n, char *dst)
+{
+    size_t skip = ob->pending - n;
+    for (const struct outbuf_chunk *c = ob->head; c && n > 0; c = c->next) {
+        size_t avail = c->end - c->start;
+        if (skip >= avail) {
+            skip -= avail;
+            continue;
+        }
+        size_t take = avail - skip;
+        memcpy(dst, chunk_bytes(c) + c->start + skip, take);
+        dst += take;
+        n -= take;
+        skip = 0;
+    }
+}

@@ -53,6 +53,13 @@ int outbuf_append_ref(struct outbuf *ob, const void *data, size_t n, outbuf_rele
 char *outbuf_reserve(struct outbuf *ob, size_t n);
 void outbuf_commit(struct outbuf *ob, size_t used);
 
+/* Drops the last n (<= pending) bytes queued, releasing what they borrowed: replies that are to
+ * be discarded unsent. */
+void outbuf_drop_tail(struct outbuf *ob, size_t n);
+
+/* Copies the last n (<= pending) bytes queued into dst. */
+void outbuf_copy_tail(const struct outbuf *ob, size_t n, char *dst);
+
 /* Fills up to max iovecs with the queued bytes, oldest first; returns how many it filled. */
 int outbuf_iov(const struct outbuf *ob, struct iovec *iov, int max);
 /* Drops n bytes from the head (they were written). Frees drained chunks. */

@@ -16,6 +16,7 @@
 #include "server/line_copy.h"
 #include "server/log.h"
 #include "server/outbuf.h"
+#include "server/route_binary.h"
 #include "server/route_worker.h"
 #include "server/session.h"
 #include "server/settings.h"
@@ -163,6 +164,9 @@ struct route_conn {
     /* Bytes of a refused (over the item size limit) data block still to pass to the session,
      * which swallows them as memcached does: such a block is never buffered whole. */
     uint64_t skip_left;
+    /* A binary protocol client: its requests go through route_binary.c instead. */
+    struct route_binary *binary;
+    bool ascii_only; /* route_binary's inner connection: never binary, whatever -B says */
 };
 
 struct route_conn *route_conn_create(struct route_worker *router, struct route_conn_pool *pool,
@@ -248,22 +252,32 @@ void route_conn_destroy(struct route_conn *pc)
         e = next;
     }
     line_copy_free(&pc->line);
+    route_binary_destroy(pc->binary);
     free(pc);
 }
 
 bool route_conn_blocked(const struct route_conn *pc)
 {
+    if (pc->binary)
+        return route_binary_blocked(pc->binary);
     return pc->nentries >= PENDING_MAX || pc->held > HELD_MAX;
 }
 
 bool route_conn_idle(const struct route_conn *pc)
 {
+    if (pc->binary)
+        return route_binary_idle(pc->binary);
     return pc->head == NULL;
 }
 
 void route_conn_set_conn_id(struct route_conn *pc, int id)
 {
     pc->conn_id = id;
+}
+
+void route_conn_ascii_only(struct route_conn *pc)
+{
+    pc->ascii_only = true;
 }
 
 bool route_conn_forwarded(const struct route_conn *pc)
@@ -273,6 +287,8 @@ bool route_conn_forwarded(const struct route_conn *pc)
 
 size_t route_conn_input_wanted(const struct route_conn *pc)
 {
+    if (pc->binary)
+        return route_binary_input_wanted(pc->binary);
     return pc->want_input;
 }
 
@@ -1731,6 +1747,18 @@ static size_t one_command(struct route_conn *pc, const char *in, size_t len)
 size_t route_conn_process(struct route_conn *pc, const char *in, size_t len,
                             size_t out_limit)
 {
+    if (!pc->binary && !pc->ascii_only && !pc->seen_first_line && len > 0 &&
+        route_binary_wanted((unsigned char)in[0])) {
+        pc->seen_first_line = true;
+        pc->binary = route_binary_create(pc->router, pc->pool, pc->session, pc->out, pc->notify,
+                                         pc->notify_arg);
+        if (!pc->binary) {
+            run_local(pc, "quit\r\n", 6); /* out of memory: close, as memcached would */
+            return len;
+        }
+    }
+    if (pc->binary)
+        return route_binary_process(pc->binary, in, len, out_limit);
     size_t done = 0;
     pc->want_input = 0;
     while (done < len && session_state(pc->session) == SESSION_OPEN) {

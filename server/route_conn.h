@@ -52,6 +52,9 @@ size_t route_conn_process(struct route_conn *pc, const char *in, size_t len,
  * (-I) plus the command line: larger blocks are refused and swallowed as they arrive. */
 size_t route_conn_input_wanted(const struct route_conn *pc);
 
+/* Reads ASCII whatever -B says (the connection route_binary.c routes its translations on). */
+void route_conn_ascii_only(struct route_conn *pc);
+
 /* The id -vv lines show for this client's routed commands (the connection's fd). */
 void route_conn_set_conn_id(struct route_conn *pc, int id);
 

@@ -24,6 +24,9 @@ struct session *session_create(const struct session_env *env)
     s->env = env;
     s->state = SESSION_OPEN;
     s->phase = PHASE_LINE;
+    s->protocol = settings.binding_protocol == BINDING_ASCII    ? SESSION_PROTOCOL_ASCII
+                  : settings.binding_protocol == BINDING_BINARY ? SESSION_PROTOCOL_BINARY
+                                                                : SESSION_PROTOCOL_UNDECIDED;
     return s;
 }
 
@@ -34,7 +37,13 @@ void session_destroy(struct session *s)
     if (s->item != NULL)
         store_free(s->env->store, s->item);
     line_copy_free(&s->line);
+    free(s->bin_held);
     free(s);
+}
+
+void session_force_binary(struct session *s)
+{
+    s->protocol = SESSION_PROTOCOL_BINARY;
 }
 
 void session_set_conn_id(struct session *s, int id)
@@ -248,6 +257,13 @@ static size_t process_data_end(struct session *s, const char *in, size_t len, st
 size_t session_process(struct session *s, const char *in, size_t len, struct outbuf *out,
                        size_t out_limit)
 {
+    if (s->protocol != SESSION_PROTOCOL_ASCII && len > 0) {
+        if (s->protocol == SESSION_PROTOCOL_UNDECIDED)
+            s->protocol = (unsigned char)in[0] == PROTO_BIN_REQUEST ? SESSION_PROTOCOL_BINARY
+                                                                    : SESSION_PROTOCOL_ASCII;
+        if (s->protocol == SESSION_PROTOCOL_BINARY)
+            return session_binary_process(s, in, len, out, out_limit);
+    }
     size_t done = 0;
     while (done < len && s->state == SESSION_OPEN) {
         size_t n;

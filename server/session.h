@@ -61,6 +61,10 @@ enum session_state session_state(const struct session *s);
  * counters). */
 const struct session_env *session_env(const struct session *s);
 
+/* Makes the session read binary requests whatever its first byte (the routing glue's session
+ * for a binary client's local requests). */
+void session_force_binary(struct session *s);
+
 /* The id that -vv log lines show for this session: the connection's fd, as in memcached. */
 void session_set_conn_id(struct session *s, int id);
 

@@ -8,10 +8,12 @@
 #include "server/cluster_options.h"
 #include "server/option_list.h"
 
-/* -B: memcached's binding protocols. Shoal speaks ASCII only, so binary is refused at start. */
+/* -B: memcached's binding protocols. With auto, a connection whose first byte is 0x80 speaks
+ * binary, any other ASCII. */
 enum binding_protocol {
     BINDING_AUTO,
     BINDING_ASCII,
+    BINDING_BINARY,
 };
 
 /* The fields of the options (server/option_list.h: one row each, with its default), then the

@@ -117,8 +117,14 @@ START_TEST(refused_features_say_why)
     ck_assert_int_eq(p.exit_code, 64);
     ck_assert_ptr_nonnull(strstr(p.msg, "UDP"));
     parse(&p, "-B", "binary", NULL);
+    ck_assert_int_eq(p.outcome, OPTIONS_RUN);
+    ck_assert_int_eq(p.s.binding_protocol, BINDING_BINARY);
+    /* cluster nodes forward to each other in ASCII: a binary-only node could not take them */
+    parse(&p, "-B", "binary", "--join", "127.0.0.1:7000", NULL);
     ck_assert_int_eq(p.exit_code, 64);
-    ck_assert_ptr_nonnull(strstr(p.msg, "ASCII"));
+    ck_assert_ptr_nonnull(strstr(p.msg, "cluster"));
+    parse(&p, "-B", "binary", "--proxy", "--join", "127.0.0.1:7000", NULL);
+    ck_assert_int_eq(p.outcome, OPTIONS_RUN);
     parse(&p, "-U", "0", "-B", "auto", NULL);
     ck_assert_int_eq(p.outcome, OPTIONS_RUN);
 }

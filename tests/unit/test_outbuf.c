@@ -127,6 +127,43 @@ START_TEST(outbuf_free_releases_unwritten_borrowed_bytes)
 }
 END_TEST
 
+START_TEST(drop_tail_keeps_the_head_and_releases_the_rest)
+{
+    struct outbuf ob;
+    outbuf_init(&ob);
+    struct release_log log = {0};
+    ck_assert_int_eq(outbuf_append_str(&ob, "first;"), 0);
+    ck_assert_int_eq(outbuf_append_ref(&ob, "borrowed", 8, note_release, &log, NULL), 0);
+    size_t big_len = 2 * OUTBUF_CHUNK_SIZE;
+    char *big = calloc(1, big_len);
+    ck_assert_int_eq(outbuf_append(&ob, big, big_len), 0);
+    free(big);
+    char *tail = malloc(big_len + 4);
+    outbuf_copy_tail(&ob, big_len + 4, tail);
+    ck_assert(memcmp(tail, "owed", 4) == 0 && tail[4] == 0 && tail[big_len + 3] == 0);
+    free(tail);
+    outbuf_drop_tail(&ob, big_len + 4); /* the big block and "owed" */
+    ck_assert_uint_eq(ob.pending, 10);
+    ck_assert_int_eq(log.calls, 0);
+    char buf[64];
+    size_t n = gather(&ob, buf);
+    ck_assert_uint_eq(n, 10);
+    ck_assert(memcmp(buf, "first;borr", 10) == 0);
+    ck_assert_int_eq(outbuf_append_str(&ob, "+"), 0); /* appends after the cut */
+    n = gather(&ob, buf);
+    ck_assert(memcmp(buf, "first;borr+", 11) == 0);
+    outbuf_drop_tail(&ob, 5);
+    ck_assert_int_eq(log.calls, 1);
+    ck_assert_uint_eq(ob.pending, 6);
+    outbuf_drop_tail(&ob, 0);
+    ck_assert_uint_eq(ob.pending, 6);
+    outbuf_drop_tail(&ob, 6);
+    ck_assert_uint_eq(ob.pending, 0);
+    ck_assert_ptr_null(ob.head);
+    outbuf_free(&ob);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("outbuf");
@@ -136,6 +173,7 @@ int main(void)
     tcase_add_test(tc, reserve_larger_than_chunk_fails);
     tcase_add_test(tc, outbuf_borrowed_bytes_in_order_released_once_written);
     tcase_add_test(tc, outbuf_free_releases_unwritten_borrowed_bytes);
+    tcase_add_test(tc, drop_tail_keeps_the_head_and_releases_the_rest);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
