@@ -673,8 +673,9 @@ def test_big_multiget_memory(_p, _backends):
     multi-gets and the connection keep working."""
     n, size = 150, 1000000  # 150 MB in one backend's reply
     backends = [harness.Server(harness.REFERENCE_BIN, ["-m", "400", "-I", "2m"])]
+    # a long backend timeout: a loaded machine must not turn the drop into a timeout (a miss)
     p = harness.Server(args=["--proxy", "--servers", servers_arg(backends, NAMES[:1]), "-t", "1",
-                             "-I", "2m"])
+                             "-I", "2m", "--backend-timeout", "20000"])
     try:
         value = big_value(size, 7)
         keys = [b"mget:%d" % i for i in range(n)]
