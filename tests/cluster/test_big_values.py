@@ -16,7 +16,9 @@ from harness import Failure, expect, expect_eq, short  # noqa: E402
 from test_routing import Node, all_alive, owners  # noqa: E402
 from test_proxy import BIG, HUGE, big_value  # noqa: E402
 
-BIG_I = ["-I", "32m"]
+# a long backend timeout: the tests are about sizes, and a loaded machine can stall a 20 MB
+# transfer past the default second
+BIG_I = ["-I", "32m", "--backend-timeout", "20000"]
 
 
 def key_owned_by(owner, nodes, prefix):

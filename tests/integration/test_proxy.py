@@ -429,9 +429,11 @@ def big_value(n, seed):
 
 
 def big_setup():
-    """Three memcached -I 32m and a proxy -I 32m in front of them (stopped by the caller)."""
+    """Three memcached -I 32m and a proxy -I 32m in front of them (stopped by the caller). The
+    backend timeout is long: these tests are about sizes, and a loaded machine can stall a
+    20 MB transfer past the default second."""
     servers = [harness.Server(harness.REFERENCE_BIN, ["-I", "32m"]) for _ in NAMES]
-    servers.append(proxy(servers[:3], ["-I", "32m"]))
+    servers.append(proxy(servers[:3], ["-I", "32m", "--backend-timeout", "20000"]))
     return servers[:3], servers[3]
 
 
