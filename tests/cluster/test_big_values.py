@@ -16,9 +16,10 @@ from harness import Failure, expect, expect_eq, short  # noqa: E402
 from test_routing import Node, all_alive, owners  # noqa: E402
 from test_proxy import BIG, HUGE, big_value  # noqa: E402
 
-# a long backend timeout: the tests are about sizes, and a loaded machine can stall a 20 MB
-# transfer past the default second
-BIG_I = ["-I", "32m", "--backend-timeout", "20000"]
+BIG_I = ["-I", "32m"]
+# nodes also get a long backend timeout: the tests are about sizes, and a loaded machine can
+# stall a 20 MB transfer past the default second
+NODE_ARGS = BIG_I + ["--backend-timeout", "20000"]
 
 
 def key_owned_by(owner, nodes, prefix):
@@ -68,8 +69,8 @@ def test_forwarded_too_large(nodes):
 def main():
     suite = harness.Suite("test_big_values")
     try:
-        a = Node("a", extra=BIG_I)
-        b = Node("b", join=a, extra=BIG_I)
+        a = Node("a", extra=NODE_ARGS)
+        b = Node("b", join=a, extra=NODE_ARGS)
         nodes = [a, b]
         all_alive(nodes, ["a", "b"])
     except (harness.ServerError, Failure) as e:
