@@ -9,8 +9,8 @@ given, and while traffic flows no node drops a packet as unauthenticated, suspec
 declares anyone dead. The logs name key ids, never a secret. Afterwards a node that holds only A
 cannot join: it never enters anyone's view, and its packets are counted as unauthenticated.
 
-Default gossip timings (not the fast ones of the other cluster tests), so that a loaded machine
-does not make a probe fail and a suspicion appear for reasons other than the keys. Every wait
+Slow probes (not the fast timings of the other cluster tests), so that a loaded machine does not
+make a probe fail and a suspicion appear for reasons other than the keys. Every wait
 polls with a deadline; every process started is killed at the end, also on failure."""
 import hashlib
 import hmac
