@@ -391,6 +391,24 @@ static struct member *member_new(const char *label, const char *ring_name, const
     return m;
 }
 
+/* A ring member without a backend (cluster/README.md, "Partitions"): a member buried without
+ * its keys being taken over, or the one member of the ring of a node without a quorum. Its keys
+ * fail at once: reads miss, writes answer SERVER_ERROR. */
+static struct member *member_unreachable(const char *name, const char *host, const char *addr,
+                                         uint16_t port, uint32_t weight)
+{
+    struct member *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    snprintf(m->label, sizeof m->label, "%s", name);
+    snprintf(m->ring_name, sizeof m->ring_name, "%s", name);
+    snprintf(m->host, sizeof m->host, "%s", host);
+    snprintf(m->addr, sizeof m->addr, "%s", addr);
+    m->port = port;
+    m->weight = weight;
+    return m;
+}
+
 static int build_ring(struct member **members, uint32_t n, struct ketama_ring **out)
 {
     *out = NULL;
@@ -577,7 +595,8 @@ bool route_worker_warmup_active(const struct route_worker *r)
 }
 
 /* Rebuilds the table from a membership snapshot: alive and suspect data members, kept by name
- * (a member that stays keeps its connection). */
+ * (a member that stays keeps its connection), and dead ones whose keys nobody took over, without
+ * a backend. Without a quorum, one member without a backend owns every key. */
 static void setup_from_snapshot(struct route_worker *r, const struct gossip_snapshot *snap)
 {
     struct member **members = calloc(snap->count ? snap->count : 1, sizeof *members);
@@ -588,9 +607,15 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
         return; /* keep the old ring; retried at the next change */
     }
     uint32_t n = 0;
-    for (size_t i = 0; i < snap->count; i++) {
+    if (!snap->quorum) {
+        struct member *m = member_unreachable("(no quorum)", "no-quorum", "0.0.0.0", 0, 1);
+        if (m)
+            members[n++] = m;
+    }
+    for (size_t i = 0; snap->quorum && i < snap->count; i++) {
         const struct gossip_snapshot_member *sm = &snap->members[i];
-        if ((sm->state != MEMBER_ALIVE && sm->state != MEMBER_SUSPECT) ||
+        bool kept = sm->state == MEMBER_DEAD && !sm->taken_over;
+        if ((sm->state != MEMBER_ALIVE && sm->state != MEMBER_SUSPECT && !kept) ||
             sm->role != MEMBER_ROLE_DATA || sm->weight == 0 || !sm->data_addr[0])
             continue;
         char host[WIRE_NAME_MAX + 1], addr[64];
@@ -605,6 +630,7 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
         for (uint32_t j = 0; j < r->nmembers; j++) {
             struct member *old = r->members[j];
             if (!carried[j] && strcmp(old->label, sm->name) == 0 && old->self == self &&
+                (old->self || (old->backend == NULL) == kept) &&
                 strcmp(old->addr, addr) == 0 && old->port == port) {
                 m = old;
                 carried[j] = true; /* install does not retire it */
@@ -613,7 +639,8 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
             }
         }
         if (!m)
-            m = member_new(sm->name, sm->name, host, addr, port, sm->weight, self);
+            m = kept ? member_unreachable(sm->name, host, addr, port, sm->weight)
+                     : member_new(sm->name, sm->name, host, addr, port, sm->weight, self);
         if (m)
             members[n++] = m;
     }
@@ -867,7 +894,7 @@ void route_worker_stats(struct outbuf *out)
         pthread_mutex_lock(&r->table_lock);
         for (uint32_t i = 0; i < r->nmembers; i++) {
             struct member *m = r->members[i];
-            if (m->self)
+            if (m->self || !m->backend)
                 continue;
             size_t k = 0;
             while (k < nrows && strcmp(rows[k].label, m->label) != 0)

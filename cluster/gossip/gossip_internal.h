@@ -93,6 +93,13 @@ struct gossip {
     struct grave graves[GOSSIP_GRAVES];
     size_t graves_next;
 
+    /* Quorum (fencing; gossip_quorum.c). */
+    bool quorum;                        /* serving: a majority alive or suspect */
+    bool quorum_fence_pending;          /* lost it and not fenced since: fence on regaining it */
+    bool isolated;                      /* our last probe got no ack and no nack from any helper */
+    bool resuspect_pending;             /* dead members not taken over, and we now may: suspect
+                                         * them afresh at the next tick (gossip_quorum_settle) */
+
     uint64_t send_counter;           /* last packet counter used */
     struct replay_table replay;
 
@@ -135,8 +142,24 @@ void gossip_check_stall(struct gossip *g, uint64_t now_ms);
 /* Fencing: a packet from a member we hold dead makes us tell it so. */
 void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, uint64_t now_ms);
 bool gossip_fencing(const struct gossip *g);
+/* Drops every item (on_fence), then moves us into the next epoch above both ours and accused.
+ * Returns false when no epoch is left. */
+bool gossip_fence(struct gossip *g, enum gossip_fence_reason reason, uint64_t accused,
+                  const char *by, uint64_t stalled_ms);
 void gossip_suspects_remove(struct gossip *g, struct member *m);
+/* A member we buried without taking its keys over becomes suspect again (from us), and is told. */
+void gossip_resuspect(struct gossip *g, struct member *m, uint64_t now_ms);
 void gossip_reap(struct gossip *g, uint64_t now_ms);
+
+/* gossip_quorum.c */
+/* After any change of states or of our isolation: recomputes the quorum, marks dead members taken
+ * over when we may take them over, fences when a lost quorum comes back. */
+void gossip_quorum_update(struct gossip *g);
+/* Whether this node may store the keys of members it holds dead right now. */
+bool gossip_may_take_over(const struct gossip *g);
+/* Outside any message handling (tick, end of a packet): suspects afresh the dead members not
+ * taken over, once we may take keys over (gossip_quorum_update asked for it). */
+void gossip_quorum_settle(struct gossip *g, uint64_t now_ms);
 
 /* gossip_probe.c */
 void gossip_probe_add(struct gossip *g, struct member *m);

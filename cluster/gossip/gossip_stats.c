@@ -47,6 +47,7 @@ size_t gossip_stats_render(const struct gossip *g, char *buf, size_t cap)
     line(&r, "STAT cluster_incarnation %llu\r\n",
          (unsigned long long)g->self->info.incarnation);
     line(&r, "STAT cluster_local_health %u\r\n", g->awareness);
+    line(&r, "STAT cluster_quorum %d\r\n", g->quorum ? 1 : 0);
     for (size_t i = 0; i < t->count; i++) {
         const struct member *m = t->items[i];
         line(&r, "STAT cluster_member %s %s %s %llu\r\n", m->info.name,
@@ -79,5 +80,7 @@ size_t gossip_stats_render(const struct gossip *g, char *buf, size_t cap)
     line(&r, "STAT cluster_stall_checks %llu\r\n", (unsigned long long)c->stall_checks);
     line(&r, "STAT cluster_unreachable_hints %llu\r\n", (unsigned long long)c->hints);
     line(&r, "STAT cluster_hinted_probes %llu\r\n", (unsigned long long)c->hinted_probes);
+    line(&r, "STAT cluster_quorum_losses %llu\r\n", (unsigned long long)c->quorum_losses);
+    line(&r, "STAT cluster_quorum_fences %llu\r\n", (unsigned long long)c->quorum_fences);
     return r.len;
 }

@@ -29,6 +29,12 @@ struct member {
     size_t table_pos;               /* index in member_table.items */
     bool in_probe_list;             /* owned by the probe scheduler */
     uint64_t told_dead_ms;          /* when we last told this dead member it is dead (fencing) */
+    /* Dead members (fencing): whether its keys may have been stored elsewhere since it was
+     * buried. Set when a death is declared while this node has the quorum to take over keys, when
+     * it gains that quorum later, or when another member's DEAD message says so (it took them
+     * over). A dead member not taken over stays on the ring (its keys fail) and may come back in
+     * the same epoch, unfenced (cluster/README.md, "Partitions"). */
+    bool taken_over;
 };
 
 struct member_table {

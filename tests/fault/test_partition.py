@@ -74,6 +74,11 @@ def partition(small, seed):
         fences = {nd.name: int(nd.stats()[0].get("cluster_rejoin_flushes", 0))
                   for nd in cluster.nodes}
         client.close()
+        if os.environ.get("SHOAL_FAULT_DEBUG"):
+            for nd in cluster.nodes:
+                with open(nd.log, errors="replace") as f:
+                    print("\n".join("  %s: %s" % (nd.name, x.rstrip()) for x in f
+                                     if "flushed" in x or "quorum" in x or "dead" in x))
         stale = faultnet.stale_reads(client.history)
         lines = faultnet.report(client.history, [
             "both sides declared the other dead %.1f s after the cut; all alive %.1f s after the "
