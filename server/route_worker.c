@@ -358,7 +358,8 @@ static void member_free(struct member *m)
 
 /* A member for host:port (numeric addr), or NULL when memory ran out or addr is bad. */
 static struct member *member_new(const char *label, const char *ring_name, const char *host,
-                                 const char *addr, uint16_t port, uint32_t weight, bool self)
+                                 const char *addr, uint16_t port, uint32_t weight, bool self,
+                                 const char *source)
 {
     struct member *m = calloc(1, sizeof *m);
     if (!m)
@@ -375,6 +376,7 @@ static struct member *member_new(const char *label, const char *ring_name, const
     struct backend_config cfg = {
         .host = m->addr,
         .port = port,
+        .source = source,
         .timeout_ms = g.timeout_ms,
         .backoff_min_ms = BACKOFF_MIN_MS,
         .backoff_max_ms = BACKOFF_MAX_MS,
@@ -474,7 +476,7 @@ static int setup_fixed(struct route_worker *r)
             snprintf(label, sizeof label, "%s", sv->name);
         else
             snprintf(label, sizeof label, "%s:%u", sv->host, sv->port);
-        members[i] = member_new(label, sv->name, sv->host, sv->addr, sv->port, sv->weight, false);
+        members[i] = member_new(label, sv->name, sv->host, sv->addr, sv->port, sv->weight, false, NULL);
         if (!members[i]) {
             for (uint32_t j = 0; j < i; j++)
                 member_free(members[j]);
@@ -594,6 +596,21 @@ bool route_worker_warmup_active(const struct route_worker *r)
     return r->others_ring != NULL && r->now - r->joined_at < g.warmup_ms;
 }
 
+static bool loopback(const char *numeric)
+{
+    return strncmp(numeric, "127.", 4) == 0 || strcmp(numeric, "::1") == 0;
+}
+
+/* The address to connect to a peer from: our own data address (so that a firewall rule by
+ * address sees which node a connection comes from), unless that is a loopback address and the
+ * peer is not (a node on a wildcard -l advertises 127.0.0.1). NULL: the kernel's choice. */
+static const char *connect_from(const char *self_addr, const char *peer_addr)
+{
+    if (!self_addr[0] || (loopback(self_addr) && !loopback(peer_addr)))
+        return NULL;
+    return self_addr;
+}
+
 /* Rebuilds the table from a membership snapshot: alive and suspect data members, kept by name
  * (a member that stays keeps its connection), and dead ones whose keys nobody took over, without
  * a backend. Without a quorum, one member without a backend owns every key. */
@@ -605,6 +622,15 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
         free(members);
         free(carried);
         return; /* keep the old ring; retried at the next change */
+    }
+    char self_addr[64] = "";
+    for (size_t i = 0; i < snap->count; i++) {
+        char host[WIRE_NAME_MAX + 1];
+        uint16_t port;
+        if (strcmp(snap->members[i].name, g.self_name) == 0 &&
+            !split_data_addr(snap->members[i].data_addr, host, sizeof host, self_addr,
+                             sizeof self_addr, &port))
+            self_addr[0] = '\0';
     }
     uint32_t n = 0;
     if (!snap->quorum) {
@@ -640,7 +666,8 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
         }
         if (!m)
             m = kept ? member_unreachable(sm->name, host, addr, port, sm->weight)
-                     : member_new(sm->name, sm->name, host, addr, port, sm->weight, self);
+                     : member_new(sm->name, sm->name, host, addr, port, sm->weight, self,
+                                  connect_from(self_addr, addr));
         if (m)
             members[n++] = m;
     }

@@ -276,6 +276,7 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
      * before anything this packet makes us send); last whether its sender is a member we still
      * hold dead (a refutation in a new epoch inside the packet has brought it back by then). */
     gossip_check_stall(g, now_ms);
+    gossip_heard(g, now_ms);
     cur = (struct wire_cursor){p.body, p.body_len};
     while (wire_next_msg(&cur, &msg) == 1)
         dispatch(g, &msg, from, now_ms);
@@ -295,6 +296,7 @@ void gossip_tick(struct gossip *g, uint64_t now_ms)
     gossip_quorum_settle(g, now_ms);
     if (!g->left) {
         gossip_probe_tick(g, now_ms);
+        gossip_isolation_tick(g, now_ms);
         gossip_check_suspicions(g, now_ms);
         gossip_pushpull_tick(g, now_ms);
     }
@@ -302,6 +304,7 @@ void gossip_tick(struct gossip *g, uint64_t now_ms)
         g->next_reap_ms = now_ms + GOSSIP_REAP_EVERY_MS;
         gossip_reap(g, now_ms);
     }
+    gossip_quorum_settle(g, now_ms);    /* (what this tick's changes asked for) */
     if (g->dirty && now_ms >= g->publish_at_ms)
         gossip_publish(g);
     g->due_ms = gossip_next_deadline(g);
@@ -310,8 +313,9 @@ void gossip_tick(struct gossip *g, uint64_t now_ms)
 uint64_t gossip_next_deadline(const struct gossip *g)
 {
     uint64_t d = g->next_reap_ms;
-    if (g->resuspect_pending)
-        return 0;
+    uint64_t iso = gossip_isolation_deadline(g);
+    if (iso < d)
+        d = iso;
     if (g->dirty && g->publish_at_ms < d)
         d = g->publish_at_ms;
     if (g->left)

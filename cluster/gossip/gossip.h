@@ -123,6 +123,7 @@ struct gossip_counters {
     /* Quorum (fencing). */
     uint64_t quorum_losses;             /* times this node found itself without a quorum */
     uint64_t quorum_fences;             /* fences when it regained one (also in fences) */
+    uint64_t isolations;                /* probes answered by nobody after answered ones */
 };
 
 void gossip_config_defaults(struct gossip_config *cfg);
@@ -173,6 +174,8 @@ unsigned gossip_awareness(const struct gossip *g);
  * with the smallest name is on our side) as alive or suspect. Without it the node serves no key
  * (cluster/README.md, "Partitions"); the snapshot carries it (gossip_snapshot.quorum). */
 bool gossip_has_quorum(const struct gossip *g);
+/* The quorum, and not isolated (our last probe answered by somebody): whether to serve keys. */
+bool gossip_serving(const struct gossip *g);
 
 /* Publishes the membership snapshot now if a change is waiting out the coalescing delay
  * (GOSSIP_PUBLISH_COALESCE_MS). Called before `stats cluster` is rendered, so that a member it

@@ -96,7 +96,10 @@ struct gossip {
     /* Quorum (fencing; gossip_quorum.c). */
     bool quorum;                        /* serving: a majority alive or suspect */
     bool quorum_fence_pending;          /* lost it and not fenced since: fence on regaining it */
-    bool isolated;                      /* our last probe got no ack and no nack from any helper */
+    bool isolated;                      /* cut off, as far as we can tell (gossip_quorum.c) */
+    bool probe_unanswered;              /* our last probe got no ack and no nack from a helper */
+    uint64_t cut_offs;                  /* isolations and quorum losses so far */
+    uint64_t last_heard_ms;             /* when a genuine packet last came in */
     bool resuspect_pending;             /* dead members not taken over, and we now may: suspect
                                          * them afresh at the next tick (gossip_quorum_settle) */
 
@@ -139,6 +142,8 @@ void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
                               const struct gossip_addr *from);
 /* Fencing: fences if we ran later than peers allow (SIGSTOP, a VM pause). */
 void gossip_check_stall(struct gossip *g, uint64_t now_ms);
+/* Sends our alive straight to every member not seen leaving: one that holds us dead answers so. */
+void gossip_check_in(struct gossip *g);
 /* Fencing: a packet from a member we hold dead makes us tell it so. */
 void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, uint64_t now_ms);
 bool gossip_fencing(const struct gossip *g);
@@ -157,9 +162,20 @@ void gossip_reap(struct gossip *g, uint64_t now_ms);
 void gossip_quorum_update(struct gossip *g);
 /* Whether this node may store the keys of members it holds dead right now. */
 bool gossip_may_take_over(const struct gossip *g);
+/* Whether `accusers` distinct members (the first accuser and its confirmations, out of at most
+ * k + 1 counted) suspected a member: a majority of the members we know, or all k + 1. */
+bool gossip_accusers_enough(const struct gossip *g, unsigned accusers, unsigned k);
 /* Outside any message handling (tick, end of a packet): suspects afresh the dead members not
  * taken over, once we may take keys over (gossip_quorum_update asked for it). */
 void gossip_quorum_settle(struct gossip *g, uint64_t now_ms);
+/* Our last probe was answered by nobody (true: no ack, no helper's nack), or one was (false). */
+void gossip_probe_answered(struct gossip *g, bool answered);
+/* A genuine packet came in (ends an isolation). */
+void gossip_heard(struct gossip *g, uint64_t now_ms);
+/* Declares us isolated when our last probe went unanswered and nothing came in for two probe
+ * periods; gossip_isolation_deadline says when to check next. */
+void gossip_isolation_tick(struct gossip *g, uint64_t now_ms);
+uint64_t gossip_isolation_deadline(const struct gossip *g);
 
 /* gossip_probe.c */
 void gossip_probe_add(struct gossip *g, struct member *m);

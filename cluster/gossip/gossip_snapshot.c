@@ -30,7 +30,7 @@ void gossip_publish(struct gossip *g)
         if (m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT)
             s->alive++;
     }
-    s->quorum = g->quorum;
+    s->quorum = gossip_serving(g);
     gossip_view_publish(g->cfg.view, s);
 }
 

@@ -427,7 +427,11 @@ void gossip_handle_dead(struct gossip *g, const struct wire_accuse *d,
     /* A DEAD message comes only from a member that took the keys over (one that did not says
      * SUSPECT); our own declaration takes them over if we may (gossip_notify decides). */
     member_set_state(&g->members, m, leave ? MEMBER_LEFT : MEMBER_DEAD, now_ms);
-    m->taken_over = from != NULL || gossip_may_take_over(g);
+    /* (our own declaration: m->accused_by_quorum was set just before) */
+    m->taken_over = from != NULL || (m->accused_by_quorum && gossip_may_take_over(g));
+    /* Buried while we were cut off ourselves: it may well be alive (never taken over directly,
+     * only suspected afresh, gossip_quorum.c). */
+    m->cut_offs_at_death = g->isolated || !g->quorum ? UINT64_MAX : g->cut_offs;
     gossip_notify(g, m, old);
     broadcast_accuse(g, m, leave || m->taken_over ? WIRE_DEAD : WIRE_SUSPECT, d->from);
 }
@@ -461,7 +465,7 @@ void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
  * our grave) answers that we are dead, and we fence. Asking instead of fencing outright keeps a
  * merely slow node (a loaded machine, a sanitizer) from dropping its data for nothing; without
  * asking, the news would reach us only when we next probe such a member, N periods away. */
-static void check_in(struct gossip *g)
+void gossip_check_in(struct gossip *g)
 {
     g->counters.stall_checks++;
     for (size_t i = 0; i < g->members.count; i++) {
@@ -488,7 +492,7 @@ void gossip_check_stall(struct gossip *g, uint64_t now_ms)
         gossip_fence(g, GOSSIP_FENCE_STALLED, g->self->info.incarnation, "", late);
         return;
     }
-    check_in(g);
+    gossip_check_in(g);
 }
 
 void gossip_resuspect(struct gossip *g, struct member *m, uint64_t now_ms)
@@ -523,6 +527,7 @@ void gossip_check_suspicions(struct gossip *g, uint64_t now_ms)
             continue;
         }
         /* handle_dead removes m from the list; index i now holds another suspect. */
+        m->accused_by_quorum = gossip_accusers_enough(g, 1 + m->susp_confirmations, m->susp_k);
         struct wire_accuse d = {.incarnation = m->info.incarnation};
         memcpy(d.name, m->info.name, sizeof d.name);
         memcpy(d.from, g->name, sizeof d.from);

@@ -37,7 +37,7 @@ struct gossip_snapshot {
     uint64_t version;                   /* grows by one per publication */
     size_t count;                       /* entries in members, self included */
     size_t alive;                       /* alive + suspect (still serving) */
-    bool quorum;                        /* gossip_has_quorum: false = serve no key at all */
+    bool quorum;                        /* gossip_serving: false = serve no key at all */
     struct gossip_snapshot *retired_next;   /* writer's bookkeeping */
     uint64_t retired_epoch;
     struct gossip_snapshot_member members[];

@@ -35,6 +35,9 @@ struct member {
      * over). A dead member not taken over stays on the ring (its keys fail) and may come back in
      * the same epoch, unfenced (cluster/README.md, "Partitions"). */
     bool taken_over;
+    bool accused_by_quorum;         /* when we buried it: enough distinct accusers (quorum.c) */
+    uint64_t cut_offs_at_death;     /* the burier's gossip.cut_offs when it was buried, or
+                                     * UINT64_MAX if the burier was cut off then */
 };
 
 struct member_table {

@@ -445,12 +445,16 @@ def stale_reads(history):
 
 
 def availability(history):
-    """{phase: (requests, share answered without error)} in the order phases first appear."""
+    """{phase: (requests, share answered without error, share of reads that hit)} in the order
+    phases first appear."""
     out = {}
     for op in history:
-        n, ok = out.get(op.phase, (0, 0))
-        out[op.phase] = (n + 1, ok + (op.outcome == "ok"))
-    return {p: (n, ok / n if n else 1.0) for p, (n, ok) in out.items()}
+        n, ok, reads, hits = out.get(op.phase, (0, 0, 0, 0))
+        r = op.kind == "r"
+        out[op.phase] = (n + 1, ok + (op.outcome == "ok"), reads + r,
+                         hits + (r and op.value is not None))
+    return {p: (n, ok / n if n else 1.0, hits / reads if reads else 0.0)
+            for p, (n, ok, reads, hits) in out.items()}
 
 
 def report(history, extra=None):
@@ -461,9 +465,9 @@ def report(history, extra=None):
     for op in stale[:5]:
         lines.append("  stale: %s through n%d returned v%d in phase %s" % (op.key, op.node,
                                                                           op.value, op.phase))
-    for phase, (n, share) in availability(history).items():
-        lines.append("phase %-12s %6d requests, %5.1f%% answered without error" % (phase, n,
-                                                                                 100 * share))
+    for phase, (n, share, hits) in availability(history).items():
+        lines.append("phase %-10s %7d requests, %5.1f%% answered without error, %5.1f%% of reads "
+                     "hit" % (phase, n, 100 * share, 100 * hits))
     if extra:
         lines.extend(extra)
     return lines

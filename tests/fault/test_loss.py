@@ -31,7 +31,7 @@ def test_udp_loss():
     faults = faultnet.Faults()
     rng = random.Random(6)
     names = ["cluster_suspicions", "cluster_refutations", "cluster_deaths_declared",
-             "cluster_rejoin_flushes"]
+             "cluster_rejoin_flushes", "cluster_isolations", "cluster_quorum_losses"]
     try:
         cluster.start()
         client = faultnet.Client(cluster)
