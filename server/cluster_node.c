@@ -151,7 +151,8 @@ static const char *change_reason(uint8_t from, uint8_t to)
         return from == MEMBER_SUSPECT ? "refuted the suspicion with a higher incarnation"
                                       : "came back with a higher incarnation";
     case MEMBER_SUSPECT:
-        return "did not answer direct or indirect probes";
+        return from == MEMBER_DEAD ? "buried without a quorum, suspected again now that there is one"
+                                   : "did not answer direct or indirect probes";
     case MEMBER_DEAD:
         return from == MEMBER_SUSPECT ? "suspicion not refuted in time"
                                       : "declared dead by another member";

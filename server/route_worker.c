@@ -385,10 +385,11 @@ static size_t reply_hold_max(void)
     return one_value > REPLY_HOLD_MAX ? one_value : REPLY_HOLD_MAX;
 }
 
-/* A member of r's ring for host:port (numeric addr), or NULL when memory ran out or addr is bad. */
+/* A member of r's ring for host:port (numeric addr), connecting from `source` (NULL: the
+ * kernel's choice), or NULL when memory ran out or addr is bad. */
 static struct member *member_new(struct route_worker *r, const char *label,
                                  const char *ring_name, const char *host, const char *addr,
-                                 uint16_t port, uint32_t weight, bool self)
+                                 uint16_t port, uint32_t weight, bool self, const char *source)
 {
     struct member *m = calloc(1, sizeof *m);
     if (!m)
@@ -407,6 +408,7 @@ static struct member *member_new(struct route_worker *r, const char *label,
     struct backend_config cfg = {
         .host = m->addr,
         .port = port,
+        .source = source,
         .timeout_ms = g.timeout_ms,
         .backoff_min_ms = BACKOFF_MIN_MS,
         .backoff_max_ms = BACKOFF_MAX_MS,
@@ -421,6 +423,27 @@ static struct member *member_new(struct route_worker *r, const char *label,
         free(m);
         return NULL;
     }
+    return m;
+}
+
+/* A ring member without a backend (cluster/README.md, "Partitions"): a member buried without
+ * its keys being taken over, or the one member of the ring of a node without a quorum. Its keys
+ * fail at once: reads miss, writes answer SERVER_ERROR. */
+static struct member *member_unreachable(struct route_worker *r, const char *name,
+                                         const char *host, const char *addr, uint16_t port,
+                                         uint32_t weight)
+{
+    struct member *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->handler.on_event = member_on_event; /* (never registered: it has no socket) */
+    m->router = r;
+    snprintf(m->label, sizeof m->label, "%s", name);
+    snprintf(m->ring_name, sizeof m->ring_name, "%s", name);
+    snprintf(m->host, sizeof m->host, "%s", host);
+    snprintf(m->addr, sizeof m->addr, "%s", addr);
+    m->port = port;
+    m->weight = weight;
     return m;
 }
 
@@ -489,7 +512,8 @@ static int setup_fixed(struct route_worker *r)
             snprintf(label, sizeof label, "%s", sv->name);
         else
             snprintf(label, sizeof label, "%s:%u", sv->host, sv->port);
-        members[i] = member_new(r, label, sv->name, sv->host, sv->addr, sv->port, sv->weight, false);
+        members[i] = member_new(r, label, sv->name, sv->host, sv->addr, sv->port, sv->weight, false,
+                                NULL);
         if (!members[i]) {
             for (uint32_t j = 0; j < i; j++)
                 member_free(members[j]);
@@ -669,8 +693,24 @@ void route_worker_sweep_step(struct route_worker *r, struct store *st)
     }
 }
 
+static bool loopback(const char *numeric)
+{
+    return strncmp(numeric, "127.", 4) == 0 || strcmp(numeric, "::1") == 0;
+}
+
+/* The address to connect to a peer from: our own data address (so that a firewall rule by
+ * address sees which node a connection comes from), unless that is a loopback address and the
+ * peer is not (a node on a wildcard -l advertises 127.0.0.1). NULL: the kernel's choice. */
+static const char *connect_from(const char *self_addr, const char *peer_addr)
+{
+    if (!self_addr[0] || (loopback(self_addr) && !loopback(peer_addr)))
+        return NULL;
+    return self_addr;
+}
+
 /* Rebuilds the table from a membership snapshot: alive and suspect data members, kept by name
- * (a member that stays keeps its connection). */
+ * (a member that stays keeps its connection), and dead ones whose keys nobody took over, without
+ * a backend. Without a quorum, one member without a backend owns every key. */
 static void setup_from_snapshot(struct route_worker *r, const struct gossip_snapshot *snap)
 {
     struct member **members = calloc(snap->count ? snap->count : 1, sizeof *members);
@@ -680,10 +720,25 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
         free(carried);
         return; /* keep the old ring; retried at the next change */
     }
-    uint32_t n = 0;
+    char self_addr[64] = "";
     for (size_t i = 0; i < snap->count; i++) {
+        char host[WIRE_NAME_MAX + 1];
+        uint16_t port;
+        if (strcmp(snap->members[i].name, g.self_name) == 0 &&
+            !split_data_addr(snap->members[i].data_addr, host, sizeof host, self_addr,
+                             sizeof self_addr, &port))
+            self_addr[0] = '\0';
+    }
+    uint32_t n = 0;
+    if (!snap->quorum) {
+        struct member *m = member_unreachable(r, "(no quorum)", "no-quorum", "0.0.0.0", 0, 1);
+        if (m)
+            members[n++] = m;
+    }
+    for (size_t i = 0; snap->quorum && i < snap->count; i++) {
         const struct gossip_snapshot_member *sm = &snap->members[i];
-        if ((sm->state != MEMBER_ALIVE && sm->state != MEMBER_SUSPECT) ||
+        bool kept = sm->state == MEMBER_DEAD && !sm->taken_over;
+        if ((sm->state != MEMBER_ALIVE && sm->state != MEMBER_SUSPECT && !kept) ||
             sm->role != MEMBER_ROLE_DATA || sm->weight == 0 || !sm->data_addr[0])
             continue;
         char host[WIRE_NAME_MAX + 1], addr[64];
@@ -698,6 +753,7 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
         for (uint32_t j = 0; j < r->nmembers; j++) {
             struct member *old = r->members[j];
             if (!carried[j] && strcmp(old->label, sm->name) == 0 && old->self == self &&
+                (old->self || (old->backend == NULL) == kept) &&
                 strcmp(old->addr, addr) == 0 && old->port == port) {
                 m = old;
                 carried[j] = true; /* install does not retire it */
@@ -706,7 +762,9 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
             }
         }
         if (!m)
-            m = member_new(r, sm->name, sm->name, host, addr, port, sm->weight, self);
+            m = kept ? member_unreachable(r, sm->name, host, addr, port, sm->weight)
+                     : member_new(r, sm->name, sm->name, host, addr, port, sm->weight, self,
+                                  connect_from(self_addr, addr));
         if (m)
             members[n++] = m;
     }
@@ -968,7 +1026,7 @@ void route_worker_stats(struct outbuf *out)
         pthread_mutex_lock(&r->table_lock);
         for (uint32_t i = 0; i < r->nmembers; i++) {
             struct member *m = r->members[i];
-            if (m->self)
+            if (m->self || !m->backend)
                 continue;
             size_t k = 0;
             while (k < nrows && strcmp(rows[k].label, m->label) != 0)

@@ -142,6 +142,7 @@ struct gossip *gossip_create(const struct gossip_config *cfg, uint64_t now_ms)
     g->next_pushpull_ms = now_ms + cfg->pushpull_interval_ms / 2 +
                           gossip_rand_below(g, cfg->pushpull_interval_ms / 2 + 1);
     g->next_reap_ms = now_ms + GOSSIP_REAP_EVERY_MS;
+    g->quorum = true;                   /* alone, we are all the members we know */
     gossip_notify(g, g->self, GOSSIP_STATE_NONE);
     gossip_publish(g);
     return g;
@@ -284,10 +285,12 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
      * before anything this packet makes us send); last whether its sender is a member we still
      * hold dead (a refutation in a new epoch inside the packet has brought it back by then). */
     gossip_check_stall(g, now_ms);
+    gossip_heard(g, now_ms);
     cur = (struct wire_cursor){p.body, p.body_len};
     while (wire_next_msg(&cur, &msg) == 1)
         dispatch(g, &msg, p.sender, from, now_ms);
     gossip_tell_dead_sender(g, from, now_ms);
+    gossip_quorum_settle(g, now_ms);
     if (g->dirty && !g->cfg.view)
         g->dirty = false;
     else if (g->dirty && g->publish_at_ms == 0)
@@ -299,8 +302,10 @@ void gossip_receive(struct gossip *g, const uint8_t *pkt, size_t len,
 void gossip_tick(struct gossip *g, uint64_t now_ms)
 {
     gossip_check_stall(g, now_ms);
+    gossip_quorum_settle(g, now_ms);
     if (!g->left) {
         gossip_probe_tick(g, now_ms);
+        gossip_isolation_tick(g, now_ms);
         gossip_check_suspicions(g, now_ms);
         gossip_pushpull_tick(g, now_ms);
     }
@@ -308,6 +313,7 @@ void gossip_tick(struct gossip *g, uint64_t now_ms)
         g->next_reap_ms = now_ms + GOSSIP_REAP_EVERY_MS;
         gossip_reap(g, now_ms);
     }
+    gossip_quorum_settle(g, now_ms);    /* (what this tick's changes asked for) */
     if (g->dirty && now_ms >= g->publish_at_ms)
         gossip_publish(g);
     g->due_ms = gossip_next_deadline(g);
@@ -316,6 +322,9 @@ void gossip_tick(struct gossip *g, uint64_t now_ms)
 uint64_t gossip_next_deadline(const struct gossip *g)
 {
     uint64_t d = g->next_reap_ms;
+    uint64_t iso = gossip_isolation_deadline(g);
+    if (iso < d)
+        d = iso;
     if (g->dirty && g->publish_at_ms < d)
         d = g->publish_at_ms;
     if (g->left)
@@ -361,6 +370,12 @@ int gossip_member_state(const struct gossip *g, const char *name, uint64_t *inc)
     if (inc)
         *inc = m->info.incarnation;
     return m->state;
+}
+
+bool gossip_member_taken_over(const struct gossip *g, const char *name)
+{
+    const struct member *m = member_table_find(&g->members, name);
+    return m && m->state == MEMBER_DEAD && m->taken_over;
 }
 
 uint64_t gossip_incarnation(const struct gossip *g)

@@ -7,6 +7,7 @@
  *
  * Not thread-safe: one thread drives a struct gossip. Other threads read membership through the
  * published snapshot (gossip_view.h), never through this struct. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,8 @@ enum gossip_fence_reason {
     GOSSIP_FENCE_DECLARED_DEAD,         /* a member told us it holds us dead (or left) */
     GOSSIP_FENCE_STALLED,               /* we did not run for longer than tombstones live */
     GOSSIP_FENCE_EPOCH,                 /* a refutation had to cross into a new epoch */
+    GOSSIP_FENCE_QUORUM,                /* we regained the quorum we had lost: the others may
+                                         * have buried us and taken over our keys meanwhile */
 };
 
 /* One fence, as the on_fence callback sees it. */
@@ -124,6 +127,10 @@ struct gossip_counters {
     uint64_t told_dead;                 /* dead members told directly that they are dead */
     uint64_t stall_checks;              /* stalls after which we asked every member about us */
     uint64_t hints, hinted_probes;      /* hints about known members, probes they moved forward */
+    /* Quorum (fencing). */
+    uint64_t quorum_losses;             /* times this node found itself without a quorum */
+    uint64_t quorum_fences;             /* fences when it regained one (also in fences) */
+    uint64_t isolations;                /* probes answered by nobody after answered ones */
 };
 
 void gossip_config_defaults(struct gossip_config *cfg);
@@ -161,11 +168,21 @@ size_t gossip_member_count(const struct gossip *g, int state);   /* state < 0: a
 /* The state of a member by name, or -1 if unknown. Incarnation into *inc when not NULL. */
 int gossip_member_state(const struct gossip *g, const char *name, uint64_t *inc);
 uint64_t gossip_incarnation(const struct gossip *g);
+/* Whether a member we hold dead had its keys taken over (see gossip_has_quorum); false when it is
+ * unknown or not dead. */
+bool gossip_member_taken_over(const struct gossip *g, const char *name);
 /* Calls fn for every known member (self included), in table order. */
 void gossip_for_each_member(const struct gossip *g,
                             void (*fn)(void *ctx, const struct wire_member *m, uint8_t state),
                             void *ctx);
 unsigned gossip_awareness(const struct gossip *g);
+/* Quorum (fencing only; always true without on_fence): whether this node sees a majority of the
+ * members it knows (those not seen leaving, itself included; exactly half counts when the member
+ * with the smallest name is on our side) as alive or suspect. Without it the node serves no key
+ * (cluster/README.md, "Partitions"); the snapshot carries it (gossip_snapshot.quorum). */
+bool gossip_has_quorum(const struct gossip *g);
+/* The quorum, and not isolated (our last probe answered by somebody): whether to serve keys. */
+bool gossip_serving(const struct gossip *g);
 
 /* Publishes the membership snapshot now if a change is waiting out the coalescing delay
  * (GOSSIP_PUBLISH_COALESCE_MS). Called before `stats cluster` is rendered, so that a member it

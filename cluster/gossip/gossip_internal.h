@@ -94,6 +94,16 @@ struct gossip {
     struct grave graves[GOSSIP_GRAVES];
     size_t graves_next;
 
+    /* Quorum (fencing; gossip_quorum.c). */
+    bool quorum;                        /* serving: a majority alive or suspect */
+    bool quorum_fence_pending;          /* lost it and not fenced since: fence on regaining it */
+    bool isolated;                      /* cut off, as far as we can tell (gossip_quorum.c) */
+    bool probe_unanswered;              /* our last probe got no ack and no nack from a helper */
+    uint64_t cut_offs;                  /* isolations and quorum losses so far */
+    uint64_t last_heard_ms;             /* when a genuine packet last came in */
+    bool resuspect_pending;             /* dead members not taken over, and we now may: suspect
+                                         * them afresh at the next tick (gossip_quorum_settle) */
+
     uint64_t send_counter;           /* last packet counter used */
     uint32_t life;                   /* random id of this process's life, in every header */
     struct replay_table replay;
@@ -134,14 +144,43 @@ void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
                               const struct gossip_addr *from);
 /* Fencing: fences if we ran later than peers allow (SIGSTOP, a VM pause). */
 void gossip_check_stall(struct gossip *g, uint64_t now_ms);
+/* Sends our alive straight to every member not seen leaving: one that holds us dead answers so. */
+void gossip_check_in(struct gossip *g);
 /* Fencing: a packet from a member we hold dead makes us tell it so. */
 void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, uint64_t now_ms);
 bool gossip_fencing(const struct gossip *g);
+/* Drops every item (on_fence), then moves us into the next epoch above both ours and accused.
+ * Returns false when no epoch is left. */
+bool gossip_fence(struct gossip *g, enum gossip_fence_reason reason, uint64_t accused,
+                  const char *by, uint64_t stalled_ms);
 void gossip_suspects_remove(struct gossip *g, struct member *m);
 /* A dead or left member we never knew, from a push-pull entry: kept as a tombstone. */
 void gossip_learn_tombstone(struct gossip *g, const struct wire_member *e, uint8_t state,
                             uint64_t now_ms);
+/* A member we buried without taking its keys over becomes suspect again (from us), and is told. */
+void gossip_resuspect(struct gossip *g, struct member *m, uint64_t now_ms);
 void gossip_reap(struct gossip *g, uint64_t now_ms);
+
+/* gossip_quorum.c */
+/* After any change of states or of our isolation: recomputes the quorum, marks dead members taken
+ * over when we may take them over, fences when a lost quorum comes back. */
+void gossip_quorum_update(struct gossip *g);
+/* Whether this node may store the keys of members it holds dead right now. */
+bool gossip_may_take_over(const struct gossip *g);
+/* Whether `accusers` distinct members (the first accuser and its confirmations, out of at most
+ * k + 1 counted) suspected a member: a majority of the members we know, or all k + 1. */
+bool gossip_accusers_enough(const struct gossip *g, unsigned accusers, unsigned k);
+/* Outside any message handling (tick, end of a packet): suspects afresh the dead members not
+ * taken over, once we may take keys over (gossip_quorum_update asked for it). */
+void gossip_quorum_settle(struct gossip *g, uint64_t now_ms);
+/* Our last probe was answered by nobody (true: no ack, no helper's nack), or one was (false). */
+void gossip_probe_answered(struct gossip *g, bool answered);
+/* A genuine packet came in (ends an isolation). */
+void gossip_heard(struct gossip *g, uint64_t now_ms);
+/* Declares us isolated when our last probe went unanswered and nothing came in for two probe
+ * periods; gossip_isolation_deadline says when to check next. */
+void gossip_isolation_tick(struct gossip *g, uint64_t now_ms);
+uint64_t gossip_isolation_deadline(const struct gossip *g);
 
 /* gossip_probe.c */
 void gossip_probe_add(struct gossip *g, struct member *m);

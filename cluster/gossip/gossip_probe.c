@@ -211,6 +211,10 @@ static void probe_failed(struct gossip *g, uint64_t now_ms)
     /* Missed nacks mean our own messages or processing are late: we are the suspect. */
     int delta = g->nacks_expected > 0 ? (int)(g->nacks_expected - g->nacks_received) : 1;
     gossip_awareness_add(g, delta);
+    /* Nobody answered at all, not even one of two or more helpers: we may be the one cut off
+     * (gossip_quorum.c decides, if nothing else comes in either). */
+    if (g->nacks_expected >= 2 && g->nacks_received == 0)
+        gossip_probe_answered(g, false);
     if (!m || (m->state != MEMBER_ALIVE && m->state != MEMBER_SUSPECT))
         return;
     struct wire_accuse s = {.incarnation = m->info.incarnation};
@@ -334,6 +338,7 @@ void gossip_handle_ack(struct gossip *g, uint32_t seq, uint64_t now_ms)
         g->phase = PROBE_IDLE;
         g->probe_target = NULL;
         gossip_awareness_add(g, -1);
+        gossip_probe_answered(g, true);
         return;
     }
     for (size_t i = 0; i < GOSSIP_RELAYS; i++) {
@@ -355,5 +360,6 @@ void gossip_handle_nack(struct gossip *g, uint32_t seq)
         g->nacks_received < g->nacks_expected) {
         g->counters.nacks_received++;
         g->nacks_received++;
+        gossip_probe_answered(g, true);
     }
 }

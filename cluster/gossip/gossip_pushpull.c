@@ -64,7 +64,11 @@ void gossip_send_state(struct gossip *g, const struct gossip_addr *to, uint8_t f
             size_t n = wire_pp_entry_size(&e);
             if (used + n > PP_ENTRY_ROOM || count == UINT8_MAX)
                 break;
-            wire_pp_add(&w, mark, g->members.items[i]->state, &e);
+            const struct member *m = g->members.items[i];
+            /* A member buried without takeover is only suspected, as far as others (and it
+             * itself) should know: it refutes instead of fencing. */
+            uint8_t state = m->state == MEMBER_DEAD && !m->taken_over ? MEMBER_SUSPECT : m->state;
+            wire_pp_add(&w, mark, state, &e);
             used += n;
             count++;
         }

@@ -26,9 +26,11 @@ void gossip_publish(struct gossip *g)
         o->weight = m->info.weight;
         o->role = m->info.role;
         o->state = m->state;
+        o->taken_over = m->taken_over;
         if (m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT)
             s->alive++;
     }
+    s->quorum = gossip_serving(g);
     gossip_view_publish(g->cfg.view, s);
 }
 

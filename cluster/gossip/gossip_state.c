@@ -22,6 +22,7 @@
 void gossip_notify(struct gossip *g, struct member *m, uint8_t old_state)
 {
     g->dirty = true;
+    gossip_quorum_update(g);
     if (g->cfg.on_change) {
         struct gossip_event ev = {&m->info, old_state, m->state};
         g->cfg.on_change(g->cfg.ctx, &ev);
@@ -61,6 +62,8 @@ const char *gossip_fence_reason_name(enum gossip_fence_reason reason)
         return "stalled";
     case GOSSIP_FENCE_EPOCH:
         return "new epoch";
+    case GOSSIP_FENCE_QUORUM:
+        return "quorum regained";
     }
     return "fence";
 }
@@ -69,7 +72,7 @@ const char *gossip_fence_reason_name(enum gossip_fence_reason reason)
  * both ours and `accused`, and queues that news. The order is the point: nothing can announce
  * the new epoch (which is what lets members holding us dead route to us again) before the
  * callback has returned. Returns false (nothing done) if no epoch is left. */
-static bool fence(struct gossip *g, enum gossip_fence_reason reason, uint64_t accused,
+bool gossip_fence(struct gossip *g, enum gossip_fence_reason reason, uint64_t accused,
                   const char *by, uint64_t stalled_ms)
 {
     struct member *self = g->self;
@@ -84,6 +87,7 @@ static bool fence(struct gossip *g, enum gossip_fence_reason reason, uint64_t ac
     if (reason == GOSSIP_FENCE_STALLED)
         g->counters.fences_stalled++;
     g->cfg.on_fence(g->cfg.ctx, &f);
+    g->quorum_fence_pending = false;    /* nothing older than now is left to serve */
     self->info.incarnation = next;
     gossip_broadcast_alive(g, self);
     g->dirty = true;
@@ -117,7 +121,7 @@ void gossip_refute(struct gossip *g, uint64_t inc, const struct gossip_addr *to)
     uint64_t next = inc >= self->info.incarnation ? inc + 1 : self->info.incarnation;
     if (gossip_fencing(g) && gossip_epoch(next) != gossip_epoch(self->info.incarnation)) {
         /* A higher epoch promises that we hold nothing older than it: keep the promise. */
-        if (!fence(g, GOSSIP_FENCE_EPOCH, inc, "", 0))
+        if (!gossip_fence(g, GOSSIP_FENCE_EPOCH, inc, "", 0))
             return;
     } else {
         self->info.incarnation = next;
@@ -150,16 +154,18 @@ static bool protocol_compatible(struct gossip *g, const struct wire_member *a)
 }
 
 /* Tells a member we hold dead (or left) so, straight to it, at most once per probe period: it
- * may not know, and it must fence before anyone routes to it again. */
+ * may not know, and it must fence before anyone routes to it again. A member whose keys we did
+ * not take over is only told that it is suspected (type WIRE_SUSPECT): it refutes in its epoch,
+ * which we accept, and keeps its data. */
 static void send_dead(struct gossip *g, const char *name, uint64_t inc,
-                      const struct gossip_addr *to)
+                      const struct gossip_addr *to, uint8_t type)
 {
     struct wire_accuse d = {.incarnation = inc};
     snprintf(d.name, sizeof d.name, "%s", name);
     memcpy(d.from, g->name, sizeof d.from);
     struct wire_writer w;
     gossip_packet_begin(g, &w);
-    wire_put_accuse(&w, WIRE_DEAD, &d);
+    wire_put_accuse(&w, type, &d);
     gossip_packet_send(g, &w, to, false);
     g->counters.told_dead++;
 }
@@ -169,7 +175,8 @@ static void tell_dead(struct gossip *g, struct member *m, uint64_t now_ms)
     if (g->left || (m->told_dead_ms && now_ms < m->told_dead_ms + g->cfg.probe_interval_ms))
         return;
     m->told_dead_ms = now_ms;
-    send_dead(g, m->info.name, m->info.incarnation, &m->info.addr);
+    send_dead(g, m->info.name, m->info.incarnation, &m->info.addr,
+              m->state == MEMBER_DEAD && !m->taken_over ? WIRE_SUSPECT : WIRE_DEAD);
 }
 
 void gossip_tell_dead_sender(struct gossip *g, const struct gossip_addr *from, uint64_t now_ms)
@@ -226,7 +233,7 @@ static bool grave_refuses(struct gossip *g, const struct wire_member *a, uint64_
     g->counters.resurrections_refused++;
     if (!g->left && (!gr->told_ms || now_ms >= gr->told_ms + g->cfg.probe_interval_ms)) {
         gr->told_ms = now_ms;
-        send_dead(g, a->name, gr->incarnation, &a->addr);
+        send_dead(g, a->name, gr->incarnation, &a->addr, WIRE_DEAD);
     }
     return true;
 }
@@ -312,10 +319,11 @@ void gossip_handle_alive(struct gossip *g, const struct wire_member *a,
         name_conflict(g, a, &m->info);
         return;
     }
-    if (gossip_fencing(g) && (m->state == MEMBER_DEAD || m->state == MEMBER_LEFT) &&
+    if (gossip_fencing(g) && (m->state == MEMBER_LEFT || (m->state == MEMBER_DEAD && m->taken_over)) &&
         gossip_epoch(a->incarnation) <= gossip_epoch(m->info.incarnation)) {
         /* Back in the epoch it was buried in: it may still hold data written before, which
-         * others overwrote on other nodes meanwhile. Only a new epoch (after its flush) counts. */
+         * others overwrote on other nodes meanwhile. Only a new epoch (after its flush) counts.
+         * (A dead member whose keys we never took over may come back as it is.) */
         g->counters.resurrections_refused++;
         tell_dead(g, m, now_ms);
         return;
@@ -460,9 +468,16 @@ void gossip_handle_dead(struct gossip *g, const struct wire_accuse *d,
         gossip_suspects_remove(g, m);
     m->info.incarnation = d->incarnation;
     bool leave = strcmp(d->from, d->name) == 0;
+    /* A DEAD message comes only from a member that took the keys over (one that did not says
+     * SUSPECT); our own declaration takes them over if we may (gossip_notify decides). */
     member_set_state(&g->members, m, leave ? MEMBER_LEFT : MEMBER_DEAD, now_ms);
-    broadcast_accuse(g, m, WIRE_DEAD, d->from);
+    /* (our own declaration: m->accused_by_quorum was set just before) */
+    m->taken_over = from != NULL || (m->accused_by_quorum && gossip_may_take_over(g));
+    /* Buried while we were cut off ourselves: it may well be alive (never taken over directly,
+     * only suspected afresh, gossip_quorum.c). */
+    m->cut_offs_at_death = g->isolated || !g->quorum ? UINT64_MAX : g->cut_offs;
     gossip_notify(g, m, old);
+    broadcast_accuse(g, m, leave || m->taken_over ? WIRE_DEAD : WIRE_SUSPECT, d->from);
 }
 
 void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
@@ -478,7 +493,7 @@ void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
      * fenced for when we left that epoch; one below our first incarnation was a previous life's. */
     if (gossip_fencing(g) && inc >= g->first_incarnation &&
         gossip_epoch(inc) >= gossip_epoch(self->info.incarnation)) {
-        if (inc == UINT64_MAX || !fence(g, GOSSIP_FENCE_DECLARED_DEAD, inc, by, 0))
+        if (inc == UINT64_MAX || !gossip_fence(g, GOSSIP_FENCE_DECLARED_DEAD, inc, by, 0))
             return;
         refutation_sent(g, from);
         return;
@@ -494,7 +509,7 @@ void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
  * our grave) answers that we are dead, and we fence. Asking instead of fencing outright keeps a
  * merely slow node (a loaded machine, a sanitizer) from dropping its data for nothing; without
  * asking, the news would reach us only when we next probe such a member, N periods away. */
-static void check_in(struct gossip *g)
+void gossip_check_in(struct gossip *g)
 {
     g->counters.stall_checks++;
     for (size_t i = 0; i < g->members.count; i++) {
@@ -518,10 +533,23 @@ void gossip_check_stall(struct gossip *g, uint64_t now_ms)
     if (late >= g->cfg.dead_retention_ms) {
         /* Stopped longer than tombstones live: who buried us may have forgotten it (graves
          * remember only so many), so nobody might ever tell us. */
-        fence(g, GOSSIP_FENCE_STALLED, g->self->info.incarnation, "", late);
+        gossip_fence(g, GOSSIP_FENCE_STALLED, g->self->info.incarnation, "", late);
         return;
     }
-    check_in(g);
+    gossip_check_in(g);
+}
+
+void gossip_resuspect(struct gossip *g, struct member *m, uint64_t now_ms)
+{
+    member_set_state(&g->members, m, MEMBER_SUSPECT, now_ms);
+    start_suspicion(g, m, g->name, now_ms);
+    gossip_probe_add(g, m);
+    broadcast_accuse(g, m, WIRE_SUSPECT, g->name);
+    m->told_dead_ms = 0;
+    send_dead(g, m->info.name, m->info.incarnation, &m->info.addr, WIRE_SUSPECT);
+    gossip_logf(g, 2, "gossip: suspecting %s again, now that we may take over its keys",
+                m->info.name);
+    gossip_notify(g, m, MEMBER_DEAD);
 }
 
 void gossip_check_suspicions(struct gossip *g, uint64_t now_ms)
@@ -543,6 +571,7 @@ void gossip_check_suspicions(struct gossip *g, uint64_t now_ms)
             continue;
         }
         /* handle_dead removes m from the list; index i now holds another suspect. */
+        m->accused_by_quorum = gossip_accusers_enough(g, 1 + m->susp_confirmations, m->susp_k);
         struct wire_accuse d = {.incarnation = m->info.incarnation};
         memcpy(d.name, m->info.name, sizeof d.name);
         memcpy(d.from, g->name, sizeof d.from);
@@ -569,4 +598,5 @@ void gossip_reap(struct gossip *g, uint64_t now_ms)
         }
         i++;
     }
+    gossip_quorum_update(g);            /* fewer members known: a quorum may be back */
 }

@@ -47,6 +47,8 @@ size_t gossip_stats_render(const struct gossip *g, char *buf, size_t cap)
     line(&r, "STAT cluster_incarnation %llu\r\n",
          (unsigned long long)g->self->info.incarnation);
     line(&r, "STAT cluster_local_health %u\r\n", g->awareness);
+    line(&r, "STAT cluster_quorum %d\r\n", g->quorum ? 1 : 0);
+    line(&r, "STAT cluster_serving %d\r\n", gossip_serving(g) ? 1 : 0);
     for (size_t i = 0; i < t->count; i++) {
         const struct member *m = t->items[i];
         line(&r, "STAT cluster_member %s %s %s %llu\r\n", m->info.name,
@@ -89,5 +91,8 @@ size_t gossip_stats_render(const struct gossip *g, char *buf, size_t cap)
     line(&r, "STAT cluster_stall_checks %llu\r\n", (unsigned long long)c->stall_checks);
     line(&r, "STAT cluster_unreachable_hints %llu\r\n", (unsigned long long)c->hints);
     line(&r, "STAT cluster_hinted_probes %llu\r\n", (unsigned long long)c->hinted_probes);
+    line(&r, "STAT cluster_quorum_losses %llu\r\n", (unsigned long long)c->quorum_losses);
+    line(&r, "STAT cluster_quorum_fences %llu\r\n", (unsigned long long)c->quorum_fences);
+    line(&r, "STAT cluster_isolations %llu\r\n", (unsigned long long)c->isolations);
     return r.len;
 }

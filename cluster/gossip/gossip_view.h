@@ -28,12 +28,16 @@ struct gossip_snapshot_member {
     uint32_t weight;
     uint8_t role;                       /* enum member_role */
     uint8_t state;                      /* enum member_state */
+    /* MEMBER_DEAD only: others may have stored its keys since (gossip: struct member's
+     * taken_over). When false the router keeps it on the ring, where its keys fail. */
+    bool taken_over;
 };
 
 struct gossip_snapshot {
     uint64_t version;                   /* grows by one per publication */
     size_t count;                       /* entries in members, self included */
     size_t alive;                       /* alive + suspect (still serving) */
+    bool quorum;                        /* gossip_serving: false = serve no key at all */
     struct gossip_snapshot *retired_next;   /* writer's bookkeeping */
     uint64_t retired_epoch;
     struct gossip_snapshot_member members[];

@@ -32,6 +32,15 @@ struct member {
     size_t table_pos;               /* index in member_table.items */
     bool in_probe_list;             /* owned by the probe scheduler */
     uint64_t told_dead_ms;          /* when we last told this dead member it is dead (fencing) */
+    /* Dead members (fencing): whether its keys may have been stored elsewhere since it was
+     * buried. Set when a death is declared while this node has the quorum to take over keys, when
+     * it gains that quorum later, or when another member's DEAD message says so (it took them
+     * over). A dead member not taken over stays on the ring (its keys fail) and may come back in
+     * the same epoch, unfenced (cluster/README.md, "Partitions"). */
+    bool taken_over;
+    bool accused_by_quorum;         /* when we buried it: enough distinct accusers (quorum.c) */
+    uint64_t cut_offs_at_death;     /* the burier's gossip.cut_offs when it was buried, or
+                                     * UINT64_MAX if the burier was cut off then */
 };
 
 struct member_table {

@@ -34,6 +34,8 @@ struct backend {
     struct backend_config cfg;
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    struct sockaddr_storage source; /* valid when sourcelen > 0 */
+    socklen_t sourcelen;
 
     enum link_state state;
     int fd;
@@ -103,7 +105,20 @@ struct backend *backend_new(const struct backend_config *cfg)
         errno = EINVAL;
         return NULL;
     }
+    if (cfg->source != NULL) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&b->source;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&b->source;
+        if (b->addr.ss_family == AF_INET && inet_pton(AF_INET, cfg->source, &s4->sin_addr) == 1) {
+            s4->sin_family = AF_INET;
+            b->sourcelen = sizeof *s4;
+        } else if (b->addr.ss_family == AF_INET6 &&
+                   inet_pton(AF_INET6, cfg->source, &s6->sin6_addr) == 1) {
+            s6->sin6_family = AF_INET6;
+            b->sourcelen = sizeof *s6;
+        }
+    }
     b->cfg.host = NULL; /* borrowed; not needed any more */
+    b->cfg.source = NULL;
     b->fd = -1;
     b->state = LINK_DOWN;
     return b;
@@ -267,6 +282,12 @@ static void start_connect(struct backend *b, uint64_t now)
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (b->sourcelen > 0) {
+        /* The port is picked at connect, knowing the destination: a port chosen at bind time
+         * (without it) must be unused for every destination, and runs out far sooner. */
+        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        (void)bind(fd, (struct sockaddr *)&b->source, b->sourcelen); /* else: the kernel's choice */
+    }
     b->fd = fd;
     b->fd_serial++;
     b->connect_deadline = now + b->cfg.timeout_ms;

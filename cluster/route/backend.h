@@ -42,6 +42,11 @@ typedef void (*backend_done_fn)(void *arg, enum backend_error err, const char *r
 struct backend_config {
     const char *host; /* a numeric IPv4 or IPv6 address (resolve names before) */
     uint16_t port;
+    /* A numeric address of this host to connect from (bound before connecting), or NULL for the
+     * kernel's choice. A cluster node connects from its own address, so that a firewall rule by
+     * address (tests/fault) sees which node a connection comes from; when binding fails the
+     * kernel chooses. Borrowed during backend_new only. */
+    const char *source;
     /* > 0. The connection not made by then fails; a request fails when its reply is not there
      * by then, counted from its send or from the connection's last progress (a byte read or
      * written), whichever is later: a large value in transfer is not a stalled backend. */
