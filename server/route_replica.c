@@ -26,6 +26,12 @@
  * lose it (the primary's own lookups of its misses, warm_lookup, would copy it back). The client's
  * reply leaves once every copy has been answered; a copy that fails is counted and dropped. */
 
+/* A copy's completion argument: which write, and which owner it went to. */
+struct copy_ref {
+    struct entry *entry;
+    uint32_t member;
+};
+
 struct repl {
     struct route_worker *router; /* outlives every entry */
     uint32_t owners[ROUTE_REPLICAS_MAX];
@@ -36,6 +42,8 @@ struct repl {
     bool piggyback;    /* the primary's request ends with the item's mg */
     bool quiet;        /* the plan's reply ends in MN */
     bool binary;       /* the key token is base64 (meta b) */
+    enum backend_error copy_failed; /* a copy failed at an owner that may still serve it */
+    struct copy_ref refs[ROUTE_REPLICAS_MAX];
     char key[PROTO_KEY_MAX_LENGTH * 2];  /* as the client sent it */
     size_t key_len;
     unsigned char decoded[PROTO_KEY_MAX_LENGTH + 4]; /* as it is placed */
@@ -103,19 +111,38 @@ static void copy_done(struct entry *e, bool from_backend)
     struct repl *r = e->repl;
     if (--r->pending > 0)
         return;
+    if (r->copy_failed != BACKEND_OK) {
+        /* an owner that may still serve the key missed this write: the client must not take it
+         * for done (it may or may not have happened, as after any SERVER_ERROR) */
+        rc_complete_part(e, 0, r->copy_failed, NULL, 0, from_backend);
+        return;
+    }
     if (r->deleting)
         start_primary(e, from_backend);
     else
         rc_finish_part(e, from_backend);
 }
 
+/* A copy to owners[i] failed with err: fine when that owner's process is gone (it comes back
+ * empty), not when it only stopped answering (it may come back with the old value). */
+static void copy_failed(struct repl *r, uint32_t member, enum backend_error err)
+{
+    route_worker_count(ROUTE_COUNT_REPLICA_WRITE_ERRORS);
+    if (err != BACKEND_REFUSED && !route_worker_member_gone(r->router, member) &&
+        r->copy_failed == BACKEND_OK)
+        r->copy_failed = err;
+}
+
 static void on_copy_reply(void *arg, enum backend_error err, const char *reply, size_t len)
 {
-    struct entry *e = arg;
+    const struct copy_ref *ref = arg;
+    struct entry *e = ref->entry;
     /* q hides success; NS says the owner holds a newer copy: both are fine */
     const char *eol = err == BACKEND_OK ? memchr(reply, '\r', len) : NULL;
-    if (!eol || reply_line_is_error(reply, (size_t)(eol - reply)))
-        route_worker_count(ROUTE_COUNT_REPLICA_WRITE_ERRORS);
+    if (err != BACKEND_OK)
+        copy_failed(e->repl, ref->member, err);
+    else if (!eol || reply_line_is_error(reply, (size_t)(eol - reply)))
+        copy_failed(e->repl, ref->member, BACKEND_MALFORMED);
     copy_done(e, true);
 }
 
@@ -139,10 +166,13 @@ static void send_copies(struct entry *e)
             }
             continue;
         }
+        r->refs[i] = (struct copy_ref){.entry = e, .member = r->owners[i]};
         r->pending++;
-        if (route_worker_send(r->router, r->owners[i], r->copy.data, r->copy.len, REPLY_UNTIL_MN,
-                              on_copy_reply, e) != BACKEND_OK) {
-            route_worker_count(ROUTE_COUNT_REPLICA_WRITE_ERRORS);
+        enum backend_error err = route_worker_send(r->router, r->owners[i], r->copy.data,
+                                                   r->copy.len, REPLY_UNTIL_MN, on_copy_reply,
+                                                   &r->refs[i]);
+        if (err != BACKEND_OK) {
+            copy_failed(r, r->owners[i], err);
             r->pending--;
         }
     }
@@ -271,12 +301,22 @@ static void primary_answered(struct entry *e, const char *reply, size_t len, boo
     copy_done(e, from_backend);
 }
 
+/* Whether the acting primary's failure lets the next owner take the write: only when its
+ * process is gone (refused, or it closed the connection), which restarts empty. One that only
+ * stopped answering (paused, cut off) may come back with the old value and serve it; so may a
+ * member on the ring without a backend (buried without takeover): those writes fail, as they do
+ * without replicas, until gossip decides. */
+static bool primary_gone(const struct repl *r, enum backend_error err)
+{
+    return err == BACKEND_REFUSED || route_worker_member_gone(r->router, r->owners[r->primary]);
+}
+
 static void on_primary_reply(void *arg, enum backend_error err, const char *reply, size_t len)
 {
     struct entry *e = arg;
     struct repl *r = e->repl;
-    if (err != BACKEND_OK && err != BACKEND_TOO_LARGE && r->primary + 1 < r->nowners) {
-        /* refused, down or silent: the next owner acts as the primary */
+    if (err != BACKEND_OK && primary_gone(r, err) && r->primary + 1 < r->nowners) {
+        /* its process is gone: the next owner acts as the primary */
         r->primary++;
         route_worker_count(ROUTE_COUNT_FAILOVER_WRITES);
         start_primary(e, true);
@@ -314,7 +354,7 @@ static void start_primary(struct entry *e, bool from_backend)
                           part->reply_kind, on_primary_reply, e);
     if (err == BACKEND_OK)
         return;
-    if (r->primary + 1 < r->nowners) {
+    if (primary_gone(r, err) && r->primary + 1 < r->nowners) {
         r->primary++;
         route_worker_count(ROUTE_COUNT_FAILOVER_WRITES);
         start_primary(e, from_backend);

@@ -986,6 +986,12 @@ bool route_worker_self_member(const struct route_worker *r, uint32_t *member)
     return false;
 }
 
+bool route_worker_member_gone(const struct route_worker *r, uint32_t member)
+{
+    return member < r->nmembers && r->members[member]->backend &&
+           backend_peer_gone(r->members[member]->backend);
+}
+
 bool route_worker_is_self(const struct route_worker *r, uint32_t member)
 {
     return member < r->nmembers && r->members[member]->self;

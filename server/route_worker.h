@@ -112,6 +112,10 @@ enum route_count {
 void route_worker_count(enum route_count which);
 uint32_t route_worker_owners(const struct route_worker *r, const char *key, size_t len,
                              uint32_t *out, uint32_t max);
+/* Whether the member's process is gone (backend_peer_gone): its port refused us or it closed
+ * our connection, so it holds nothing it could serve again (a node restarts empty). A member that
+ * only stopped answering, or one on the ring without a backend, is not gone. */
+bool route_worker_member_gone(const struct route_worker *r, uint32_t member);
 bool route_worker_is_self(const struct route_worker *r, uint32_t member);
 
 /* The member that is this node, if it is on the ring. */

@@ -265,8 +265,12 @@ void gossip_learn_tombstone(struct gossip *g, const struct wire_member *e, uint8
     if (strcmp(e->name, g->name) == 0 || (gr && gr->incarnation >= e->incarnation))
         return;
     struct member *m = member_table_add(&g->members, e, state, now_ms);
-    if (m)
-        gossip_notify(g, m, GOSSIP_STATE_NONE);
+    if (!m)
+        return;
+    /* push-pull names a death DEAD only once its keys were taken over (a burial without takeover
+     * travels as SUSPECT): the cluster routes without it, and so must we */
+    m->taken_over = state == MEMBER_DEAD;
+    gossip_notify(g, m, GOSSIP_STATE_NONE);
 }
 
 static bool same_identity(const struct wire_member *a, const struct wire_member *b)

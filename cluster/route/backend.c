@@ -45,6 +45,7 @@ struct backend {
     unsigned failures; /* consecutive, for the backoff; reset by a reply */
     bool ever_connected;
     bool write_failed; /* a write inside backend_send failed: torn down at the next tick */
+    enum backend_error last_teardown; /* why the connection last went down (BACKEND_OK: never) */
 
     /* bytes not yet written: out[out_sent..out_len) */
     char *out;
@@ -210,6 +211,7 @@ static int out_append(struct backend *b, const char *bytes, size_t len)
  * the reconnect. The callbacks run last, on a consistent backend. */
 static void fail_all(struct backend *b, enum backend_error err, uint64_t now)
 {
+    b->last_teardown = err;
     if (b->fd >= 0)
         close(b->fd);
     b->fd = -1;
@@ -558,6 +560,12 @@ uint64_t backend_fd_serial(const struct backend *b)
 bool backend_connected(const struct backend *b)
 {
     return b->state == LINK_UP;
+}
+
+bool backend_peer_gone(const struct backend *b)
+{
+    return b->state != LINK_UP &&
+           (b->last_teardown == BACKEND_REFUSED || b->last_teardown == BACKEND_LOST);
 }
 
 const struct backend_counters *backend_counters(const struct backend *b)

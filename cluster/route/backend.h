@@ -117,6 +117,10 @@ void backend_tick(struct backend *b, uint64_t now_ms);
 uint64_t backend_next_deadline(const struct backend *b);
 
 bool backend_connected(const struct backend *b);
+/* Not connected, and the last connection ended because the peer refused it or closed it (a
+ * process that exited: its port refuses, its sockets were closed), not because it stopped
+ * answering (a paused or cut-off peer, which may come back with everything it held). */
+bool backend_peer_gone(const struct backend *b);
 const struct backend_counters *backend_counters(const struct backend *b);
 
 #endif

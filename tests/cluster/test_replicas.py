@@ -101,6 +101,13 @@ def test_kill_costs_no_hits_and_cas_survives():
     print("hits through each survivor after kill -9: %s before the death was declared, %s after"
           % (["%.3f" % x for x in early], ["%.3f" % x for x in late]))
     assert min(early) >= 0.99 and min(late) >= 0.99, (early, late)
+    # writes right after the kill: the dead primary's keys are written at the next owner
+    failed = sum(exchange(survivors[0].port, b"set %s 0 0 2\r\nv2\r\n" % k, (b"\r\n",))
+                 != b"STORED\r\n" for k in mine if k != token_key)
+    print("sets of the killed node's %d keys through a survivor: %d failed" % (len(mine) - 1,
+                                                                               failed))
+    assert failed == 0, failed
+    assert all(get(n.port, k) == b"v2" for n in survivors for k in mine[1:20])
     # the gets token taken from the primary is good at the replica
     reply = exchange(a.port, b"cas %s 0 0 1 %d\r\nw\r\n" % (token_key, token), (b"\r\n",))
     assert reply == b"STORED\r\n", "cas with the token from before the kill: %s" % reply
@@ -138,6 +145,35 @@ def test_restart_is_refilled_by_reads():
     wait_until(lambda: full_pass(b), "a pass through b without failover")
     assert int(stats(c.port, b"proxy")["read_repairs"]) == repairs, "second pass repaired again"
     assert int(stats(c.port)["get_hits"]) - hits_before >= len(primary)
+
+
+def test_paused_owner_is_not_written_around():
+    """A primary that only stops answering (SIGSTOP) may come back with everything it held, so
+    its keys' writes fail (SERVER_ERROR) instead of going to the next owner, until gossip
+    decides; reads fail over meanwhile; after SIGCONT no read returns an old value."""
+    nodes = cluster(["pa", "pb", "pc"])
+    a, b, c = nodes
+    keys = [b"pause-%d" % i for i in range(120)]
+    for k in keys:
+        set_(a.port, k, b"old")
+    c.proc.send_signal(signal.SIGSTOP)
+    try:
+        k = None
+        for key in keys:
+            # a key whose primary is c: its write fails, and nothing was written around c
+            reply = exchange(a.port, b"set %s 0 0 3\r\nnew\r\n" % key, (b"\r\n",))
+            if reply != b"STORED\r\n":
+                assert reply.startswith(b"SERVER_ERROR"), reply
+                k = key
+                break
+        assert k is not None, "no write went to the paused node"
+        assert get(a.port, k) in (b"old", None), "a read during the pause"
+    finally:
+        c.proc.send_signal(signal.SIGCONT)
+    for n in nodes:
+        all_see(nodes, n.name, "alive")
+    for n in nodes:
+        assert get(n.port, k) in (b"old", b"new", None)
 
 
 if __name__ == "__main__":
