@@ -144,7 +144,11 @@ size_t session_binary_process(struct session *s, const char *in, size_t len, str
                 return done;
             if (s->state == SESSION_OPEN) {
                 note_flush(s, out, before);
-                if (s->phase != PHASE_LINE)
+                /* a value or body that is all here already is done before anything is written:
+                 * nothing to hold */
+                size_t rest = len - done - n;
+                if ((s->phase == PHASE_DATA && s->data_len - s->data_done > rest) ||
+                    (s->phase == PHASE_SWALLOW && s->swallow_left > rest))
                     hold_replies(s, out);
             }
             break;
