@@ -66,7 +66,7 @@ static void bin_get(struct session *s, uint8_t op, const char *ext, const char *
     struct thread_stats *ts = s->env->stats;
     rel_time_t exptime = touch ? bin_exptime(ext) : 0;
     struct store_lock lk;
-    uint32_t hv = store_hash(key, nkey);
+    uint32_t hv = session_binary_key_hash(s, key, nkey);
 
     store_lock_key(st, hv, &lk);
     struct item *it = session_find(s, hv, key, nkey);
