@@ -203,13 +203,17 @@ static struct outbuf *ready_out(struct route_binary *rb)
 }
 
 /* Closes the connection once the replies before now are out: the connection's session takes a
- * quit, in turn. */
+ * quit (it answers nothing), and the connection, seeing it closed, stops reading and closes when
+ * nothing is pending any more. */
 static void close_conn(struct route_binary *rb)
 {
     if (rb->closing)
         return;
     rb->closing = true;
-    (void)route_conn_process(rb->inner, "quit\r\n", 6, SIZE_MAX);
+    struct outbuf none;
+    outbuf_init(&none);
+    (void)session_process(rb->conn_session, "quit\r\n", 6, &none, SIZE_MAX);
+    outbuf_free(&none);
 }
 
 /* Runs bytes of binary requests in the local binary session. */
