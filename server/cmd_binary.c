@@ -66,7 +66,7 @@ static void bin_get(struct session *s, uint8_t op, const char *ext, const char *
     struct thread_stats *ts = s->env->stats;
     rel_time_t exptime = touch ? bin_exptime(ext) : 0;
     struct store_lock lk;
-    uint32_t hv = store_hash(key, nkey);
+    uint32_t hv = session_binary_key_hash(s, key, nkey);
 
     store_lock_key(st, hv, &lk);
     struct item *it = session_find(s, hv, key, nkey);
@@ -77,14 +77,18 @@ static void bin_get(struct session *s, uint8_t op, const char *ext, const char *
         struct item_view v;
         item_get_view(it, &v);
         uint32_t body = 4 + (with_key ? (uint32_t)nkey : 0) + (with_value ? (uint32_t)v.nbytes : 0);
-        char head[PROTO_BIN_HEADER_LEN + 4];
-        proto_bin_response(head, &s->bin, PROTO_BIN_SUCCESS, 4, with_key ? (uint16_t)nkey : 0,
-                           body, v.cas);
-        proto_bin_put32(head + PROTO_BIN_HEADER_LEN, v.flags);
-        reply_raw(out, head, sizeof head);
-        if (with_key)
-            reply_raw(out, v.key, v.nkey);
-        if (with_value)
+        /* header, flags and key in one piece of the outbuf */
+        size_t head_len = PROTO_BIN_HEADER_LEN + 4 + (with_key ? v.nkey : 0);
+        char *head = outbuf_reserve(out, head_len);
+        if (head != NULL) {
+            proto_bin_response(head, &s->bin, PROTO_BIN_SUCCESS, 4,
+                               with_key ? (uint16_t)nkey : 0, body, v.cas);
+            proto_bin_put32(head + PROTO_BIN_HEADER_LEN, v.flags);
+            if (with_key)
+                memcpy(head + PROTO_BIN_HEADER_LEN + 4, v.key, v.nkey);
+            outbuf_commit(out, head_len);
+        }
+        if (with_value && head != NULL) /* (out of memory: no reply, as memcached closes) */
             session_reply_value(st, it, &v, out);
         if (touch) {
             STAT_INC(ts, cmd_touch);

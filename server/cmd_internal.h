@@ -99,6 +99,12 @@ struct session {
      * when the value or body is done. Owned; freed by session_destroy. */
     char *bin_held;
     size_t bin_held_len;
+    /* A run of gets found ahead in the input (a multi-get of quiet gets): their keys' hashes,
+     * computed and prefetched together so that the lookups' cache misses overlap, as an ASCII
+     * multi-get's do. bin_pf_key[i] points at the key in the current input. */
+    uint32_t bin_pf_hv[STORE_PREFETCH_MAX];
+    const char *bin_pf_key[STORE_PREFETCH_MAX];
+    unsigned bin_pf_n, bin_pf_next;
 };
 
 /* Appends a reply line plus "\r\n" unless the command is noreply (which it then clears), as
@@ -146,6 +152,8 @@ size_t session_binary_process(struct session *s, const char *in, size_t len, str
  * key. A storage command leaves the session reading its value into s->item. */
 void cmd_binary(struct session *s, const struct proto_bin_check *c, const char *ext,
                 const char *key, struct outbuf *out);
+/* The hash of the key of the get being run, from the prefetched run when it is there. */
+uint32_t session_binary_key_hash(struct session *s, const char *key, size_t nkey);
 /* Stores the value read for a binary SET/ADD/REPLACE/APPEND/PREPEND and replies. */
 void cmd_binary_complete_update(struct session *s, struct outbuf *out);
 /* A reply to s->bin with an error status and memcached's text for it (msg NULL), or msg. */

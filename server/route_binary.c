@@ -21,6 +21,9 @@
 
 /* Requests one client may have waiting before its connection stops reading (as route_conn). */
 #define PENDING_MAX 256
+/* Finished entries kept for reuse, so that routing a request allocates nothing in the steady
+ * state. */
+#define SPARE_MAX 64
 /* Room for a translated command line (a base64 key is at most 250 bytes). */
 #define LINE_MAX 512
 /* Status memcached's protocol_binary.h names EINTERNAL: a routed request failed at its owner
@@ -59,6 +62,8 @@ struct route_binary {
     const struct session_env *env;
     struct pending *head, *tail;
     size_t npending;
+    struct pending *spare; /* up to SPARE_MAX, for reuse */
+    size_t nspare;
     size_t want_input;
     uint64_t skip_left; /* bytes of a refused body still to pass to the local session */
     bool closing;
@@ -123,6 +128,11 @@ void route_binary_destroy(struct route_binary *rb)
         rb->head = p->next;
         pending_free(p);
     }
+    while (rb->spare) {
+        struct pending *p = rb->spare;
+        rb->spare = p->next;
+        pending_free(p);
+    }
     outbuf_free(&rb->meta_out);
     free(rb->meta);
     free(rb->text);
@@ -144,12 +154,31 @@ bool route_binary_idle(const struct route_binary *rb)
     return !rb->head && route_conn_idle(rb->inner);
 }
 
+/* A drained entry: kept for the next request, or freed. */
+static void pending_recycle(struct route_binary *rb, struct pending *p)
+{
+    if (rb->nspare >= SPARE_MAX) {
+        pending_free(p);
+        return;
+    }
+    outbuf_free(&p->ready);
+    p->next = rb->spare;
+    rb->spare = p;
+    rb->nspare++;
+}
+
 static struct pending *pending_push(struct route_binary *rb, enum pending_kind kind)
 {
-    struct pending *p = calloc(1, sizeof *p);
-    if (!p)
+    struct pending *p = rb->spare;
+    if (p) {
+        rb->spare = p->next;
+        rb->nspare--;
+    } else if ((p = malloc(sizeof *p)) == NULL) {
         return NULL;
+    }
+    p->next = NULL;
     p->kind = kind;
+    p->nkey = 0;
     outbuf_init(&p->ready);
     if (rb->tail)
         rb->tail->next = p;
@@ -174,13 +203,17 @@ static struct outbuf *ready_out(struct route_binary *rb)
 }
 
 /* Closes the connection once the replies before now are out: the connection's session takes a
- * quit, in turn. */
+ * quit (it answers nothing), and the connection, seeing it closed, stops reading and closes when
+ * nothing is pending any more. */
 static void close_conn(struct route_binary *rb)
 {
     if (rb->closing)
         return;
     rb->closing = true;
-    (void)route_conn_process(rb->inner, "quit\r\n", 6, SIZE_MAX);
+    struct outbuf none;
+    outbuf_init(&none);
+    (void)session_process(rb->conn_session, "quit\r\n", 6, &none, SIZE_MAX);
+    outbuf_free(&none);
 }
 
 /* Runs bytes of binary requests in the local binary session. */
@@ -446,7 +479,7 @@ static void drain(struct route_binary *rb)
         if (!rb->head)
             rb->tail = NULL;
         rb->npending--;
-        pending_free(p);
+        pending_recycle(rb, p);
     }
     if (at > 0) {
         memmove(rb->meta, rb->meta + at, rb->meta_len - at);

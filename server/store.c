@@ -422,8 +422,14 @@ static bool item_is_flushed(struct store *st, const struct item *it, rel_time_t 
     rel_time_t oldest_live = atomic_load_explicit(&st->oldest_live, RELAXED);
     if (oldest_live == 0 || oldest_live > now)
         return false;
-    if (item_atime(it) <= oldest_live)
+    rel_time_t atime = item_atime(it);
+    if (atime <= oldest_live)
         return true;
+    /* Within the flush's own second, the CAS order says what came before it. Only there: an
+     * item stored later may carry a lower CAS it was given (meta E, a replica's copy), and it is
+     * not flushed. */
+    if (atime > oldest_live + 1)
+        return false;
     uint64_t oldest_cas = atomic_load_explicit(&st->oldest_cas, RELAXED);
     uint64_t cas = item_cas(it);
     return oldest_cas != 0 && cas != 0 && cas < oldest_cas;

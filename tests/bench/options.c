@@ -38,6 +38,8 @@ static const char usage_text[] =
     "      --timeout=SEC          give up when the server is silent this long (default 5)\n"
     "      --seed=N               random seed (default 1)\n"
     "      --no-verify            do not check the values read back\n"
+    "      --protocol=P           ascii or binary (memcached's binary protocol: a set is Set, a\n"
+    "                             get GetK, a multi-get GetKQ per key then Noop) (default ascii)\n"
     "      --json                 print the report as JSON\n"
     "  -q, --quiet                no progress line on stderr\n"
     "  -h, --help                 this text\n"
@@ -53,6 +55,7 @@ enum {
     OPT_SEED,
     OPT_NO_VERIFY,
     OPT_JSON,
+    OPT_PROTOCOL,
 };
 
 static const struct option long_options[] = {
@@ -78,6 +81,7 @@ static const struct option long_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
     {"json", no_argument, NULL, OPT_JSON},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -278,6 +282,14 @@ int bench_options_parse(struct bench_options *o, int argc, char **argv)
             break;
         case OPT_JSON:
             o->json = true;
+            break;
+        case OPT_PROTOCOL:
+            if (strcmp(optarg, "ascii") == 0)
+                o->binary = false;
+            else if (strcmp(optarg, "binary") == 0)
+                o->binary = true;
+            else
+                return bad("protocol (ascii or binary)", optarg);
             break;
         case 'q':
             o->quiet = true;

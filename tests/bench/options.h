@@ -30,6 +30,7 @@ struct bench_options {
     double timeout;        /* seconds of server silence (with requests outstanding) = failure */
     uint64_t seed;
     bool verify;
+    bool binary;           /* --protocol=binary: memcached's binary protocol instead of ASCII */
     bool json;
     bool quiet;
 };

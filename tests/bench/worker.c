@@ -157,6 +157,85 @@ static size_t pick_value_len(struct conn *c)
     return o->value_min + (size_t)bench_rng_below(&c->rng, o->value_max - o->value_min + 1);
 }
 
+/* ---- memcached's binary protocol (--protocol=binary) ---- */
+
+enum {
+    BIN_HEADER = 24,
+    BIN_OP_GETK = 0x0c,
+    BIN_OP_GETKQ = 0x0d,
+    BIN_OP_NOOP = 0x0a,
+    BIN_OP_SET = 0x01,
+};
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A request header: magic 0x80, CAS 0, opaque 0. */
+static void bin_header(struct bytebuf *b, uint8_t op, size_t key_len, uint8_t ext_len,
+                       size_t body_len)
+{
+    unsigned char h[BIN_HEADER] = {0x80, op, (unsigned char)(key_len >> 8), (unsigned char)key_len,
+                                   ext_len};
+    put32(h + 8, (uint32_t)body_len);
+    buf_append(b, h, sizeof h);
+}
+
+/* A set is Set (flags: the value's version, exptime 0); a get is GetK, or with -m N, N GetKQ
+ * and a Noop, as binary clients send a multi-get. */
+static int enqueue_binary(struct conn *c, const struct phase *ph, struct pending *p,
+                          uint64_t *keys, bool is_set)
+{
+    const struct bench_run *run = c->w->run;
+    const struct bench_options *o = run->opt;
+    char key[VALUEGEN_KEY_MAX];
+    size_t prefix_len = strlen(o->key_prefix);
+    if (is_set) {
+        uint64_t k = keydist_next(&c->keys);
+        size_t len = pick_value_len(c);
+        uint32_t version = (uint32_t)bench_rng_next(&c->rng);
+        if (version == 0)
+            version = 1;
+        size_t key_len = valuegen_key(key, o->key_prefix, prefix_len, k);
+        if (buf_reserve(&c->out, BIN_HEADER + 8 + key_len + len))
+            return -1;
+        bin_header(&c->out, BIN_OP_SET, key_len, 8, 8 + key_len + len);
+        unsigned char ext[8] = {0};
+        put32(ext, version);
+        buf_append(&c->out, ext, sizeof ext);
+        buf_append(&c->out, key, key_len);
+        buf_append(&c->out, valuegen_value(run->pool, k, version, len), len);
+        p->type = REQ_SET;
+        p->nkeys = 1;
+        keys[0] = k;
+        return 0;
+    }
+    if (buf_reserve(&c->out, (size_t)(ph->multiget + 1) * (BIN_HEADER + VALUEGEN_KEY_MAX)))
+        return -1;
+    bool quiet = ph->multiget > 1;
+    for (unsigned i = 0; i < ph->multiget; i++) {
+        uint64_t k = keydist_next(&c->keys);
+        keys[i] = k;
+        size_t key_len = valuegen_key(key, o->key_prefix, prefix_len, k);
+        bin_header(&c->out, quiet ? BIN_OP_GETKQ : BIN_OP_GETK, key_len, 0, key_len);
+        buf_append(&c->out, key, key_len);
+    }
+    if (quiet)
+        bin_header(&c->out, BIN_OP_NOOP, 0, 0, 0);
+    p->type = REQ_GET;
+    p->nkeys = ph->multiget;
+    return 0;
+}
+
 static int enqueue_request(struct conn *c, const struct phase *ph, uint64_t start_ns)
 {
     const struct bench_run *run = c->w->run;
@@ -171,7 +250,10 @@ static int enqueue_request(struct conn *c, const struct phase *ph, uint64_t star
 
     c->op_counter++;
     p->start_ns = start_ns;
-    if (is_set) {
+    if (o->binary) {
+        if (enqueue_binary(c, ph, p, keys, is_set))
+            return -1;
+    } else if (is_set) {
         uint64_t k = keydist_next(&c->keys);
         size_t len = pick_value_len(c);
         uint32_t version = (uint32_t)bench_rng_next(&c->rng);
@@ -316,13 +398,44 @@ static void protocol_error(struct conn *c, struct phase_result *r, const char *w
                 (int)(len > 120 ? 120 : len), line);
 }
 
+/* A value for key arrived for the head get: counts it (keys of the get before it missed) and
+ * verifies it. `what` names the reply in messages. Returns -1 on a protocol error. */
+static int accept_value(struct conn *c, const struct phase *ph, const char *key_got,
+                        size_t key_got_len, uint32_t flags, const char *data, size_t bytes,
+                        const char *what, size_t what_len)
+{
+    const struct bench_run *run = c->w->run;
+    const struct bench_options *o = run->opt;
+    struct phase_result *r = ph->res;
+    const struct pending *p = &c->ring[c->head];
+    const uint64_t *keys = &c->ring_keys[(size_t)c->head * ph->multiget];
+    char key[VALUEGEN_KEY_MAX];
+    size_t prefix_len = strlen(o->key_prefix);
+    unsigned j = c->get_pos;
+    for (; j < p->nkeys; j++) {
+        size_t key_len = valuegen_key(key, o->key_prefix, prefix_len, keys[j]);
+        if (key_len == key_got_len && memcmp(key, key_got, key_len) == 0)
+            break;
+    }
+    if (j == p->nkeys) {
+        protocol_error(c, r, "value for a key not asked for", what, what_len);
+        return -1;
+    }
+    r->misses += j - c->get_pos; /* keys skipped over were not found */
+    r->hits++;
+    c->get_pos = j + 1;
+    if (o->verify && !valuegen_check(run->pool, keys[j], flags, data, bytes)) {
+        r->verify_errors++;
+        note_error(r, "wrong value: '%.*s'", (int)(what_len > 120 ? 120 : what_len), what);
+    }
+    return 0;
+}
+
 /* Handles the VALUE item at the buffer's start; returns bytes consumed, 0 when incomplete,
  * -1 on a protocol error. */
 static long take_value(struct conn *c, const struct phase *ph, const struct reply_line *rl,
                        long line_len)
 {
-    const struct bench_run *run = c->w->run;
-    const struct bench_options *o = run->opt;
     struct phase_result *r = ph->res;
     const char *base = c->in.data + c->in.start;
     size_t avail = c->in.end - c->in.start;
@@ -343,34 +456,87 @@ static long take_value(struct conn *c, const struct phase *ph, const struct repl
         protocol_error(c, r, "value not followed by \\r\\n", rl->text, rl->text_len);
         return -1;
     }
-    const struct pending *p = &c->ring[c->head];
-    const uint64_t *keys = &c->ring_keys[(size_t)c->head * ph->multiget];
-    char key[VALUEGEN_KEY_MAX];
-    size_t prefix_len = strlen(o->key_prefix);
-    unsigned j = c->get_pos;
-    for (; j < p->nkeys; j++) {
-        size_t key_len = valuegen_key(key, o->key_prefix, prefix_len, keys[j]);
-        if (key_len == rl->key_len && memcmp(key, rl->key, key_len) == 0)
-            break;
-    }
-    if (j == p->nkeys) {
-        protocol_error(c, r, "VALUE for a key not asked for", rl->text, rl->text_len);
+    if (accept_value(c, ph, rl->key, rl->key_len, rl->flags, data, (size_t)rl->bytes, rl->text,
+                     rl->text_len))
         return -1;
-    }
-    r->misses += j - c->get_pos; /* keys skipped over were not found */
-    r->hits++;
-    c->get_pos = j + 1;
-    if (o->verify && !valuegen_check(run->pool, keys[j], rl->flags, data, (size_t)rl->bytes)) {
-        r->verify_errors++;
-        note_error(r, "wrong value: '%.*s'", (int)(rl->text_len > 120 ? 120 : rl->text_len),
-                   rl->text);
-    }
     return (long)need;
+}
+
+/* Parses every complete binary reply in the input buffer. Returns -1 on a protocol error. */
+static int parse_binary_replies(struct conn *c, const struct phase *ph, uint64_t now)
+{
+    struct phase_result *r = ph->res;
+    while (c->in.end - c->in.start >= BIN_HEADER) {
+        const unsigned char *h = (const unsigned char *)c->in.data + c->in.start;
+        size_t avail = c->in.end - c->in.start;
+        uint8_t op = h[1];
+        size_t key_len = (size_t)h[2] << 8 | h[3];
+        uint8_t ext_len = h[4];
+        uint16_t status = (uint16_t)(h[6] << 8 | h[7]);
+        size_t body = get32(h + 8);
+        if (h[0] != 0x81 || key_len + ext_len > body || body > (size_t)1 << 40) {
+            protocol_error(c, r, "malformed binary header", (const char *)h, BIN_HEADER);
+            return -1;
+        }
+        if (avail < BIN_HEADER + body) {
+            if (buf_reserve(&c->in, BIN_HEADER + body - avail)) {
+                bench_abort(c->w->run, "out of memory");
+                return -1;
+            }
+            return 0;
+        }
+        if (c->count == 0) {
+            protocol_error(c, r, "reply without a request", (const char *)h, BIN_HEADER);
+            return -1;
+        }
+        const char *ext = (const char *)h + BIN_HEADER;
+        const char *key = ext + ext_len;
+        const char *value = key + key_len;
+        size_t value_len = body - ext_len - key_len;
+        const struct pending *p = &c->ring[c->head];
+        if (p->type == REQ_SET) {
+            if (op != BIN_OP_SET) {
+                protocol_error(c, r, "unexpected reply to set", (const char *)h, BIN_HEADER);
+                return -1;
+            }
+            if (status != 0) {
+                r->server_errors++;
+                note_error(r, "set answered status 0x%x: '%.*s'", status, (int)value_len, value);
+            }
+            complete_head(c, ph, now, false);
+        } else if (op == BIN_OP_NOOP) {
+            r->misses += p->nkeys - c->get_pos; /* the end of a multi-get */
+            complete_head(c, ph, now, false);
+        } else if ((op == BIN_OP_GETK || op == BIN_OP_GETKQ) && status == 0 && ext_len == 4) {
+            if (accept_value(c, ph, key, key_len, get32((const unsigned char *)ext), value,
+                             value_len, key, key_len))
+                return -1;
+            if (op == BIN_OP_GETK)
+                complete_head(c, ph, now, false);
+        } else if (op == BIN_OP_GETK && status == 1) {
+            r->misses += p->nkeys - c->get_pos;
+            complete_head(c, ph, now, false);
+        } else if (op == BIN_OP_GETK || op == BIN_OP_GETKQ) {
+            r->server_errors++;
+            note_error(r, "get answered status 0x%x: '%.*s'", status, (int)value_len, value);
+            if (op == BIN_OP_GETK)
+                complete_head(c, ph, now, true);
+        } else {
+            protocol_error(c, r, "unexpected reply to get", (const char *)h, BIN_HEADER);
+            return -1;
+        }
+        c->in.start += BIN_HEADER + body;
+    }
+    if (c->in.start == c->in.end)
+        c->in.start = c->in.end = 0;
+    return 0;
 }
 
 /* Parses every complete reply in the input buffer. Returns -1 on a protocol error. */
 static int parse_replies(struct conn *c, const struct phase *ph, uint64_t now)
 {
+    if (c->w->run->opt->binary)
+        return parse_binary_replies(c, ph, now);
     struct phase_result *r = ph->res;
     while (c->in.end > c->in.start) {
         const char *base = c->in.data + c->in.start;

@@ -77,6 +77,21 @@ def test_cas_across_nodes(nodes):
     expect_eq(struct.unpack(">Q", got[-1][9])[0], 42, "incr created at 40, then +2")
 
 
+def test_bad_input_closes(nodes):
+    """Malformed binary input on a routing node closes the connection (after answering what
+    came before), never hangs it: a bad magic behind requests in flight to other owners, and a
+    protocol error."""
+    a = nodes[0]
+    for tail, what in ((b"\x00" * 24, "bad magic"), (pkt(GET, b"k", b"1234"), "get with extras")):
+        with a.connect(timeout=10) as c:
+            c.send(b"".join(pkt(SET, b"bz%d" % i, set_ext(), b"v", opaque=i) for i in range(40)) +
+                   tail)
+            got, status = c.read_until(lambda b: False, timeout=10)
+            expect_eq(status, "eof", "%s: the connection closes" % what)
+            stored = [p for p in packets(got) if p[0] == 0x81 and p[5] == 0]
+            expect_eq(len(stored), 40, "%s: the sets before it answered" % what)
+
+
 def test_memccapable(nodes):
     if not os.access(MEMCCAPABLE, os.X_OK):
         raise Failure("no %s" % MEMCCAPABLE)
@@ -147,6 +162,8 @@ def main():
     for name, fn in [("binary sets land on their owners; quiet multi-get in order",
                       test_sets_land_on_owners),
                      ("CAS, delete and incr across nodes", test_cas_across_nodes),
+                     ("bad input closes the connection, after what came before",
+                      test_bad_input_closes),
                      ("memccapable -b through a routing node", test_memccapable),
                      ("Dalli through a routing node: memcached's transcript",
                       test_dalli_through_a_node),

@@ -37,11 +37,12 @@ def read_all(client, nodes, keys):
     return kept
 
 
-def partition(small, seed):
+def partition(small, seed, extra=()):
     """Cuts nodes `small` off from the others, writes through both sides, heals. Returns (stale
-    reads, {node: share of untouched keys hitting}, report lines)."""
+    reads, {node: share of untouched keys hitting}, report lines). `extra`: more shoal flags
+    (tests/fault/test_replicas.py runs it with --replicas 2)."""
     rng = random.Random(seed)
-    cluster = faultnet.Cluster(5)
+    cluster = faultnet.Cluster(5, extra)
     faults = faultnet.Faults()
     try:
         cluster.start()
