@@ -132,7 +132,7 @@ void cmd_mg(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
         if (it != NULL) {
             store_link(st, hv, it, NULL);
             if (f.has_new_cas)
-                item_set_cas(it, f.new_cas);
+                item_give_cas(it, f.new_cas);
             created = true;
         }
     }
@@ -425,7 +425,7 @@ void cmd_md(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
             item_set_exptime(it, session_exptime(f.exptime));
         item_set_bits(it, (item_bits(it) | ITEM_STALE) & ~(unsigned)ITEM_WIN_SENT);
         if (f.has_new_cas)
-            item_set_cas(it, f.new_cas);
+            item_give_cas(it, f.new_cas);
         else
             store_new_cas(st, it);
         code = "HD";
@@ -509,7 +509,7 @@ void cmd_ma(struct session *s, struct proto_token *t, size_t nt, struct outbuf *
     }
 
     if (it != NULL && f.has_new_cas)
-        item_set_cas(it, f.new_cas); /* changed or created here: the writer chose the CAS */
+        item_give_cas(it, f.new_cas); /* changed or created here: the writer chose the CAS */
     if (it != NULL) {
         size_t vlen = strlen(num);
         if (f.value) {

@@ -222,7 +222,7 @@ enum store_result session_store_item(struct session *s, struct item *it, enum st
         }
     }
     if (r == RESULT_STORED && s->meta_set && s->meta_new_cas_set)
-        item_set_cas(it, s->meta_new_cas); /* ms E: the writer chose the CAS */
+        item_give_cas(it, s->meta_new_cas); /* ms E: the writer chose the CAS */
     if (cas_out != NULL)
         *cas_out = (r == RESULT_STORED) ? item_cas(it) : 0;
     store_unlock(st, &lk);

@@ -50,6 +50,9 @@ enum {
 #define LAYOUT_CAS 0x10u      /* a CAS field: 6 bytes, or 8 with LAYOUT_CAS_WIDE */
 #define LAYOUT_CAS_WIDE 0x20u
 #define LAYOUT_FLAGS 0x40u    /* a client-flags field (absent when the flags are 0) */
+/* Not layout: the item's CAS was given from outside (meta E), so it says nothing about when the
+ * item was stored (item_is_flushed). */
+#define CAS_GIVEN 0x80u
 #define ITEM_PUBLIC_BITS (ITEM_FETCHED | ITEM_STALE | ITEM_WIN_SENT | ITEM_KEY_BINARY)
 _Static_assert((ITEM_PUBLIC_BITS & 0xf0u) == 0, "ITEM_* bits fit in the low half of item.bits");
 
@@ -303,6 +306,12 @@ uint64_t item_cas(const struct item *it)
     return cas;
 }
 
+void item_give_cas(struct item *it, uint64_t cas)
+{
+    item_set_cas(it, cas);
+    atomic_fetch_or_explicit(&it->bits, (uint8_t)CAS_GIVEN, RELAXED);
+}
+
 void item_set_cas(struct item *it, uint64_t cas)
 {
     unsigned layout = layout_bits(it);
@@ -425,10 +434,10 @@ static bool item_is_flushed(struct store *st, const struct item *it, rel_time_t 
     rel_time_t atime = item_atime(it);
     if (atime <= oldest_live)
         return true;
-    /* Within the flush's own second, the CAS order says what came before it. Only there: an
-     * item stored later may carry a lower CAS it was given (meta E, a replica's copy), and it is
-     * not flushed. */
-    if (atime > oldest_live + 1)
+    /* Within the flush's own second, the CAS order says what came before it; not for a CAS that
+     * was given (meta E: a replica's copy, stored after the flush with its primary's lower CAS).
+     * Such an item stored in that second before the flush survives it. */
+    if (layout_bits(it) & CAS_GIVEN)
         return false;
     uint64_t oldest_cas = atomic_load_explicit(&st->oldest_cas, RELAXED);
     uint64_t cas = item_cas(it);
@@ -1060,6 +1069,8 @@ void store_new_cas(struct store *st, struct item *it)
     if (cas >= CAS_WIDE_FROM)
         atomic_fetch_or_explicit(&st->cas_layout, LAYOUT_CAS_WIDE, RELAXED);
     item_set_cas(it, cas);
+    if (layout_bits(it) & CAS_GIVEN) /* (rare: an item given a CAS, changed in place) */
+        atomic_fetch_and_explicit(&it->bits, (uint8_t)~CAS_GIVEN, RELAXED);
 }
 
 void store_observe_cas(struct store *st, uint64_t cas)

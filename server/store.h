@@ -161,7 +161,10 @@ rel_time_t item_exptime(const struct item *it);
 void item_set_exptime(struct item *it, rel_time_t exptime);
 rel_time_t item_atime(const struct item *it); /* last access */
 uint64_t item_cas(const struct item *it);     /* 0 with -C */
-void item_set_cas(struct item *it, uint64_t cas); /* meta commands' explicit CAS (E flag) */
+void item_set_cas(struct item *it, uint64_t cas);
+/* meta E: the item's CAS is `cas`, given from outside, which no longer orders it against an
+ * immediate flush_all (an item given a CAS is flushed by its time alone). */
+void item_give_cas(struct item *it, uint64_t cas);
 /* Everything a reply shows, found in one pass over the header (cheaper than one call each). */
 struct item_view {
     const char *key;

@@ -191,6 +191,33 @@ START_TEST(flush_now_with_cas)
 }
 END_TEST
 
+/* An item given its CAS (meta E: a replica's copy) after an immediate flush is kept, though its
+ * CAS is older than the flush's: its CAS says nothing about when it was stored. */
+START_TEST(flush_keeps_a_given_cas_stored_after_it)
+{
+    clock_set_for_test(1000);
+    struct store *st = make_store(8 * MB, MB, true, true);
+    char buf[16];
+    put(st, "a", "v", 0);
+    put(st, "b", "v", 0);
+    store_flush(st, clock_now());
+    ck_assert_int_eq(get(st, "a", buf, sizeof buf), STORE_MISS_FLUSHED);
+    for (rel_time_t t = 1000; t <= 1001; t++) {
+        clock_set_for_test(t);
+        const char *key = t == 1000 ? "copy0" : "copy1";
+        put(st, key, "c", 0);
+        struct store_lock lk;
+        enum store_miss why;
+        struct item *it = find_locked(st, key, &lk, &why);
+        ck_assert_ptr_nonnull(it);
+        item_give_cas(it, 1); /* older than every CAS here */
+        store_unlock(st, &lk);
+        ck_assert_int_eq(get(st, key, buf, sizeof buf), STORE_HIT);
+    }
+    store_destroy(st);
+}
+END_TEST
+
 START_TEST(flush_now_without_cas)
 {
     clock_set_for_test(1000);
@@ -945,6 +972,7 @@ int main(void)
     tcase_add_test(tc, expiry);
     tcase_add_test(tc, flush_now_with_cas);
     tcase_add_test(tc, flush_now_without_cas);
+    tcase_add_test(tc, flush_keeps_a_given_cas_stored_after_it);
     tcase_add_test(tc, flush_delayed);
     tcase_add_test(tc, background_reclaim);
     tcase_add_test(tc, eviction_keeps_recently_read);
