@@ -351,6 +351,39 @@ static void answer(struct route_conn *pc, const char *text, size_t n)
 
 /* Runs part i through the local session and keeps its reply as the part's result. Returns
  * false when memory ran out (the result then says so). */
+bool rc_buf_put(struct route_buf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown)
+            return false;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return true;
+}
+
+bool rc_outbuf_move(struct outbuf *src, struct route_buf *b)
+{
+    bool ok = true;
+    while (src->pending > 0) {
+        struct iovec iov[16];
+        int n = outbuf_iov(src, iov, 16);
+        size_t moved = 0;
+        for (int k = 0; k < n; k++) {
+            ok = ok && rc_buf_put(b, iov[k].iov_base, iov[k].iov_len);
+            moved += iov[k].iov_len;
+        }
+        outbuf_consume(src, moved);
+    }
+    return ok;
+}
+
 bool rc_local_part(struct route_conn *pc, struct entry *e, uint32_t i)
 {
     struct outbuf tmp;
@@ -360,33 +393,15 @@ bool rc_local_part(struct route_conn *pc, struct entry *e, uint32_t i)
     struct route_buf *copy = &e->copies[i];
     pc->held -= copy->len;
     copy->len = 0;
-    size_t need = tmp.pending;
-    if (need > copy->cap) {
-        char *grown = realloc(copy->data, need);
-        if (!grown) {
-            outbuf_free(&tmp);
-            e->results[i] = (struct route_result){.failure = "out of memory"};
-            return false;
-        }
-        copy->data = grown;
-        copy->cap = need;
-    }
-    size_t at = 0;
-    while (tmp.pending > 0) {
-        struct iovec iov[16];
-        int n = outbuf_iov(&tmp, iov, 16);
-        size_t moved = 0;
-        for (int k = 0; k < n; k++) {
-            memcpy(copy->data + at, iov[k].iov_base, iov[k].iov_len);
-            at += iov[k].iov_len;
-            moved += iov[k].iov_len;
-        }
-        outbuf_consume(&tmp, moved);
-    }
+    bool ok = rc_outbuf_move(&tmp, copy);
     outbuf_free(&tmp);
-    copy->len = need;
-    pc->held += need;
-    e->results[i] = (struct route_result){.reply = copy->data, .len = need};
+    if (!ok) {
+        copy->len = 0;
+        e->results[i] = (struct route_result){.failure = "out of memory"};
+        return false;
+    }
+    pc->held += copy->len;
+    e->results[i] = (struct route_result){.reply = copy->data, .len = copy->len};
     return true;
 }
 

@@ -105,6 +105,10 @@ bool rc_local_part(struct route_conn *pc, struct entry *e, uint32_t i);
 bool rc_command_key(const struct proto_token *t, size_t nt, enum proto_cmd cmd,
                     unsigned char buf[PROTO_KEY_MAX_LENGTH + 4], const char **key, size_t *len,
                     bool *binary);
+/* Appends n bytes to b, growing it. False when memory ran out. */
+bool rc_buf_put(struct route_buf *b, const void *p, size_t n);
+/* Moves everything src holds to the end of b. False when memory ran out (src is emptied). */
+bool rc_outbuf_move(struct outbuf *src, struct route_buf *b);
 /* A backend completion for requests whose reply nobody reads. */
 void rc_ignore_reply(void *arg, enum backend_error err, const char *reply, size_t len);
 

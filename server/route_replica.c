@@ -59,40 +59,6 @@ void replica_free(struct repl *r)
     free(r);
 }
 
-static bool buf_put(struct route_buf *b, const void *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown)
-            return false;
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return true;
-}
-
-/* Moves everything pending in src to the end of b. */
-static bool outbuf_copy_all(struct outbuf *src, struct route_buf *b)
-{
-    bool ok = true;
-    while (src->pending > 0) {
-        struct iovec iov[16];
-        int n = outbuf_iov(src, iov, 16);
-        size_t moved = 0;
-        for (int k = 0; k < n; k++) {
-            ok = ok && buf_put(b, iov[k].iov_base, iov[k].iov_len);
-            moved += iov[k].iov_len;
-        }
-        outbuf_consume(src, moved);
-    }
-    return ok;
-}
-
 static bool buf_fmt(struct route_buf *b, const char *fmt, ...)
 {
     char tmp[600];
@@ -100,7 +66,7 @@ static bool buf_fmt(struct route_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    return n >= 0 && (size_t)n < sizeof tmp && buf_put(b, tmp, (size_t)n);
+    return n >= 0 && (size_t)n < sizeof tmp && rc_buf_put(b, tmp, (size_t)n);
 }
 
 static void start_primary(struct entry *e, bool from_backend);
@@ -228,7 +194,7 @@ static bool build_item_copy(struct repl *r, const char *reply, size_t len)
     r->copy.len = 0;
     return buf_fmt(&r->copy, "ms %.*s %llu F%lu T%lld E%llu " SESSION_COPY_OPAQUE " q%s\r\n",
                    (int)r->key_len, r->key, size, flags, exptime, cas, r->binary ? " b" : "") &&
-           buf_put(&r->copy, reply + header, size) && buf_put(&r->copy, "\r\nmn\r\n", 6);
+           rc_buf_put(&r->copy, reply + header, size) && rc_buf_put(&r->copy, "\r\nmn\r\n", 6);
 }
 
 /* Where the piggybacked mg's reply starts in the primary's reply (the last reply before the
@@ -504,7 +470,7 @@ static void failover_finish(struct failover *f, bool from_backend)
     for (size_t g = 0; g < f->ngroups; g++)
         answered |= f->groups[g].answered;
     if (f->single) {
-        ok = buf_put(&out, f->groups[0].reply.data, f->groups[0].reply.len);
+        ok = rc_buf_put(&out, f->groups[0].reply.data, f->groups[0].reply.len);
     } else {
         const struct route_plan *plan = &e->plan;
         size_t *cursor = calloc(f->ngroups, sizeof *cursor);
@@ -521,12 +487,12 @@ static void failover_finish(struct failover *f, bool from_backend)
                 if (grp->answered && reply_next_value(grp->reply.data, grp->reply.len, &off, &v) &&
                     v.key_len == key->len && memcmp(v.key, kb, key->len) == 0) {
                     cursor[g] = off;
-                    ok = buf_put(&out, v.block, v.block_len);
+                    ok = rc_buf_put(&out, v.block, v.block_len);
                     break;
                 }
             }
         }
-        ok = ok && buf_put(&out, "END\r\n", 5);
+        ok = ok && rc_buf_put(&out, "END\r\n", 5);
         free(cursor);
     }
     if (answered && ok && pc) {
@@ -550,7 +516,7 @@ static void on_failover_reply(void *arg, enum backend_error err, const char *rep
     struct failover *f = grp->failover;
     if (err == BACKEND_OK) {
         grp->reply.len = 0;
-        grp->answered = buf_put(&grp->reply, reply, len);
+        grp->answered = rc_buf_put(&grp->reply, reply, len);
     }
     if (--f->pending == 0)
         failover_finish(f, true);
@@ -610,7 +576,7 @@ bool replica_failover_read(struct entry *e, uint32_t i, enum backend_error err, 
             return false;
         }
         struct fo_group *grp = fo_group_for(f, member);
-        if (!buf_put(&grp->request, part->request.data, part->request.len)) {
+        if (!rc_buf_put(&grp->request, part->request.data, part->request.len)) {
             failover_free(f);
             return false;
         }
@@ -633,15 +599,15 @@ bool replica_failover_read(struct entry *e, uint32_t i, enum backend_error err, 
                             &member))
                 continue;
             struct fo_group *grp = fo_group_for(f, member);
-            if ((grp->request.len == 0 && !buf_put(&grp->request, req, prefix)) ||
-                !buf_put(&grp->request, " ", 1) ||
-                !buf_put(&grp->request, plan->key_bytes.data + key->offset, key->len)) {
+            if ((grp->request.len == 0 && !rc_buf_put(&grp->request, req, prefix)) ||
+                !rc_buf_put(&grp->request, " ", 1) ||
+                !rc_buf_put(&grp->request, plan->key_bytes.data + key->offset, key->len)) {
                 failover_free(f);
                 return false;
             }
         }
         for (size_t g = 0; g < f->ngroups; g++)
-            if (!buf_put(&f->groups[g].request, "\r\n", 2)) {
+            if (!rc_buf_put(&f->groups[g].request, "\r\n", 2)) {
                 failover_free(f);
                 return false;
             }
@@ -660,7 +626,7 @@ bool replica_failover_read(struct entry *e, uint32_t i, enum backend_error err, 
             outbuf_init(&tmp);
             (void)session_process(pc->session, grp->request.data, grp->request.len, &tmp,
                                   SIZE_MAX);
-            grp->answered = outbuf_copy_all(&tmp, &grp->reply);
+            grp->answered = rc_outbuf_move(&tmp, &grp->reply);
             outbuf_free(&tmp);
             continue;
         }

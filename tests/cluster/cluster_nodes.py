@@ -131,13 +131,15 @@ def set_(port, key, value):
     assert reply == b"STORED\r\n", reply
 
 
-def cluster_stats(port):
+def cluster_stats(port, addresses=False):
+    """`stats cluster` of the node on port: ({counter: value}, {member name: state}), or with
+    addresses {member name: (gossip address, state)}."""
     text = exchange(port, b"stats cluster\r\n", (b"END\r\n", b"ERROR\r\n")).decode()
     counters, members = {}, {}
     for line in text.split("\r\n"):
         f = line.split(" ")
         if len(f) >= 6 and f[1] == "cluster_member":
-            members[f[2]] = f[4]
+            members[f[2]] = (f[3], f[4]) if addresses else f[4]
         elif len(f) == 3 and f[0] == "STAT":
             counters[f[1]] = f[2]
     return counters, members

@@ -16,11 +16,10 @@ import hashlib
 import hmac
 import os
 import signal
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_nodes import DEADLINE, FAST, Node, main, tmp, wait_until  # noqa: E402
+from cluster_nodes import FAST, Node, cluster_stats, main, tmp, wait_until  # noqa: E402
 
 SECRET_A = "a1" * 32
 SECRET_B = "b2" * 32
@@ -56,25 +55,7 @@ def write_secrets(path, secrets):
 
 
 def stats(node):
-    s = socket.create_connection(("127.0.0.1", node.port), timeout=DEADLINE)
-    try:
-        s.sendall(b"stats cluster\r\n")
-        buf = b""
-        while not buf.endswith(b"END\r\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                raise AssertionError("connection closed: %r" % buf)
-            buf += chunk
-    finally:
-        s.close()
-    counters, members = {}, {}
-    for line in buf.decode().split("\r\n"):
-        f = line.split(" ")
-        if len(f) >= 6 and f[1] == "cluster_member":
-            members[f[2]] = f[4]
-        elif len(f) == 3 and f[0] == "STAT":
-            counters[f[1]] = f[2]
-    return counters, members
+    return cluster_stats(node.port)
 
 
 WATCHED = ("cluster_dropped_unauthenticated", "cluster_suspicions", "cluster_deaths_declared")

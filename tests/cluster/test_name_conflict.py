@@ -7,33 +7,14 @@ each other's incarnation for ever and the slot flipped between the two hosts.
 Short gossip timings keep it fast; every wait polls with a deadline; every process started is
 killed at the end, also on failure."""
 import os
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_nodes import DEADLINE, Node, main, wait_until  # noqa: E402
+from cluster_nodes import DEADLINE, Node, cluster_stats, main, wait_until  # noqa: E402
 
 
 def stats(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
-    try:
-        s.sendall(b"stats cluster\r\n")
-        buf = b""
-        while not buf.endswith(b"END\r\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                raise AssertionError("connection closed: %r" % buf)
-            buf += chunk
-    finally:
-        s.close()
-    counters, members = {}, {}
-    for line in buf.decode().split("\r\n"):
-        f = line.split(" ")
-        if len(f) >= 6 and f[1] == "cluster_member":
-            members[f[2]] = (f[3], f[4])
-        elif len(f) == 3 and f[0] == "STAT":
-            counters[f[1]] = f[2]
-    return counters, members
+    return cluster_stats(port, addresses=True)
 
 
 def test_second_node_with_a_taken_name_stays_out():
