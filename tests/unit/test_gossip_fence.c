@@ -1,4 +1,4 @@
-/* Unit tests for fencing (cluster/README.md, "Stale reads after a partition heals"): a node told
+/* Unit tests for fencing (cluster/README.md, "Partitions"): a node told
  * it was declared dead drops its data exactly once per death, before anything announces its new
  * epoch; members refuse to bring a buried member back in its old epoch and tell it; a stalled
  * node asks every member about itself, and fences on its own after a stop longer than tombstones
