@@ -473,8 +473,8 @@ static void net_change(void *ctx, const struct gossip_event *ev)
     bool up = ev->new_state == MEMBER_ALIVE || ev->new_state == MEMBER_SUSPECT;
     if (!up) {
         net.seen_dead[observer->index][who] = true;
-        net.took_over[observer->index][who] = ev->new_state == MEMBER_LEFT ||
-                                              gossip_member_taken_over(observer->g, ev->member->name);
+        net.took_over[observer->index][who] =
+            ev->new_state == MEMBER_LEFT || gossip_member_taken_over(observer->g, ev->member->name);
         return;
     }
     /* Back from a tombstone, or first heard of again after the tombstone was reaped. */
