@@ -24,7 +24,7 @@ int cluster_node_prepare(const struct settings *s);
 /* Returns 0, or the exit code to stop with (message already printed on stderr). */
 int cluster_node_start(void);
 void cluster_node_leave(void);
-/* The store a fence flushes (see cluster/README.md, "Stale reads after a partition heals").
+/* The store a fence flushes (see cluster/README.md, "Partitions").
  * Call before cluster_node_start (without it a fence flushes nothing). The store
  * must outlive cluster_node_stop. */
 void cluster_node_attach_store(struct store *st);

@@ -737,8 +737,8 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
     }
     for (size_t i = 0; snap->quorum && i < snap->count; i++) {
         const struct gossip_snapshot_member *sm = &snap->members[i];
-        bool kept = sm->state == MEMBER_DEAD && !sm->taken_over;
-        if ((sm->state != MEMBER_ALIVE && sm->state != MEMBER_SUSPECT && !kept) ||
+        bool unreachable = sm->state == MEMBER_DEAD && !sm->taken_over;
+        if ((sm->state != MEMBER_ALIVE && sm->state != MEMBER_SUSPECT && !unreachable) ||
             sm->role != MEMBER_ROLE_DATA || sm->weight == 0 || !sm->data_addr[0])
             continue;
         char host[WIRE_NAME_MAX + 1], addr[64];
@@ -753,7 +753,7 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
         for (uint32_t j = 0; j < r->nmembers; j++) {
             struct member *old = r->members[j];
             if (!carried[j] && strcmp(old->label, sm->name) == 0 && old->self == self &&
-                (old->self || (old->backend == NULL) == kept) &&
+                (old->self || (old->backend == NULL) == unreachable) &&
                 strcmp(old->addr, addr) == 0 && old->port == port) {
                 m = old;
                 carried[j] = true; /* install does not retire it */
@@ -762,9 +762,9 @@ static void setup_from_snapshot(struct route_worker *r, const struct gossip_snap
             }
         }
         if (!m)
-            m = kept ? member_unreachable(r, sm->name, host, addr, port, sm->weight)
-                     : member_new(r, sm->name, sm->name, host, addr, port, sm->weight, self,
-                                  connect_from(self_addr, addr));
+            m = unreachable ? member_unreachable(r, sm->name, host, addr, port, sm->weight)
+                            : member_new(r, sm->name, sm->name, host, addr, port, sm->weight, self,
+                                         connect_from(self_addr, addr));
         if (m)
             members[n++] = m;
     }

@@ -27,11 +27,12 @@ struct gossip_event {
 };
 
 /* Fencing: what keeps a node that the cluster declared dead from serving data that was
- * overwritten elsewhere while it was away (cluster/README.md, "Stale reads after a partition
- * heals"). An incarnation is split into an epoch (high bits) and a counter (low bits). A node
- * raises its own epoch only right after dropping every item it stores (the on_fence callback),
- * and a member that was declared dead or left comes back only with a higher epoch than its
- * tombstone: so no node routes to a returning member before it has dropped its old data. */
+ * overwritten elsewhere while it was away (cluster/README.md, "Partitions"). An incarnation is
+ * split into an epoch (high bits) and a counter (low bits). A node raises its own epoch only
+ * right after dropping every item it stores (the on_fence callback), and a member that left, or
+ * was declared dead by a member that took its keys over (see gossip_has_quorum), comes back to
+ * that member only with a higher epoch than its tombstone: so no node routes to a returning
+ * member before it has dropped the data others may have overwritten meanwhile. */
 #define GOSSIP_EPOCH_SHIFT 16
 
 static inline uint64_t gossip_epoch(uint64_t incarnation)

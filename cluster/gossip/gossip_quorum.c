@@ -1,48 +1,36 @@
 /* Quorum: what a side of a partition may do (cluster/README.md, "Partitions").
  *
- * Fencing makes a member that was buried drop its data before anyone routes to it again. What it
+ * Fencing makes a member that was buried drop its data before anyone routes to it again. What that
  * costs is decided here: a member needs to fence only if keys it owns may have been stored
- * elsewhere while it was buried. So a node takes over the keys of members it holds dead only while
- * it sees a majority of the cluster, and a node that cannot see one serves no key at all:
+ * elsewhere while it was buried. So only a side that sees a majority takes keys over, and a side
+ * that does not serves no key at all:
  *
  *   known    = members not seen leaving (dead ones included), ourselves included
- *   serving  = 2 * (alive + suspect) > known, or exactly half with the member of the smallest
- *              name among them (a two-node cluster: the smaller name keeps serving)
- *   takeover = serving, 2 * alive > known (or the same tie) counting suspects as absent, and not
- *              isolated (below)
- *   keys     = served only while serving holds and we are not isolated
+ *   quorum   = 2 * (alive + suspect) > known, or exactly half with the member of the smallest
+ *              name among them (a two-node cluster: the smaller name carries on)
+ *   serving  = quorum and not isolated (below): otherwise every key misses or fails here
+ *   takeover = serving, 2 * alive > known (or the same tie) with suspects counted absent, and an
+ *              agreed death: the suspicion was raised or confirmed (Lifeguard's independent
+ *              confirmations) by a majority of the known members, or by all k + 1 a suspicion
+ *              counts (k = indirect checks; none below five members, so one accuser is enough)
  *
- * *Isolated*: our last probe got no ack and not even a nack from the two or more helpers we
- * asked, and no packet at all came in for three probe periods. That is the first sign of being
- * cut off, about three periods after the cut, while the others need a failed probe plus a whole
- * suspicion (suspicion_mult periods, 4 by default) to bury us and take our keys; so a node cut
- * off alone stops answering for its own keys before they are written elsewhere. Any packet ends
- * it, and we check in with every member (those that buried us meanwhile say so, and we fence).
- * With fewer than two helpers to ask (up to three members) a node is never isolated: a dead
- * member and a quiet one are too alike there. A minority of several nodes hears itself, so it is not
- * isolated: it serves its own keys until it has buried a majority, while the others may have
- * buried it and taken them over sooner (a window, cluster/README.md).
+ * *Isolated*: our last probe got no ack and not even a nack from the two or more helpers we asked,
+ * and nothing at all came in for three probe periods. A node cut off alone notices so about three
+ * periods after the cut, while the others need a failed probe plus a whole suspicion
+ * (suspicion_mult periods, 4 by default) to bury it: it stops answering for its own keys before
+ * they are written elsewhere. Any packet ends it, and we check in with every member (one that
+ * buried us meanwhile says so, and we fence). With fewer than two helpers (up to three members) a
+ * dead peer and a silent one look alike, so such a node is never isolated. A minority of several
+ * nodes hears itself and is not isolated either: it serves its own keys until it has buried a
+ * majority (a window, cluster/README.md), but with too few accusers it takes no key over.
  *
- * Takeover also needs the death to be agreed: the suspicion that ended in it was raised or
- * confirmed (Lifeguard's independent confirmations) by a majority of the members we know, or by
- * all k + 1 that a suspicion counts (k = indirect checks). A minority of several nodes, which hears
- * itself and so is not isolated, can then bury the others but not take their keys, however its
- * suspicions happen to be ordered; the majority's members all probe a member cut off from them
- * and confirm each other. (Up to four members a suspicion counts no confirmation, so one accuser
- * is all of them.)
- *
- * A member buried without takeover only because a suspicion hid our majority at that moment is
- * taken over as soon as the majority is seen again; one buried while we were cut off (isolated,
- * or without the serving quorum, at any time since), or by too few accusers, is suspected afresh
- * instead, and is taken over when that suspicion ends in an agreed death.
- *
- * A member buried without takeover keeps its keys: the router leaves it on the ring (its keys
- * miss or fail here) and it may come back in the same epoch without flushing; a node tells it
- * only that it is suspected, so it refutes instead of fencing. Once we may take over keys again,
- * such a member is suspected afresh rather than taken over at once: after a partition heals it
- * refutes within a round trip, and only if it stays silent for a whole suspicion is it buried
- * again, this time with takeover. Only two sides can both have a
- * quorum at once if their views of `known` differ (a member joined or left on one side only).
+ * A member buried without takeover stays on the ring without a backend (its keys fail here), is
+ * told only that it is suspected (it refutes instead of fencing) and is accepted back in its
+ * epoch. Once we may take keys over, it is taken over at once if only a passing suspicion of
+ * another member hid our majority when it died; if we were cut off since (isolated, or without
+ * the quorum) or too few accused it, it is suspected afresh: after a heal it refutes within a
+ * round trip, and if it stays silent, the new suspicion ends in an agreed death. Regaining a lost
+ * quorum fences: the majority may have buried us meanwhile.
  *
  * Active only with fencing (cfg.on_fence); without it every node always has a quorum and every
  * dead member counts as taken over: SWIM as it was. */

@@ -323,7 +323,8 @@ void gossip_handle_alive(struct gossip *g, const struct wire_member *a,
         name_conflict(g, a, &m->info);
         return;
     }
-    if (gossip_fencing(g) && (m->state == MEMBER_LEFT || (m->state == MEMBER_DEAD && m->taken_over)) &&
+    bool gated = m->state == MEMBER_LEFT || (m->state == MEMBER_DEAD && m->taken_over);
+    if (gossip_fencing(g) && gated &&
         gossip_epoch(a->incarnation) <= gossip_epoch(m->info.incarnation)) {
         /* Back in the epoch it was buried in: it may still hold data written before, which
          * others overwrote on other nodes meanwhile. Only a new epoch (after its flush) counts.
@@ -465,20 +466,25 @@ void gossip_handle_dead(struct gossip *g, const struct wire_accuse *d,
     struct member *m = member_table_find(&g->members, d->name);
     if (!m || d->incarnation < m->info.incarnation)
         return;
+    bool leave = strcmp(d->from, d->name) == 0;
+    if (m->state == MEMBER_DEAD && !m->taken_over && from && !leave) {
+        /* Somebody else took its keys over: it must fence before we take it back too. */
+        m->taken_over = true;
+        g->dirty = true;
+    }
     if (m->state == MEMBER_DEAD || m->state == MEMBER_LEFT)
         return;
     uint8_t old = m->state;
     if (old == MEMBER_SUSPECT)
         gossip_suspects_remove(g, m);
     m->info.incarnation = d->incarnation;
-    bool leave = strcmp(d->from, d->name) == 0;
-    /* A DEAD message comes only from a member that took the keys over (one that did not says
-     * SUSPECT); our own declaration takes them over if we may (gossip_notify decides). */
     member_set_state(&g->members, m, leave ? MEMBER_LEFT : MEMBER_DEAD, now_ms);
-    /* (our own declaration: m->accused_by_quorum was set just before) */
+    /* A DEAD message comes only from a member that took the keys over (one that did not sends
+     * SUSPECT). Our own declaration (from NULL, m->accused_by_quorum set just before) takes them
+     * over if a majority agrees and we may (gossip_quorum.c). Buried while we were cut off
+     * ourselves, it may well be alive: then it is only ever suspected afresh, never taken over
+     * directly. */
     m->taken_over = from != NULL || (m->accused_by_quorum && gossip_may_take_over(g));
-    /* Buried while we were cut off ourselves: it may well be alive (never taken over directly,
-     * only suspected afresh, gossip_quorum.c). */
     m->cut_offs_at_death = g->isolated || !g->quorum ? UINT64_MAX : g->cut_offs;
     gossip_notify(g, m, old);
     broadcast_accuse(g, m, leave || m->taken_over ? WIRE_DEAD : WIRE_SUSPECT, d->from);
@@ -515,7 +521,6 @@ void gossip_handle_self_death(struct gossip *g, uint64_t inc, const char *by,
  * asking, the news would reach us only when we next probe such a member, N periods away. */
 void gossip_check_in(struct gossip *g)
 {
-    g->counters.stall_checks++;
     for (size_t i = 0; i < g->members.count; i++) {
         struct member *m = g->members.items[i];
         if (m == g->self || m->state == MEMBER_LEFT)
@@ -540,6 +545,7 @@ void gossip_check_stall(struct gossip *g, uint64_t now_ms)
         gossip_fence(g, GOSSIP_FENCE_STALLED, g->self->info.incarnation, "", late);
         return;
     }
+    g->counters.stall_checks++;
     gossip_check_in(g);
 }
 

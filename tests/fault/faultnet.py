@@ -413,15 +413,23 @@ def random_workload(client, nodes, keys, seconds, rng, max_ops=100000, write_sha
 
 def stale_reads(history):
     """The reads (Op) that returned a value older than one known to be in place when they began."""
-    writes = {}     # key -> [(t1 ack, t0 start, version)] of acknowledged writes
+    import bisect
+    writes = {}     # key -> acknowledged writes, by acknowledgement time
     by_version = {}  # version -> Op
     for op in history:
         if op.kind == "w":
             by_version[op.value] = op
             if op.outcome == "ok":
                 writes.setdefault(op.key, []).append(op)
-    for ws in writes.values():
+    acks, latest_start = {}, {}
+    for key, ws in writes.items():
         ws.sort(key=lambda w: w.t1)
+        acks[key] = [w.t1 for w in ws]
+        run, starts = None, []
+        for w in ws:                # the latest start among writes acknowledged so far
+            run = w.t0 if run is None or w.t0 > run else run
+            starts.append(run)
+        latest_start[key] = starts
     stale = []
     for op in history:
         if op.kind != "r" or op.outcome != "ok" or op.value is None:
@@ -432,14 +440,9 @@ def stale_reads(history):
             continue
         if w.outcome != "ok":
             continue                # may have been applied at any time
-        # the latest start among writes acknowledged before this read began
-        newest_start = None
-        for other in writes.get(op.key, ()):
-            if other.t1 >= op.t0:
-                break
-            if newest_start is None or other.t0 > newest_start:
-                newest_start = other.t0
-        if newest_start is not None and w.t1 < newest_start:
+        # writes acknowledged before this read began: the latest of their starts
+        n = bisect.bisect_left(acks.get(op.key, ()), op.t0)
+        if n and w.t1 < latest_start[op.key][n - 1]:
             stale.append(op)
     return stale
 

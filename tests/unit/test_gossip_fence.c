@@ -1,4 +1,4 @@
-/* Unit tests for fencing (cluster/README.md, "Stale reads after a partition heals"): a node told
+/* Unit tests for fencing (cluster/README.md, "Partitions"): a node told
  * it was declared dead drops its data exactly once per death, before anything announces its new
  * epoch; members refuse to bring a buried member back in its old epoch and tell it; a stalled
  * node asks every member about itself, and fences on its own after a stop longer than tombstones
@@ -473,8 +473,8 @@ static void net_change(void *ctx, const struct gossip_event *ev)
     bool up = ev->new_state == MEMBER_ALIVE || ev->new_state == MEMBER_SUSPECT;
     if (!up) {
         net.seen_dead[observer->index][who] = true;
-        net.took_over[observer->index][who] = ev->new_state == MEMBER_LEFT ||
-                                              gossip_member_taken_over(observer->g, ev->member->name);
+        net.took_over[observer->index][who] =
+            ev->new_state == MEMBER_LEFT || gossip_member_taken_over(observer->g, ev->member->name);
         return;
     }
     /* Back from a tombstone, or first heard of again after the tombstone was reaped. */
