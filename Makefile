@@ -96,7 +96,8 @@ test: deps
 		tests/run
 
 # Sanitized servers answer several times slower: the tests' hang and clock limits widen to match.
-SANITIZED_TEST_ENV = SHOAL_TEST_SUT_TIMEOUT=15 SHOAL_TEST_CLOCK_SLACK=3 SHOAL_TEST_READ_TIMEOUT=15
+SANITIZED_TEST_ENV = SHOAL_TEST_SUT_TIMEOUT=15 SHOAL_TEST_CLOCK_SLACK=3 SHOAL_TEST_READ_TIMEOUT=15 \
+	SHOAL_TEST_SANITIZED=1
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:

@@ -691,8 +691,10 @@ def test_big_multiget_memory(_p, _backends):
             expect(got.count(b"VALUE mget:") == 20 and got.endswith(b"END\r\n"),
                    "20 values after the refused multi-get: %d" % got.count(b"VALUE mget:"))
         peak = peak_rss(p)
-        expect(peak < 120 * 1000000, "proxy peak RSS %d MB for a %d MB reply" % (peak // 1000000,
-                                                                                  n * size // 1000000))
+        # (a sanitizer's shadow memory multiplies RSS: the bound holds for the plain build)
+        if not os.environ.get("SHOAL_TEST_SANITIZED"):
+            expect(peak < 120 * 1000000, "proxy peak RSS %d MB for a %d MB reply"
+                   % (peak // 1000000, n * size // 1000000))
         print("    big multi-get: proxy peak RSS %.1f MB for a %d MB reply" % (peak / 1e6, n * size // 1000000))
     finally:
         p.stop()
