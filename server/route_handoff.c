@@ -6,9 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 
-#include "proto/base64.h"
 #include "server/route_conn_internal.h"
 #include "server/route_worker.h"
 #include "server/session.h"

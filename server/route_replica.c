@@ -1,14 +1,11 @@
 /* --replicas: writes at the primary copied to the other owners, and reads failed over to the
  * next owner; see route_conn_internal.h and cluster/README.md ("Replication"). */
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 
-#include "proto/base64.h"
 #include "server/route_conn_internal.h"
 #include "server/route_worker.h"
 #include "server/session.h"
@@ -17,14 +14,15 @@
 
 /* ---- replication (--replicas R > 1): a single-key write at its primary, copied to the others ----
  *
- * The primary is the key's first owner that answers; its request carries a piggybacked
- * `mg <key> v f t c` after the client's command, so the one round trip returns both the client's
- * reply and the item as the write left it. That item is then copied to every other owner with
- * `ms ... E<cas>` marked SESSION_COPY_OPAQUE (the newer copy by CAS wins there), or deleted there
- * when the write left none. A delete goes the other way round: the other owners first, then the
- * primary, so that a primary that misses the key never finds it at a replica that is about to
- * lose it (the primary's own lookups of its misses, warm_lookup, would copy it back). The client's
- * reply leaves once every copy has been answered; a copy that fails is counted and dropped. */
+ * The primary is the key's first owner whose process is there (primary_gone); its request
+ * carries a piggybacked `mg <key> v f t c` after the client's command, so the one round trip
+ * returns both the client's reply and the item as the write left it. That item is then copied to
+ * every other owner with `ms ... E<cas>` marked SESSION_COPY_OPAQUE (the newer copy by CAS wins
+ * there), or deleted there when the write left none. A delete goes the other way round: the other
+ * owners first, then the primary, so that a primary that misses the key never finds it at a
+ * replica that is about to lose it (the primary's own lookups of its misses would copy it back).
+ * The client's reply leaves once every copy has been answered; a copy that failed at an owner
+ * that may still serve the key turns it into SERVER_ERROR (copy_failed). */
 
 /* A copy's completion argument: which write, and which owner it went to. */
 struct copy_ref {
