@@ -90,20 +90,8 @@ static void bin_get(struct session *s, uint8_t op, const char *ext, const char *
         }
         if (with_value && head != NULL) /* (out of memory: no reply, as memcached closes) */
             session_reply_value(st, it, &v, out);
-        if (touch) {
-            STAT_INC(ts, cmd_touch);
-            STAT_INC(ts, touch_hits);
-        } else {
-            STAT_INC(ts, cmd_get);
-            STAT_INC(ts, get_hits);
-        }
-    } else if (touch) {
-        STAT_INC(ts, cmd_touch);
-        STAT_INC(ts, touch_misses);
-    } else {
-        STAT_INC(ts, cmd_get);
-        STAT_INC(ts, get_misses);
     }
+    session_count_lookup(ts, touch, it != NULL);
     store_unlock(st, &lk);
     if (it != NULL || s->bin_quiet)
         return;

@@ -127,6 +127,10 @@ void session_expect_data(struct session *s, struct item *it, size_t vlen, enum s
 /* Discards the next n bytes of input. */
 void session_swallow(struct session *s, uint64_t n);
 
+/* Counts one get-family lookup as memcached does: cmd_get and get_hits or get_misses, or for a
+ * touching one (gat, gats, binary touch and GAT) cmd_touch and touch_hits or touch_misses. */
+void session_count_lookup(struct thread_stats *ts, bool touch, bool hit);
+
 /* Stores a completed item as memcached's do_store_item does, under the key's lock. Consumes `it`
  * (linked or freed). With cas_out, reports the stored item's CAS (0 when not stored). */
 enum store_result session_store_item(struct session *s, struct item *it, enum store_mode mode,

@@ -26,6 +26,23 @@ void session_reply_value(struct store *st, struct item *it, const struct item_vi
     reply_raw(out, v->data, v->nbytes);
 }
 
+void session_count_lookup(struct thread_stats *ts, bool touch, bool hit)
+{
+    if (touch) {
+        STAT_INC(ts, cmd_touch);
+        if (hit)
+            STAT_INC(ts, touch_hits);
+        else
+            STAT_INC(ts, touch_misses);
+    } else {
+        STAT_INC(ts, cmd_get);
+        if (hit)
+            STAT_INC(ts, get_hits);
+        else
+            STAT_INC(ts, get_misses);
+    }
+}
+
 /* Looks up one key (hv its hash) and, when `emit`, appends its VALUE block. Counts as memcached
  * does. */
 static void get_one(struct session *s, const char *key, size_t nkey, uint32_t hv, bool return_cas,
@@ -53,20 +70,8 @@ static void get_one(struct session *s, const char *key, size_t nkey, uint32_t hv
             session_reply_value(st, it, &v, out);
             reply_raw(out, "\r\n", 2);
         }
-        if (should_touch) {
-            STAT_INC(ts, cmd_touch);
-            STAT_INC(ts, touch_hits);
-        } else {
-            STAT_INC(ts, cmd_get);
-            STAT_INC(ts, get_hits);
-        }
-    } else if (should_touch) {
-        STAT_INC(ts, cmd_touch);
-        STAT_INC(ts, touch_misses);
-    } else {
-        STAT_INC(ts, cmd_get);
-        STAT_INC(ts, get_misses);
     }
+    session_count_lookup(ts, should_touch, it != NULL);
     store_unlock(st, &lk);
 }
 
