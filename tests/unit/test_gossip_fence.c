@@ -639,7 +639,7 @@ START_TEST(even_split_the_side_of_the_smallest_name_keeps_the_quorum)
         ck_assert(!gossip_has_quorum(net.nodes[2].g) && !gossip_has_quorum(net.nodes[3].g));
         for (int i = 0; i < 2; i++)
             for (int j = 2; j < 4; j++) {
-                char far[8], near[8];
+                char far[16], near[16];
                 snprintf(far, sizeof far, "n%d", j);
                 snprintf(near, sizeof near, "n%d", i);
                 ck_assert(gossip_member_taken_over(net.nodes[i].g, far));
