@@ -259,6 +259,17 @@ class Cluster:
                 pass
         self.tmp.cleanup()
 
+    def sanitizer_reports(self):
+        """Lines of the nodes' logs where a sanitizer (make asan, make tsan) reported something."""
+        found = []
+        for nd in self.nodes:
+            with open(nd.log, "rb") as f:
+                for line in f.read().decode(errors="replace").splitlines():
+                    if ("Sanitizer" in line and ("ERROR" in line or "WARNING" in line)) or \
+                            "runtime error:" in line:
+                        found.append("%s: %s" % (nd.name, line))
+        return found
+
     def logs(self):
         return "\n".join("--- %s\n%s" % (nd.name, nd.log_tail()) for nd in self.nodes)
 

@@ -42,7 +42,8 @@ def test_udp_loss():
         faults.loss(10, "udp", among=[nd.addr for nd in cluster.nodes])
         client.phase = "loss"
         t0 = time.monotonic()
-        faultnet.random_workload(client, cluster.nodes, KEYS, SECONDS, rng, max_ops=400000)
+        faultnet.random_workload(client, cluster.nodes, KEYS, SECONDS, rng,
+                                 max_ops=int(30000 * SECONDS))
         faults.heal()
         took = time.monotonic() - t0
         client.phase = "after"
@@ -56,6 +57,8 @@ def test_udp_loss():
         print("\n".join("    " + x for x in faultnet.report(client.history, [
             "%.0f s of 10%% UDP loss among 5 nodes: %s" % (
                 took, " ".join("%s=%d" % kv for kv in delta.items()))])))
+        reports = cluster.sanitizer_reports()
+        assert not reports, "\n".join(reports[:10])
         assert delta["cluster_deaths_declared"] == 0, delta
         assert delta["cluster_rejoin_flushes"] == 0, delta
         assert not stale, "%d stale reads" % len(stale)

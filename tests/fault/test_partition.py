@@ -80,6 +80,8 @@ def partition(small, seed, extra=()):
                 with open(nd.log, errors="replace") as f:
                     print("\n".join("  %s: %s" % (nd.name, x.rstrip()) for x in f
                                      if "flushed" in x or "quorum" in x or "dead" in x))
+        reports = cluster.sanitizer_reports()
+        assert not reports, "\n".join(reports[:10])
         stale = faultnet.stale_reads(client.history)
         lines = faultnet.report(client.history, [
             "both sides declared the other dead %.1f s after the cut; all alive %.1f s after the "
