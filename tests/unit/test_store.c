@@ -689,16 +689,24 @@ START_TEST(large_items_evict_each_other)
 }
 END_TEST
 
-START_TEST(table_grows)
+/* A 16 MB store whose hash table starts at 2^10 buckets, so that filling it makes it grow. */
+static struct store *small_table_store(void)
 {
-    clock_set_for_test(1000);
     struct store_config cfg = {
         .mem_limit = 16 * MB, .item_size_max = MB, .growth_factor = 1.25, .chunk_min = 48,
         .hashpower = 10, .evict = true, .use_cas = true,
     };
-    char err[100], key[32], buf[32];
+    char err[100];
     struct store *st = store_create(&cfg, err, sizeof err);
     ck_assert_ptr_nonnull(st);
+    return st;
+}
+
+START_TEST(table_grows)
+{
+    clock_set_for_test(1000);
+    char key[32], buf[32];
+    struct store *st = small_table_store();
     ck_assert_uint_eq(stats_of(st).hash_power_level, 10);
     for (int i = 0; i < 20000; i++) {
         snprintf(key, sizeof key, "key%d", i);
@@ -729,13 +737,8 @@ static bool keep_even(void *ctx, const char *key, size_t nkey)
 START_TEST(sweep_drops_what_is_not_kept)
 {
     clock_set_for_test(1000);
-    struct store_config cfg = {
-        .mem_limit = 16 * MB, .item_size_max = MB, .growth_factor = 1.25, .chunk_min = 48,
-        .hashpower = 10, .evict = true, .use_cas = true,
-    };
-    char err[100], key[32], buf[32];
-    struct store *st = store_create(&cfg, err, sizeof err);
-    ck_assert_ptr_nonnull(st);
+    char key[32], buf[32];
+    struct store *st = small_table_store();
     for (int i = 0; i < 10000; i++) {
         snprintf(key, sizeof key, "key%d", i);
         put(st, key, key, 0);
